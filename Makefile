@@ -1,0 +1,32 @@
+# Two commands for a new user: `make run` and `make test`. Each builds .venv itself when it is
+# missing or older than pyproject.toml (the single source of dependencies).
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+CORES  ?= 4
+
+.PHONY: run test lint report clean-results
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES)
+
+test: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/snakemake --lint
+	$(BIN)/snakefmt --check .
+
+report: $(STAMP)
+	$(BIN)/snakemake --report report.html
+
+clean-results:
+	rm -rf results resources .snakemake

@@ -1,0 +1,23 @@
+# snakesweep: reproducible hyperparameter sweeps for PyTorch.
+# This file is the table of contents; each stage lives in workflow/rules/.
+
+
+from snakemake.utils import min_version
+
+min_version("8.20")
+
+
+configfile: "configs/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        final_outputs(),

@@ -1,0 +1,40 @@
+"""Write files so a reader never sees half of one.
+
+Outputs are written to a temporary file in the same directory, flushed to disk and renamed over
+the target. A crash or an error at any instant leaves either the old file or the new one, never
+a torn one that Snakemake (or the next stage) would take for finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, Iterator
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
+    """Open a temporary file next to `path`; on success it replaces `path`, on error it is removed."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, mode) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path: str | os.PathLike, obj: object) -> None:
+    """Canonical JSON (sorted keys, fixed indent, trailing newline): equal data, equal bytes."""
+    text = json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    with atomic_write(path, "w") as handle:
+        handle.write(text)

