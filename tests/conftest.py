@@ -31,3 +31,22 @@ def mnist(mnist_npz):
     from snakesweep.data.dataset import load_dataset
 
     return load_dataset(mnist_npz)
+
+
+@pytest.fixture(scope="session")
+def tiny_npz(mnist, tmp_path_factory):
+    """A small slice of the bundled split (512 / 128 / 256) for tests that only need a run to happen."""
+    from snakesweep.data.arrays import save_arrays
+
+    sizes = {"train": 512, "val": 128, "test": 256}
+    arrays = {f"{kind}_{split}": mnist[f"{kind}_{split}"][:n] for split, n in sizes.items() for kind in ("x", "y")}
+    path = tmp_path_factory.mktemp("tiny") / "tiny.npz"
+    save_arrays(path, arrays)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny(tiny_npz):
+    from snakesweep.data.dataset import load_dataset
+
+    return load_dataset(tiny_npz)

@@ -1,0 +1,101 @@
+"""The `snakesweep` command. Subcommands live here so later stages can add theirs.
+
+`snakesweep train` runs one config end to end (see snakesweep.train.run) and exits 0 when the
+run finished or was stopped, 1 when it failed (with one line saying why) or when the input was
+wrong. W&B writes its `wandb/` folder inside --out unless --wandb-dir says otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from snakesweep.errors import UserError
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _train(args: argparse.Namespace) -> int:
+    import yaml
+
+    from snakesweep.train.run import METRICS_FILE, execute_run
+
+    config_path = Path(args.config)
+    try:
+        run_config = yaml.safe_load(config_path.read_text()) or {}
+    except OSError as err:
+        raise UserError(f"{config_path}: cannot read the run config ({err.strerror})") from err
+    except yaml.YAMLError as err:
+        raise UserError(f"{config_path}: not valid YAML ({err})") from err
+    from snakesweep.train.run_config import resolve_run_config
+
+    resolve_run_config(run_config, source=str(config_path))  # name the file in any error
+    metrics = execute_run(
+        run_config,
+        args.data,
+        args.out,
+        seed=args.seed,
+        device=args.device,
+        threads=args.threads,
+        wandb_mode=args.wandb_mode,
+        project=args.project,
+        group=args.group,
+        manifest_path=args.manifest,
+        tags=tuple(args.tag),
+        wandb_dir=args.wandb_dir,
+        progress=sys.stderr.isatty(),
+    )
+    if metrics["state"] == "failed":
+        logging.getLogger("snakesweep").error(
+            "run failed: %s (see %s)", metrics["reason"], Path(args.out) / METRICS_FILE
+        )
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="snakesweep", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train one run config, export and verify its ONNX model")
+    train.add_argument("--config", required=True, help="YAML file with the run's hyperparameters")
+    train.add_argument("--data", required=True, help="the data stage's .npz (results/data/mnist.npz)")
+    train.add_argument("--manifest", help="the data stage's manifest.json, to check the data's sha256")
+    train.add_argument("--out", required=True, help="folder for config.yaml, model.onnx, metrics.json")
+    train.add_argument("--seed", type=int, default=0, help="the run's seed (default 0)")
+    train.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    train.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads; results depend on it (default: all CPUs)"
+    )
+    train.add_argument("--wandb-mode", default="offline", choices=("offline", "online", "disabled"))
+    train.add_argument("--wandb-dir", default=None, help="where wandb writes its wandb/ folder (default: --out)")
+    train.add_argument("--project", default="snakesweep", help="W&B project (default snakesweep)")
+    train.add_argument("--group", default=None, help="W&B group, e.g. the sweep's name")
+    train.add_argument("--tag", action="append", default=[], help="W&B tag (repeatable)")
+    train.set_defaults(handler=_train)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "train":
+        args.threads = _cpu_count() if args.threads is None else args.threads
+        if args.threads < 1:
+            parser.error(f"--threads must be >= 1, got {args.threads}")
+    from snakesweep.logs import job_logging
+
+    with job_logging():
+        return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

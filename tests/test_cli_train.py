@@ -1,0 +1,71 @@
+"""`snakesweep train` as a user runs it: a subprocess on the bundled split."""
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+SNAKESWEEP = Path(sys.executable).with_name("snakesweep")
+
+
+def cli(*args, timeout=120):
+    return subprocess.run([str(SNAKESWEEP), *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+
+def test_two_epochs_on_the_bundled_split(mnist_npz, tmp_path):
+    """The issue's acceptance line: >= 90% test accuracy, model.onnx + metrics.json, well under a minute."""
+    config = tmp_path / "run.yaml"
+    config.write_text("epochs: 2\n")
+    out = tmp_path / "out"
+    started = time.perf_counter()
+    proc = cli("train", "--config", config, "--data", mnist_npz, "--out", out, "--threads", "2", "--device", "cpu")
+    elapsed = time.perf_counter() - started
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["state"] == "finished"
+    assert metrics["final"]["test_accuracy"] >= 0.90
+    assert metrics["onnx"]["test_accuracy"] >= 0.90
+    assert (out / "model.onnx").stat().st_size > 0
+    assert list((out / "wandb").glob("offline-run-*/files/model.onnx"))
+    assert proc.stderr.count("epoch 1/2") == 1 and proc.stderr.count("epoch 2/2") == 1
+    assert "onnx_ir" not in proc.stderr and "onnxscript" not in proc.stderr
+    assert elapsed < 60, f"took {elapsed:.1f} s"
+
+
+def test_bad_config_is_one_line_naming_file_and_key(tiny_npz, tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text("learnig_rate: 0.1\n")
+    proc = cli("train", "--config", config, "--data", tiny_npz, "--out", tmp_path / "out")
+    assert proc.returncode == 1
+    assert f"{config}: unknown key 'learnig_rate'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_failed_run_exits_non_zero(tiny_npz, tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text("optimizer: sgd\nlearning_rate: 1.0e+12\nepochs: 1\n")
+    proc = cli("train", "--config", config, "--data", tiny_npz, "--out", tmp_path / "out", "--threads", "2",
+               "--wandb-mode", "disabled")
+    assert proc.returncode == 1
+    assert "run failed: loss became" in proc.stderr and "Traceback" not in proc.stderr
+    assert json.loads((tmp_path / "out/metrics.json").read_text())["state"] == "failed"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_cuda_without_gpu_fails_before_training(tiny_npz, tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text("epochs: 1\n")
+    proc = cli("train", "--config", config, "--data", tiny_npz, "--out", tmp_path / "out", "--device", "cuda")
+    assert proc.returncode == 1
+    assert "no CUDA GPU" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_help_lists_train():
+    proc = cli("--help")
+    assert proc.returncode == 0 and "train" in proc.stdout
