@@ -15,6 +15,15 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/sweep.smk"
+include: "workflow/rules/aggregate.smk"
+
+
+# Cheap steps stay on the submitting host when a cluster executor is used.
+localrules:
+    all,
+    register_sweep,
+    aggregate,
 
 
 rule all:

@@ -17,3 +17,28 @@ MANIFEST = f"{DATA_DIR}/manifest.json"
 
 LOGS = f"{RESULTS}/logs"
 BENCHMARKS = f"{RESULTS}/benchmarks"
+
+# Sweep stage
+SWEEP_DIR = f"{RESULTS}/sweep"
+SWEEP = f"{SWEEP_DIR}/sweep.json"  # the registered sweep: controller, id, resolved config
+SWEEP_STORES = f"{SWEEP_DIR}/stores"  # one event log per local sweep id: <id>.log
+GPU_SLOTS = f"{SWEEP_DIR}/gpu-slots"
+AGENT = SWEEP_DIR + "/agents/{agent}.json"  # a Snakemake wildcard pattern
+RUNS_DIR = f"{RESULTS}/runs"  # one folder per run id: config.yaml, metrics.json, model.onnx
+WANDB_DIR = f"{RESULTS}/wandb"  # WANDB_DIR: wandb writes its wandb/ folder here
+
+# Aggregate stage
+BEST_DIR = f"{RESULTS}/best"
+BEST_MODEL = f"{BEST_DIR}/model.onnx"
+BEST_RUN = f"{BEST_DIR}/best_run.json"
+MODEL_CARD = f"{BEST_DIR}/README.md"
+LEADERBOARD = f"{RESULTS}/leaderboard.csv"
+PLOTS_DIR = f"{RESULTS}/plots"
+
+
+def store_path(sweep_id: str) -> str:
+    return f"{SWEEP_STORES}/{sweep_id}.log"
+
+
+def agent_output(agent: int | str) -> str:
+    return AGENT.format(agent=agent)

@@ -27,5 +27,25 @@ def benchmark_path(name):
 
 
 def final_outputs():
-    """The targets of the default run: the end of the pipeline as far as it is built."""
-    return [paths.DATASET, paths.MANIFEST]
+    """The targets of the default run: the best model and the sweep's overview."""
+    return [
+        paths.BEST_MODEL,
+        paths.BEST_RUN,
+        paths.MODEL_CARD,
+        paths.LEADERBOARD,
+        paths.PLOTS_DIR,
+    ]
+
+
+def agent_outputs():
+    return [paths.agent_output(i) for i in range(config["agents"]["count"])]
+
+
+def agent_gpus():
+    """One GPU per agent job when agents train on GPUs: SLURM then asks for --gpus=1, and a
+    local run given `--resources gpu=N` starts at most N agents at once."""
+    return 1 if config["agents"]["device"] == "cuda" else 0
+
+
+def config_file_names():
+    return ", ".join(str(f) for f in workflow.configfiles)

@@ -1,0 +1,1 @@
+"""The aggregate stage: leaderboard, best model (re-verified), plots and a model card."""

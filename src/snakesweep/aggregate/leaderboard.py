@@ -1,0 +1,97 @@
+"""Every run of the sweep in one table, best first, failures included.
+
+The table's content is a function of the runs' results only: no timestamps, no W&B ids, no
+attempt counts or agent names (those depend on timing and crashes), so two runs of the same
+deterministic sweep give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+
+from snakesweep.atomic import atomic_write
+from snakesweep.sweep.state import Run
+from snakesweep.train.run import METRICS_FILE
+
+RANKED_STATES = ("finished", "stopped")
+REPORTED_METRICS = ("val_accuracy", "val_loss", "test_accuracy", "test_loss")
+
+
+def collect(runs: dict[str, Run], runs_dir: str | Path) -> list[dict]:
+    """One row per run of the store, joined with its metrics.json when the run wrote one."""
+    rows = []
+    for run in runs.values():
+        metrics_file = Path(runs_dir) / run.run_id / METRICS_FILE
+        metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
+        history = metrics.get("history") or []
+        # per-epoch metrics (val_*) as of the last epoch, then the final ones (test_*)
+        final = {**(history[-1] if history else {}), **(metrics.get("final") or {})}
+        rows.append(
+            {
+                "run_id": run.run_id,
+                "state": run.state,
+                "config": run.config,
+                "run_config": metrics.get("config") or {},
+                "summary": run.summary,
+                "metrics": {key: final.get(key) for key in REPORTED_METRICS},
+                "epochs_completed": final.get("epochs_completed"),
+                "onnx_sha256": (metrics.get("onnx") or {}).get("sha256"),
+                "reason": run.reason or metrics.get("reason"),
+                "history": history,
+            }
+        )
+    return rows
+
+
+def rank(rows: list[dict], metric: str, goal: str) -> list[dict]:
+    """Best first by the sweep metric's summary value; unranked runs (failed, crashed, no
+    finite metric) after them, by run id."""
+
+    def value(row):
+        v = row["summary"].get(metric)
+        return v if row["state"] in RANKED_STATES and isinstance(v, (int, float)) and math.isfinite(v) else None
+
+    ranked = [r for r in rows if value(r) is not None]
+    ranked.sort(key=lambda r: (-value(r) if goal == "maximize" else value(r), r["run_id"]))
+    rest = sorted((r for r in rows if value(r) is None), key=lambda r: r["run_id"])
+    return ranked + rest
+
+
+def write_leaderboard(path: str | Path, ranked: list[dict], metric: str, parameters: list[str]) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(
+        ["rank", "run_id", "state", metric, *parameters, *(m for m in REPORTED_METRICS if m != metric),
+         "epochs_completed", "onnx_sha256", "reason"]
+    )
+    for position, row in enumerate(ranked, start=1):
+        ranked_row = row["state"] in RANKED_STATES and row["summary"].get(metric) is not None
+        writer.writerow(
+            [
+                position if ranked_row else "",
+                row["run_id"],
+                row["state"],
+                _cell(row["summary"].get(metric)),
+                *(_cell(row["config"].get(p)) for p in parameters),
+                *(_cell(row["metrics"][m]) for m in REPORTED_METRICS if m != metric),
+                _cell(row["epochs_completed"]),
+                row["onnx_sha256"] or "",
+                row["reason"] or "",
+            ]
+        )
+    with atomic_write(path, "w") as handle:
+        handle.write(buffer.getvalue())
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)  # shortest round-trip form: stable and exact
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)

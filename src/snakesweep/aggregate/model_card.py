@@ -1,0 +1,49 @@
+"""A short README beside the best model: what it is, how it was chosen, how to use it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from snakesweep.atomic import atomic_write
+
+
+def write_model_card(path: str | Path, best: dict, sweep: dict, counts: dict[str, int]) -> None:
+    metric = best["metric"]
+    config = "\n".join(
+        f"| `{k}` | `{v}` |{' swept' if k in best['swept'] else ''}" for k, v in sorted(best["config"].items())
+    )
+    states = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+    text = f"""# Best model of sweep `{sweep['name']}`
+
+ConvNet for MNIST digits (two 5x5 conv blocks and a linear classifier), chosen by
+**{metric['name']}** ({metric['goal']}) = **{metric['value']:.6g}** among the sweep's runs ({states}).
+
+| | |
+|---|---|
+| run | `{best['run_id']}` |
+| sweep | `{sweep['sweep_id']}` ({sweep['controller']} controller, method `{sweep['config']['method']}`) |
+| seed | `{best['seed']}` |
+| test accuracy (onnxruntime, {best['test_images']} images) | {best['test_accuracy_onnxruntime']:.4f} |
+| test accuracy (PyTorch) | {best['test_accuracy_pytorch']:.4f} |
+| `model.onnx` sha256 | `{best['onnx_sha256']}` |
+
+## Hyperparameters
+| parameter | value | |
+|---|---|---|
+{config}
+
+## Use
+Input `images`: float32, shape `(N, 1, 28, 28)`, pixel values in [0, 1] (normalisation is part of
+the graph). Output `logits`: `(N, 10)`; the predicted digit is the argmax.
+
+```python
+import numpy as np, onnxruntime as ort
+session = ort.InferenceSession("model.onnx")
+logits = session.run(None, {{"images": np.zeros((1, 1, 28, 28), np.float32)}})[0]
+print(logits.argmax(axis=1))
+```
+
+All runs are in `results/leaderboard.csv`; each run's files are in `results/runs/<run id>/`.
+"""
+    with atomic_write(path, "w") as handle:
+        handle.write(text)

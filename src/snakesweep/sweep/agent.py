@@ -1,0 +1,105 @@
+"""The agent loop: claim a config, train it while sending heartbeats, report, repeat.
+
+The loop knows nothing about training: it is given `train_one(claim, on_epoch)`, which returns
+the run's outcome. The agent job wires in the real trainer; the stress tests wire in a fast fake,
+so the controller and the loop are tested with real processes at full speed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from typing import Callable
+
+from snakesweep.errors import UserError
+from snakesweep.sweep.controller import Claim, LocalController
+from snakesweep.sweep.state import FAILED
+
+log = logging.getLogger(__name__)
+
+# train_one(claim, on_epoch) -> {"state": ..., "summary": {...}, "reason": ...}
+# on_epoch(epoch, metrics) -> True to stop the run early
+TrainOne = Callable[[Claim, Callable[[int, dict], bool]], dict]
+
+
+class Heartbeat:
+    """Tells the controller, every `interval` seconds, that the run's agent is alive: epochs can
+    be long, and a silent run would be taken for crashed and handed to another agent."""
+
+    def __init__(self, controller: LocalController, run_id: str, interval: float):
+        self.controller, self.run_id, self.interval = controller, run_id, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{run_id}", daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self):
+        while not self._stop.wait(self.interval):
+            try:
+                self.controller.heartbeat(self.run_id)
+            except Exception:  # a missed beat is not fatal; the next one may get through
+                log.exception("heartbeat for %s failed", self.run_id)
+
+
+def run_agent(
+    controller: LocalController,
+    agent: str,
+    max_runs: int,
+    train_one: TrainOne,
+    heartbeat_interval: float,
+    wait_seconds: float | None = None,
+) -> dict:
+    """Run up to `max_runs` runs (counting those this agent finished before a restart).
+
+    When nothing is left to hand out but other agents' runs are still in flight, the agent waits
+    instead of leaving: if one of those agents has died, its run is requeued once its heartbeat
+    times out, and a live agent must be there to take it, or the run would be lost.
+    """
+    requeued = controller.start_agent(agent)
+    if requeued:
+        log.warning("agent %s restarted: its unfinished runs %s go back to the queue", agent, requeued)
+    done_before = controller.done_by(agent)
+    runs = []
+    while done_before + len(runs) < max_runs:
+        claim = controller.claim(agent)
+        if claim is None:
+            if controller.in_flight():
+                log.info("no config to hand out while other runs are in flight; waiting")
+                time.sleep(wait_seconds if wait_seconds is not None else heartbeat_interval)
+                continue
+            log.info("the sweep has no more configs to hand out")
+            break
+        log.info("run %s (attempt %d): %s", claim.run_id, claim.attempt, claim.config)
+        with Heartbeat(controller, claim.run_id, heartbeat_interval):
+            outcome = train_safely(controller, claim, train_one)
+        controller.finish(claim.run_id, outcome["state"], outcome.get("summary", {}), outcome.get("reason"))
+        log.info("run %s %s%s", claim.run_id, outcome["state"], f": {outcome['reason']}" if outcome.get("reason") else "")
+        runs.append({"run_id": claim.run_id, "state": outcome["state"], "attempt": claim.attempt})
+    return {"agent": agent, "runs": runs, "runs_before_restart": done_before}
+
+
+def train_safely(controller: LocalController, claim: Claim, train_one: TrainOne) -> dict:
+    """A run that raises is a failed run, not a dead agent: the agent goes on to the next."""
+    metric = controller.metric
+
+    def on_epoch(epoch: int, metrics: dict) -> bool:
+        if metric in metrics:
+            return controller.report(claim.run_id, epoch, metrics[metric])
+        controller.heartbeat(claim.run_id)
+        return controller.should_stop(claim.run_id)
+
+    try:
+        return train_one(claim, on_epoch)
+    except UserError as err:
+        return {"state": FAILED, "reason": str(err)}
+    except Exception as err:
+        log.error("run %s raised:\n%s", claim.run_id, traceback.format_exc())
+        return {"state": FAILED, "reason": f"{type(err).__name__}: {err}"}

@@ -1,0 +1,90 @@
+"""Which device an agent trains on.
+
+Snakemake does not set `CUDA_VISIBLE_DEVICES` for local jobs (snakemake issue #281), so on a GPU
+box N agent jobs would all land on GPU 0. Each agent therefore takes a slot (`per_gpu` slots
+per visible GPU) with a non-blocking `flock` on a per-slot file: the kernel frees it when the
+agent dies, so a crashed agent never leaks its GPU. Under SLURM the job already sees only the
+GPU(s) SLURM gave it, and the agent simply uses them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Iterator
+
+from filelock import FileLock, Timeout
+
+from snakesweep.errors import UserError
+
+log = logging.getLogger(__name__)
+
+
+def cuda_device_count() -> int:
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def resolve_kind(requested: str, gpus: int) -> str:
+    """`cpu` or `cuda` for `agents.device` (auto, cpu or cuda), given the GPUs torch can use."""
+    if requested not in ("auto", "cpu", "cuda"):
+        raise UserError(f"agents.device must be auto, cpu or cuda, got {requested!r}")
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if requested == "cuda" and gpus == 0:
+        raise UserError(
+            "agents.device is cuda but torch sees no CUDA GPU "
+            f"(CUDA_VISIBLE_DEVICES={visible!r}, torch.cuda.is_available() is False); "
+            "set agents.device: auto or cpu, or run on a GPU node"
+        )
+    if requested == "auto" and gpus == 0:
+        if visible:
+            log.warning(
+                "CUDA_VISIBLE_DEVICES=%s was assigned but torch sees no usable CUDA device: training on the CPU",
+                visible,
+            )
+        return "cpu"
+    return "cpu" if requested == "cpu" else "cuda"
+
+
+@contextlib.contextmanager
+def acquire_device(
+    requested: str, slots_dir: str | Path, per_gpu: int = 1, poll_seconds: float = 5.0
+) -> Iterator[str]:
+    """Hold a device for the agent's lifetime: "cpu" or "cuda:N"."""
+    gpus = cuda_device_count()
+    kind = resolve_kind(requested, gpus)
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if kind == "cpu":
+        log.info("device: cpu (agents.device=%s, CUDA_VISIBLE_DEVICES=%s)", requested, visible)
+        yield "cpu"
+        return
+    if os.environ.get("SLURM_JOB_ID") and visible:
+        log.info("device: cuda:0 as assigned by SLURM (CUDA_VISIBLE_DEVICES=%s)", visible)
+        yield "cuda:0"
+        return
+    names = visible.split(",") if visible else [str(i) for i in range(gpus)]
+    slots = Path(slots_dir)
+    slots.mkdir(parents=True, exist_ok=True)
+    waited = False
+    while True:
+        for index in range(gpus):
+            for slot in range(per_gpu):
+                lock = FileLock(str(slots / f"gpu{names[index]}-slot{slot}.lock"))
+                try:
+                    lock.acquire(timeout=0)
+                except Timeout:
+                    continue
+                try:
+                    log.info("device: cuda:%d (GPU %s, slot %d of %d)", index, names[index], slot + 1, per_gpu)
+                    yield f"cuda:{index}"
+                finally:
+                    lock.release()
+                return
+        if not waited:
+            log.info("all %d GPU slots are taken; waiting for one to free up", gpus * per_gpu)
+            waited = True
+        time.sleep(poll_seconds)

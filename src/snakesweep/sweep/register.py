@@ -1,0 +1,108 @@
+"""Register a sweep: check everything a run will need, then fix the sweep's identity.
+
+A local sweep's id is a hash of what decides its runs' results (the sweep file, the seed, the
+trainer defaults and the data): the same inputs continue the same sweep, e.g. after raising
+`agents.count`, and any change to them starts a new one, never mixing runs of two experiments.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from snakesweep import paths
+from snakesweep.atomic import write_json
+from snakesweep.data.arrays import file_sha256
+from snakesweep.errors import UserError
+from snakesweep.sweep.spec import load_sweep_file, sweep_hash
+from snakesweep.train.run_config import resolve_run_config
+
+log = logging.getLogger(__name__)
+
+CONTROLLERS = ("local", "wandb")
+
+
+def register_sweep(
+    sweep_file: str | Path,
+    manifest_path: str | Path,
+    out_path: str | Path,
+    seed: int,
+    controller: str,
+    train_defaults: dict,
+    project: str,
+    entity: str | None,
+    wandb_mode: str,
+    config_file: str = "configs/config.yaml",
+) -> dict:
+    spec = load_sweep_file(sweep_file)
+    resolve_run_config(train_defaults, source=f"{config_file}: train")
+    identity = {
+        "sweep": spec,
+        "seed": seed,
+        "train": train_defaults,
+        "data": file_sha256(manifest_path),
+    }
+    digest = sweep_hash(identity)
+    record = {
+        "controller": controller,
+        "file": str(sweep_file),
+        "config": spec,
+        "hash": digest,
+        "seed": seed,
+        "train": train_defaults,
+        "project": project,
+        "entity": entity,
+    }
+    if controller == "local":
+        sweep_id = f"local-{digest[:12]}"
+        record.update(sweep_id=sweep_id, name=f"{Path(sweep_file).stem}-{digest[:8]}")
+    elif controller == "wandb":
+        record.update(register_wandb_sweep(spec, project, entity, wandb_mode, config_file))
+    else:
+        raise UserError(f"{config_file}: sweep.controller must be one of {', '.join(CONTROLLERS)}, got {controller!r}")
+    # Both controllers keep the runs' bookkeeping in a local store: with `local` it also
+    # decides; with `wandb` it records what W&B handed out, so the aggregate works the same.
+    store = Path(paths.store_path(record["sweep_id"]))
+    continued = store.exists() and store.stat().st_size > 0
+    store.parent.mkdir(parents=True, exist_ok=True)
+    store.touch()
+    record["store"] = str(store)
+    log.info("%s %s sweep %s (%s)", "continuing" if continued else "registered", controller, record["sweep_id"], sweep_file)
+    write_json(out_path, record)
+    return record
+
+
+def register_wandb_sweep(spec: dict, project: str, entity: str | None, wandb_mode: str, config_file: str) -> dict:
+    """`wandb.sweep` on the W&B server; agents then pull configs from it with `wandb.agent`."""
+    if wandb_mode != "online":
+        raise UserError(
+            f"{config_file}: sweep.controller is wandb but wandb.mode is {wandb_mode}: W&B has no offline "
+            "sweeps; set wandb.mode: online, or use sweep.controller: local"
+        )
+    import wandb
+
+    if not (os.environ.get("WANDB_API_KEY") or _netrc_has_wandb()):
+        raise UserError(
+            f"{config_file}: sweep.controller is wandb but no W&B API key was found "
+            "(set WANDB_API_KEY or run `wandb login`)"
+        )
+    sweep_id = wandb.sweep(sweep=spec, project=project, entity=entity)
+    entity = entity or wandb.Api().default_entity
+    return {
+        "sweep_id": sweep_id,
+        "name": sweep_id,
+        "entity": entity,
+        "path": f"{entity}/{project}/{sweep_id}",
+        "url": f"https://wandb.ai/{entity}/{project}/sweeps/{sweep_id}",
+    }
+
+
+def _netrc_has_wandb() -> bool:
+    import netrc
+
+    try:
+        hosts = netrc.netrc().hosts
+    except (FileNotFoundError, netrc.NetrcParseError):
+        return False
+    return any("wandb" in host for host in hosts)

@@ -1,0 +1,37 @@
+"""A real agent process with a fast fake trainer, for the controller's multi-process tests.
+
+usage: python fake_agent.py STORE SWEEP_JSON AGENT MAX_RUNS SECONDS_PER_EPOCH [HEARTBEAT_TIMEOUT]
+Prints one JSON line: the agent's summary.
+"""
+
+import json
+import sys
+import time
+
+from snakesweep.sweep.agent import run_agent
+from snakesweep.sweep.controller import LocalController
+
+
+def fake_train(seconds_per_epoch):
+    def train_one(claim, on_epoch):
+        score = sum(float(v) for v in claim.config.values() if isinstance(v, (int, float)))
+        loss = 1.0
+        for epoch in range(1, 4):
+            time.sleep(seconds_per_epoch)
+            loss = 1.0 / (epoch + score)
+            if on_epoch(epoch, {"val_loss": loss}):
+                return {"state": "stopped", "summary": {"val_loss": loss}}
+        return {"state": "finished", "summary": {"val_loss": loss}}
+
+    return train_one
+
+
+def main(store, sweep_json, agent, max_runs, seconds, timeout="30"):
+    sweep = json.loads(open(sweep_json).read())
+    controller = LocalController(store, sweep["config"], sweep["seed"], heartbeat_timeout=float(timeout))
+    summary = run_agent(controller, agent, int(max_runs), fake_train(float(seconds)), heartbeat_interval=0.2)
+    print(json.dumps(summary), flush=True)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

@@ -1,0 +1,181 @@
+"""The local controller with real agent processes on one store (no mocked controller)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from snakesweep.sweep.controller import LocalController
+from snakesweep.sweep.state import fold
+from snakesweep.sweep.store import EventLog, encode
+
+FAKE_AGENT = Path(__file__).with_name("fake_agent.py")
+
+GRID_24 = {
+    "method": "grid",
+    "metric": {"name": "val_loss", "goal": "minimize"},
+    "parameters": {
+        "learning_rate": {"values": [0.001, 0.01, 0.1]},
+        "batch_size": {"values": [16, 32, 64, 128]},
+        "dropout": {"values": [0.0, 0.5]},
+    },
+}
+
+
+def _sweep_file(tmp_path, config, seed=0):
+    path = tmp_path / "sweep.json"
+    path.write_text(json.dumps({"config": config, "seed": seed}))
+    return path
+
+
+def _agent(tmp_path, store, sweep, name, max_runs=100, seconds=0.0, timeout=30):
+    return subprocess.Popen(
+        [sys.executable, str(FAKE_AGENT), str(store), str(sweep), name, str(max_runs), str(seconds), str(timeout)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _configs(runs):
+    return [json.dumps(r.config, sort_keys=True) for r in runs.values()]
+
+
+def test_eight_agents_hand_out_a_grid_of_24_exactly_once(tmp_path):
+    store, sweep = tmp_path / "store.log", _sweep_file(tmp_path, GRID_24)
+    agents = [_agent(tmp_path, store, sweep, f"a{i}", seconds=0.01) for i in range(8)]
+    outputs = [p.communicate(timeout=120) for p in agents]
+    assert all(p.returncode == 0 for p in agents), [o[1][-2000:] for o in outputs]
+    runs = fold(EventLog(store).read())
+    assert len(runs) == 24
+    assert all(count == 1 for count in Counter(_configs(runs)).values())
+    assert {r.state for r in runs.values()} == {"finished"}
+    per_agent = [len(json.loads(o[0])["runs"]) for o in outputs]
+    assert sum(per_agent) == 24
+    assert sum(1 for n in per_agent if n > 0) >= 2  # the work really was shared
+
+
+def test_a_sigkilled_agents_run_is_requeued_and_finished_by_another(tmp_path):
+    store, sweep = tmp_path / "store.log", _sweep_file(tmp_path, {**GRID_24, "parameters": {"learning_rate": {"values": [0.1, 0.2, 0.3]}}})
+    victim = _agent(tmp_path, store, sweep, "victim", seconds=30, timeout=2)
+    deadline = time.time() + 60
+    while not fold(EventLog(store).read()) and time.time() < deadline:
+        time.sleep(0.1)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    held = next(iter(fold(EventLog(store).read()).values()))
+    assert held.state == "running" and held.agent == "victim"
+    rescuer = _agent(tmp_path, store, sweep, "rescuer", seconds=0.01, timeout=2)
+    out, err = rescuer.communicate(timeout=120)
+    assert rescuer.returncode == 0, err
+    runs = fold(EventLog(store).read())
+    assert len(runs) == 3 and {r.state for r in runs.values()} == {"finished"}
+    retried = runs[held.run_id]
+    assert retried.attempt == 2 and retried.agents == ["victim", "rescuer"]
+    assert sorted(Counter(_configs(runs)).values()) == [1, 1, 1]
+
+
+def test_a_restarted_agent_requeues_its_own_runs_at_once(tmp_path):
+    config = {**GRID_24, "parameters": {"learning_rate": {"values": [0.1, 0.2]}}}
+    controller = LocalController(tmp_path / "store.log", config, 0, heartbeat_timeout=3600)
+    first = controller.claim("a0")
+    assert controller.start_agent("a0") == [first.run_id]
+    again = controller.claim("a0")
+    assert again.run_id == first.run_id and again.attempt == 2
+
+
+def test_a_finished_run_is_never_handed_out_again(tmp_path):
+    config = {**GRID_24, "parameters": {"learning_rate": {"values": [0.1]}}}
+    now = [0.0]
+    controller = LocalController(tmp_path / "store.log", config, 0, heartbeat_timeout=10, clock=lambda: now[0])
+    claim = controller.claim("a0")
+    controller.finish(claim.run_id, "finished", {"val_loss": 0.5})
+    now[0] = 1e6  # long after any heartbeat
+    assert controller.claim("a1") is None
+    assert fold(controller.log.read())[claim.run_id].state == "finished"
+
+
+def test_a_run_that_keeps_crashing_is_given_up_after_max_attempts(tmp_path):
+    config = {**GRID_24, "parameters": {"learning_rate": {"values": [0.1]}}}
+    controller = LocalController(tmp_path / "store.log", config, 0, heartbeat_timeout=3600, max_attempts=2)
+    controller.claim("a0")
+    controller.start_agent("a0")
+    assert controller.claim("a0").attempt == 2
+    controller.start_agent("a0")
+    assert controller.claim("a0") is None
+    assert [r.state for r in controller.runs().values()] == ["crashed"]
+
+
+def test_torn_last_write_is_ignored_at_every_offset(tmp_path):
+    config = {**GRID_24, "parameters": {"learning_rate": {"values": [0.1, 0.2, 0.3]}}}
+    store = tmp_path / "store.log"
+    controller = LocalController(store, config, 0)
+    first = controller.claim("a0")
+    controller.finish(first.run_id, "finished", {"val_loss": 0.5})
+    controller.claim("a0")
+    intact = store.read_bytes()
+    last_start = intact.rstrip(b"\n").rfind(b"\n") + 1
+    for cut in range(last_start, len(intact)):
+        store.write_bytes(intact[:cut])
+        runs = LocalController(store, config, 0).runs()
+        assert runs[first.run_id].state == "finished"
+        assert len(runs) == 1  # the torn claim never returned to its agent: it did not happen
+        # the next writer cuts the torn tail off and the log stays readable
+        later = LocalController(store, config, 0)
+        later.heartbeat(first.run_id)
+        assert [e["event"] for e in later.log.read()] == ["claim", "finish", "heartbeat"]
+
+
+def test_a_corrupted_line_is_skipped_not_fatal(tmp_path):
+    log = EventLog(tmp_path / "store.log")
+    good = encode({"event": "x"})
+    (tmp_path / "store.log").write_bytes(good + b"0000beef {\"event\": \"forged\"}\n" + good)
+    assert [e["event"] for e in log.read()] == ["x", "x"]
+
+
+def _random_suggestions(tmp_path, name, seed, n=5):
+    config = {
+        "method": "random",
+        "parameters": {"learning_rate": {"distribution": "log_uniform_values", "min": 1e-4, "max": 1e-1}, "batch_size": {"values": [32, 64, 128]}},
+    }
+    controller = LocalController(tmp_path / f"{name}.log", config, seed)
+    return [controller.claim("a").config for _ in range(n)]
+
+
+def test_random_suggestions_are_the_same_for_the_same_seed(tmp_path):
+    a = _random_suggestions(tmp_path, "a", seed=1)
+    b = _random_suggestions(tmp_path, "b", seed=1)
+    c = _random_suggestions(tmp_path, "c", seed=2)
+    assert a == b and a != c
+    assert len({json.dumps(x) for x in a}) == 5
+    assert all(type(x["learning_rate"]) is float for x in a)
+
+
+def test_run_cap_bounds_a_random_sweep(tmp_path):
+    config = {"method": "random", "run_cap": 3, "parameters": {"learning_rate": {"min": 0.001, "max": 0.1}}}
+    controller = LocalController(tmp_path / "s.log", config, 0)
+    claims = [controller.claim("a") for _ in range(5)]
+    assert [c is not None for c in claims] == [True, True, True, False, False]
+
+
+def test_hyperband_stops_a_bad_run(tmp_path):
+    config = {
+        "method": "grid",
+        "metric": {"name": "val_loss", "goal": "minimize"},
+        "early_terminate": {"type": "hyperband", "min_iter": 1, "eta": 2},
+        "parameters": {"learning_rate": {"values": [0.1, 0.2, 0.3, 0.4]}},
+    }
+    controller = LocalController(tmp_path / "s.log", config, 0)
+    good = [controller.claim("a") for _ in range(3)]
+    for i, claim in enumerate(good):  # each better than the last: none is stopped
+        assert not controller.report(claim.run_id, 1, 0.12 - 0.01 * i)
+        controller.finish(claim.run_id, "finished", {"val_loss": 0.12 - 0.01 * i})
+    bad = controller.claim("a")
+    assert controller.report(bad.run_id, 1, 5.0) is True
+    assert controller.runs()[bad.run_id].should_stop

@@ -1,0 +1,134 @@
+"""The whole pipeline (data -> register -> N agents -> aggregate) by the real snakemake."""
+
+import csv
+import hashlib
+import json
+
+import pytest
+
+from workflow_helpers import copy_workflow, snakemake, write_config
+
+pytestmark = pytest.mark.slow
+
+TINY_SWEEP = """
+method: grid
+metric: {name: val_accuracy, goal: maximize}
+parameters:
+  learning_rate: {values: [0.001, 0.003]}
+  batch_size: {values: [64, 128]}
+"""
+
+
+def _tiny(workdir, seed=0, agents=2, sweep=TINY_SWEEP, **extra):
+    (workdir / "configs" / "tiny-sweep.yaml").write_text(sweep)
+    overrides = {
+        "seed": seed,
+        "data": {"source": "bundled"},
+        "sweep": {"file": "configs/tiny-sweep.yaml", "heartbeat_timeout": 30},
+        "agents": {"count": agents, "threads": 1},
+        "train": {"epochs": 1},
+        **extra,
+    }
+    return write_config(workdir, overrides)
+
+
+def _run_pipeline(workdir, config, *args):
+    result = snakemake(workdir, "--cores", "2", *args, "--configfile", str(config))
+    assert result.returncode == 0, result.stdout[-5000:]
+    return result
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    work = copy_workflow(tmp_path_factory.mktemp("sweep") / "w")
+    config = _tiny(work)
+    result = _run_pipeline(work, config)
+    return work, config, result
+
+
+def test_dry_run_shows_the_dag(tmp_path):
+    work = copy_workflow(tmp_path / "w")
+    result = snakemake(work, "-n", "--configfile", str(_tiny(work, agents=3)))
+    assert result.returncode == 0, result.stdout
+    for rule, count in (("download_mnist", 1), ("subsample", 1), ("register_sweep", 1), ("agent", 3), ("aggregate", 1)):
+        assert any(line.split() == [rule, str(count)] for line in result.stdout.splitlines()), (rule, result.stdout)
+
+
+def test_pipeline_publishes_a_verified_best_model(tiny_run):
+    work, _, _ = tiny_run
+    best = json.loads((work / "results/best/best_run.json").read_text())
+    model = (work / "results/best/model.onnx").read_bytes()
+    assert best["onnx_sha256"] == hashlib.sha256(model).hexdigest()
+    assert best["test_accuracy_onnxruntime"] == best["test_accuracy_pytorch"] > 0.8
+    assert best["metric"]["name"] == "val_accuracy" and best["metric"]["goal"] == "maximize"
+    assert best["config"]["epochs"] == 1 and set(best["swept"]) == {"learning_rate", "batch_size"}
+
+    rows = list(csv.DictReader((work / "results/leaderboard.csv").open()))
+    assert len(rows) == 4 and {r["state"] for r in rows} == {"finished"}
+    values = [float(r["val_accuracy"]) for r in rows]
+    assert values == sorted(values, reverse=True)
+    assert rows[0]["run_id"] == best["run_id"]
+    configs = {(r["learning_rate"], r["batch_size"]) for r in rows}
+    assert len(configs) == 4  # every grid point exactly once
+
+    for name in ("val_accuracy_vs_learning_rate.png", "val_accuracy_vs_batch_size.png", "learning_curves_val_accuracy.png"):
+        assert (work / "results/plots" / name).read_bytes()[:4] == b"\x89PNG"
+    assert best["run_id"] in (work / "results/best/README.md").read_text()
+    for agent in (0, 1):
+        summary = json.loads((work / f"results/sweep/agents/{agent}.json").read_text())
+        assert summary["device"] == "cpu"
+    for run in rows:
+        run_dir = work / "results/runs" / run["run_id"]
+        assert {"config.yaml", "metrics.json", "model.onnx"} <= {p.name for p in run_dir.iterdir()}
+
+
+def test_second_run_has_nothing_to_do_and_more_runs_continue_the_sweep(tiny_run):
+    work, config, _ = tiny_run
+    again = snakemake(work, "--cores", "2", "--configfile", str(config))
+    assert "Nothing to be done" in again.stdout
+    sweep_before = json.loads((work / "results/sweep/sweep.json").read_text())
+    bigger = _tiny(work, agents=3)
+    result = _run_pipeline(work, bigger)
+    assert "register_sweep" not in result.stdout.split("Job stats:")[1].split("Select jobs")[0]
+    assert json.loads((work / "results/sweep/sweep.json").read_text())["sweep_id"] == sweep_before["sweep_id"]
+    agent2 = json.loads((work / "results/sweep/agents/2.json").read_text())
+    assert agent2["runs"] == []  # the grid was done: nothing was redone
+
+
+def test_report_is_generated(tiny_run):
+    work, config, _ = tiny_run
+    result = snakemake(work, "--report", "report.html", "--configfile", str(config))
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert (work / "report.html").stat().st_size > 10_000
+
+
+def _outputs(work):
+    return {p: (work / p).read_bytes() for p in ("results/leaderboard.csv", "results/best/model.onnx")}
+
+
+def test_byte_identical_with_one_or_two_agents_and_seed_matters(tmp_path, tiny_run):
+    reference = _outputs(tiny_run[0])
+    one = copy_workflow(tmp_path / "one")
+    _run_pipeline(one, _tiny(one, agents=1))
+    assert _outputs(one) == reference
+    other = copy_workflow(tmp_path / "other")
+    _run_pipeline(other, _tiny(other, seed=1, agents=1))
+    changed = _outputs(other)
+    assert all(changed[p] != reference[p] for p in reference)
+
+
+@pytest.mark.parametrize(
+    ("sweep", "message"),
+    [
+        ("method: gridd\nparameters: {learning_rate: {values: [0.1]}}\n", "'gridd' is not one of"),
+        ("method: grid\nparameters: {learnig_rate: {values: [0.1]}}\n", "the trainer has no parameter 'learnig_rate'"),
+    ],
+)
+def test_bad_sweep_file_is_rejected_at_register_before_any_agent(tmp_path, sweep, message):
+    work = copy_workflow(tmp_path / "w")
+    result = snakemake(work, "--cores", "2", "--configfile", str(_tiny(work, sweep=sweep)))
+    assert result.returncode != 0
+    assert f"configs/tiny-sweep.yaml: " in result.stdout and message in result.stdout
+    assert "Error in rule register_sweep" in result.stdout
+    assert not (work / "results/sweep/sweep.json").exists()
+    assert not (work / "results/sweep/agents").exists()

@@ -1,0 +1,17 @@
+"""Rule aggregate: leaderboard, best model, plots, model card (see snakesweep.aggregate)."""
+
+from snakesweep.aggregate.aggregate import aggregate
+from snakesweep.logs import job_logging
+
+with job_logging(snakemake.log[0]):
+    aggregate(
+        sweep_path=snakemake.input.sweep,
+        data_path=snakemake.input.dataset,
+        manifest_path=snakemake.input.manifest,
+        runs_dir=snakemake.params.runs_dir,
+        model_out=snakemake.output.model,
+        best_json_out=snakemake.output.best,
+        card_out=snakemake.output.card,
+        leaderboard_out=snakemake.output.leaderboard,
+        plots_dir=snakemake.output.plots,
+    )

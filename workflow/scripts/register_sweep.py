@@ -1,0 +1,18 @@
+"""Rule register_sweep: validate the sweep file and record the sweep (see snakesweep.sweep.register)."""
+
+from snakesweep.logs import job_logging
+from snakesweep.sweep.register import register_sweep
+
+with job_logging(snakemake.log[0]):
+    register_sweep(
+        sweep_file=snakemake.input.sweep_file,
+        manifest_path=snakemake.input.manifest,
+        out_path=snakemake.output.sweep,
+        seed=snakemake.params.seed,
+        controller=snakemake.params.controller,
+        train_defaults=dict(snakemake.params.train),
+        project=snakemake.params.project,
+        entity=snakemake.params.entity,
+        wandb_mode=snakemake.params.wandb_mode,
+        config_file=snakemake.params.config_file,
+    )
