@@ -56,7 +56,12 @@ def aggregate(
             f"{runs_dir}/*/metrics.json for the reasons"
         )
     dataset = load_dataset(data_path, manifest_path)
-    best = publish_best(ranked[0], sweep, runs_dir, dataset, model_out, best_json_out)
+    extra = {}
+    if sweep["controller"] == "wandb":
+        from snakesweep.aggregate.wandb_best import wandb_best_run
+
+        extra["wandb_best_run"] = wandb_best_run(sweep, sweep["config"]["metric"])
+    best = publish_best(ranked[0], sweep, runs_dir, dataset, model_out, best_json_out, extra)
     write_model_card(card_out, best, sweep, dict(counts))
     log.info(
         "best run %s: %s = %s, test accuracy %.4f (onnxruntime)",

@@ -42,6 +42,7 @@ def publish_best(
     dataset: dict,
     model_out: str | Path,
     best_json_out: str | Path,
+    extra: dict | None = None,
 ) -> dict:
     metric = sweep["config"]["metric"]
     source = Path(runs_dir) / best["run_id"] / ONNX_FILE
@@ -63,6 +64,7 @@ def publish_best(
         "test_accuracy_onnxruntime": accuracy,
         "test_accuracy_pytorch": torch_accuracy,
         "test_images": int(len(dataset["y_test"])),
+        **(extra or {}),
     }
     if record["onnx_sha256"] != best["onnx_sha256"]:
         raise UserError(f"{source}: sha256 differs from the one its run recorded; the file was changed")

@@ -1,0 +1,133 @@
+"""The W&B cloud controller, tested at the W&B API boundary.
+
+The W&B server cannot be reached here, so `wandb.sweep`, `wandb.agent` and `wandb.Api` are
+replaced by stand-ins that keep their contracts: the stand-in agent does what the real one does
+for each suggestion (writes the config YAML with wandb's own helper, sets WANDB_RUN_ID and
+WANDB_SWEEP_PARAM_PATH, calls the function). Everything on our side, including the runs'
+real offline `wandb.init`, runs for real.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import wandb
+from wandb.sdk.lib import config_util
+
+from snakesweep.aggregate.aggregate import aggregate
+from snakesweep.atomic import write_json
+from snakesweep.data.arrays import array_sha256, load_arrays
+from snakesweep.errors import UserError
+from snakesweep.sweep.agent_job import make_train_one
+from snakesweep.sweep.controller import LocalController
+from snakesweep.sweep.register import register_sweep
+from snakesweep.sweep.state import fold
+from snakesweep.sweep.wandb_agent import run_wandb_agent
+
+PLANTED_KEY = "local-" + "f" * 40
+SWEEP = """
+method: grid
+metric: {name: val_accuracy, goal: maximize}
+parameters:
+  learning_rate: {values: [0.001, 0.003]}
+"""
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch, tiny_npz):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc of the machine's user
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    (tmp_path / "sweep.yaml").write_text(SWEEP)
+    arrays = load_arrays(tiny_npz)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data/mnist.npz").write_bytes(Path(tiny_npz).read_bytes())
+    write_json(tmp_path / "data/manifest.json", {"sha256": {k: array_sha256(v) for k, v in arrays.items()}})
+    return tmp_path
+
+
+def _register(mode="online"):
+    return register_sweep(
+        "sweep.yaml", "data/manifest.json", "results/sweep/sweep.json", seed=0, controller="wandb",
+        train_defaults={"epochs": 1}, project="proj", entity=None, wandb_mode=mode, config_file="config.yaml",
+    )
+
+
+class FakeApi:
+    default_entity = "team"
+
+    def sweep(self, path):
+        assert path == "team/proj/sw123"
+        return self
+
+    def best_run(self, order):
+        FakeApi.order = order
+        return type("Run", (), {"id": "wb1", "name": "wb-run-1", "url": "https://wandb.ai/team/proj/runs/wb1"})()
+
+
+def test_offline_mode_is_refused_with_the_reason(workdir):
+    with pytest.raises(UserError, match="config.yaml: sweep.controller is wandb but wandb.mode is offline: W&B has no offline sweeps"):
+        _register(mode="offline")
+
+
+def test_missing_api_key_is_refused_before_calling_wandb(workdir, monkeypatch):
+    monkeypatch.setattr(wandb, "sweep", lambda **kw: pytest.fail("wandb.sweep must not be called"))
+    with pytest.raises(UserError, match="no W&B API key was found"):
+        _register()
+    assert not (workdir / "results/sweep/sweep.json").exists()
+
+
+def test_register_agents_and_aggregate_through_the_wandb_api(workdir, monkeypatch):
+    monkeypatch.setenv("WANDB_API_KEY", PLANTED_KEY)
+    calls = {}
+
+    def fake_sweep(sweep, project, entity):
+        calls["sweep"] = (sweep, project, entity)
+        return "sw123"
+
+    monkeypatch.setattr(wandb, "sweep", fake_sweep)
+    monkeypatch.setattr(wandb, "Api", FakeApi)
+    record = _register()
+    assert calls["sweep"] == ({"method": "grid", "metric": {"name": "val_accuracy", "goal": "maximize"},
+                               "parameters": {"learning_rate": {"values": [0.001, 0.003]}}}, "proj", None)
+    assert record["path"] == "team/proj/sw123" and record["url"] == "https://wandb.ai/team/proj/sweeps/sw123"
+
+    def fake_agent(sweep_id, function, count, project, entity):
+        calls["agent"] = (sweep_id, count, project, entity)
+        for i, lr in enumerate([0.001, 0.003][:count]):
+            run_id = f"wbrun{i}"
+            path = Path(os.environ.get("WANDB_DIR", ".")) / "wandb" / f"sweep-{sweep_id}" / f"config-{run_id}.yaml"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            config_util.save_config_file_from_dict(str(path), {"learning_rate": {"value": lr}})
+            os.environ[wandb.env.RUN_ID], os.environ[wandb.env.SWEEP_PARAM_PATH] = run_id, str(path)
+            wandb.teardown()  # the real agent resets wandb's settings before each run, too
+            try:
+                function()
+            finally:
+                os.environ.pop(wandb.env.RUN_ID)
+                os.environ.pop(wandb.env.SWEEP_PARAM_PATH)
+
+    monkeypatch.setattr(wandb, "agent", fake_agent)
+    sweep = json.loads(Path("results/sweep/sweep.json").read_text())
+    controller = LocalController(sweep["store"], sweep["config"], sweep["seed"])
+    # the runs themselves log offline: there is no server to talk to here
+    train_one = make_train_one(sweep, "data/mnist.npz", "data/manifest.json", "cpu", 1, "offline")
+    summary = run_wandb_agent(sweep, controller, "0", 5, train_one)
+    assert calls["agent"] == ("sw123", 5, "proj", "team")
+    assert [r["wandb_run_id"] for r in summary["runs"]] == ["wbrun0", "wbrun1"]
+
+    runs = fold(controller.log.read())
+    assert [(r.config, r.state) for r in runs.values()] == [
+        ({"learning_rate": 0.001}, "finished"), ({"learning_rate": 0.003}, "finished")]
+    offline_dirs = sorted(p.name for p in Path("results/wandb/wandb").glob("offline-run-*"))
+    assert [d.rsplit("-", 1)[1] for d in offline_dirs] == ["wbrun0", "wbrun1"]  # wandb.init joined the agent's run
+
+    best = aggregate("results/sweep/sweep.json", "data/mnist.npz", "data/manifest.json", "results/runs",
+                     "results/best/model.onnx", "results/best/best_run.json", "results/best/README.md",
+                     "results/leaderboard.csv", "results/plots")
+    assert best["wandb_best_run"]["id"] == "wb1" and FakeApi.order == "-summary_metrics.val_accuracy"
+
+    for path in Path("results").rglob("*"):
+        if path.is_file():
+            assert PLANTED_KEY.encode() not in path.read_bytes(), path
