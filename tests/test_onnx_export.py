@@ -40,6 +40,17 @@ def test_file_is_self_contained_with_named_dynamic_io(exported):
     assert info["opset"] == 20
 
 
+def test_file_holds_no_path_of_the_checkout(exported):
+    """The exporter's stack traces name the source file; a shipped model must not carry the
+    user's paths, and two checkouts must export the same bytes."""
+    import snakesweep
+
+    path, _ = exported
+    data = path.read_bytes()
+    package_dir = str(__import__("pathlib").Path(snakesweep.__file__).parent)
+    assert package_dir.encode() not in data and b"stack_trace" not in data
+
+
 def test_dynamic_batch_and_raw_pixel_input(exported, trained, tiny):
     path, _ = exported
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])

@@ -164,14 +164,30 @@ def _export(model, example, dynamic_shapes):
         )
 
 
+# Node metadata the exporter adds for debugging. The stack trace holds the absolute path of the
+# source file that defined the model: it would leak the user's directory layout into a shipped
+# model and make two checkouts of the same code export different bytes.
+_PATH_BEARING_METADATA = ("pkg.torch.onnx.stack_trace",)
+
+
 def _serialise(program) -> bytes:
-    """The file's bytes, all weights inline (external_data=False), via the exporter's own save."""
+    """The file's bytes, all weights inline (external_data=False), via the exporter's own save,
+    without path-bearing debug metadata."""
     import tempfile
+
+    import onnx
 
     with tempfile.TemporaryDirectory() as tmp:
         target = Path(tmp) / "model.onnx"
         program.save(target, external_data=False)
-        return target.read_bytes()
+        model = onnx.load_from_string(target.read_bytes())
+    for nodes in [model.graph.node, *(f.node for f in model.functions)]:
+        for node in nodes:
+            kept = [p for p in node.metadata_props if p.key not in _PATH_BEARING_METADATA]
+            if len(kept) != len(node.metadata_props):
+                del node.metadata_props[:]
+                node.metadata_props.extend(kept)
+    return model.SerializeToString()
 
 
 def verify_onnx(
