@@ -33,3 +33,11 @@ def test_names_the_file_that_sets_the_key(tmp_path, in_override):
 
 def test_other_errors_are_left_alone():
     assert describe_config_error(RuntimeError("boom"), ["x.yaml"]) is None
+
+
+def test_a_value_from_the_command_line_is_blamed_on_it(tmp_path):
+    base = tmp_path / "config.yaml"
+    base.write_text(yaml.safe_dump({"data": {"mirrors": ["a"]}}))
+    bad = {"data": {"mirrors": ["a", 3]}}
+    message = describe_config_error(_error(bad), [str(base)])
+    assert message.startswith("--config (command line): invalid config at data.mirrors.1")

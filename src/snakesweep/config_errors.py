@@ -24,14 +24,16 @@ def describe_config_error(error: BaseException, config_files: Sequence[str]) -> 
     violation = found[0]
     keys = list(violation.absolute_path)
     where = ".".join(str(part) for part in keys) or "(top level)"
-    return f"{_file_defining(keys, config_files)}: invalid config at {where}: {violation.message}"
+    return f"{_file_defining(keys, violation.instance, config_files)}: invalid config at {where}: {violation.message}"
 
 
-def _file_defining(keys: list, config_files: Sequence[str]) -> str:
+def _file_defining(keys: list, value, config_files: Sequence[str]) -> str:
     """The config file whose value is in effect for `keys`.
 
     Snakemake lists files given with --configfile before the workflow's own `configfile:`, and
-    the former override the latter, so the first file that sets the key is the one in effect.
+    the former override the latter, so the first file that sets the key to `value` is the one in
+    effect. If none does, the value came from `--config` on the command line (which reads
+    nested values as strings: `--config agents='{count: 2}'` gives the string '2').
     """
     for name in config_files:
         try:
@@ -46,5 +48,6 @@ def _file_defining(keys: list, config_files: Sequence[str]) -> str:
             else:
                 break
         else:
-            return str(name)
-    return ", ".join(str(f) for f in config_files) or "the config"
+            if node == value:
+                return str(name)
+    return "--config (command line)"
