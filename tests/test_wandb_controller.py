@@ -107,6 +107,7 @@ def test_register_agents_and_aggregate_through_the_wandb_api(workdir, monkeypatc
             finally:
                 os.environ.pop(wandb.env.RUN_ID)
                 os.environ.pop(wandb.env.SWEEP_PARAM_PATH)
+        wandb.teardown()  # as when the real agent's process ends: later runs start clean
 
     monkeypatch.setattr(wandb, "agent", fake_agent)
     sweep = json.loads(Path("results/sweep/sweep.json").read_text())

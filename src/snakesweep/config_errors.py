@@ -48,6 +48,7 @@ def _file_defining(keys: list, value, config_files: Sequence[str]) -> str:
             else:
                 break
         else:
-            if node == value:
+            # A mapping is compared by presence only: the schema filled in its defaults.
+            if isinstance(value, dict) or node == value:
                 return str(name)
     return "--config (command line)"

@@ -49,4 +49,6 @@ def run_wandb_agent(sweep: dict, controller: LocalController, agent: str, max_ru
         runs.append({"run_id": claim.run_id, "state": outcome["state"], "wandb_run_id": os.environ.get(wandb.env.RUN_ID)})
 
     wandb.agent(sweep["sweep_id"], function=one_run, count=max_runs, project=sweep["project"], entity=sweep["entity"])
+    # wandb keeps the last run's sweep settings in its process-wide state: drop them.
+    wandb.teardown()
     return {"agent": agent, "runs": runs}
