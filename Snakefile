@@ -19,9 +19,12 @@ include: "workflow/rules/sweep.smk"
 include: "workflow/rules/aggregate.smk"
 
 
-# Cheap steps stay on the submitting host when a cluster executor is used.
+# Everything but the agents stays on the submitting host under a cluster executor: these steps
+# are cheap, and the download needs the internet access that compute nodes often lack.
 localrules:
     all,
+    download_mnist,
+    subsample,
     register_sweep,
     aggregate,
 

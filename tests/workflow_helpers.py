@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-WORKFLOW_FILES = ("Snakefile", "workflow", "configs", "envs")
+WORKFLOW_FILES = ("Snakefile", "workflow", "configs", "envs", "slurm")
 
 
 def copy_workflow(dest: Path) -> Path:
