@@ -2,9 +2,16 @@
 # This file is the table of contents; each stage lives in workflow/rules/.
 
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
+from snakesweep.config_errors import yaml_error
+
 min_version("8.20")
+
+# Snakemake's own message for a broken config file names neither the file nor the line.
+if problem := yaml_error("configs/config.yaml"):
+    raise WorkflowError(problem)
 
 
 configfile: "configs/config.yaml"

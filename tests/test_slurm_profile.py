@@ -7,7 +7,6 @@ agent rule under this profile; the submit string comes from the plugin's real co
 
 import os
 
-import pytest
 import yaml
 from snakemake_executor_plugin_slurm.submit_string import get_submit_command
 from snakemake_executor_plugin_slurm.utils import set_gres_string

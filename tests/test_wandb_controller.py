@@ -49,7 +49,7 @@ def workdir(tmp_path, monkeypatch, tiny_npz):
 
 def _register(mode="online"):
     return register_sweep(
-        "sweep.yaml", "data/manifest.json", "results/sweep/sweep.json", seed=0, controller="wandb",
+        "sweep.yaml", "data/mnist.npz", "data/manifest.json", "results/sweep/sweep.json", seed=0, controller="wandb",
         train_defaults={"epochs": 1}, project="proj", entity=None, wandb_mode=mode, config_file="config.yaml",
     )
 

@@ -6,49 +6,14 @@ import json
 
 import pytest
 
-from workflow_helpers import copy_workflow, snakemake, write_config
+from workflow_helpers import copy_workflow, run_pipeline, snakemake, tiny_config
 
 pytestmark = pytest.mark.slow
-
-TINY_SWEEP = """
-method: grid
-metric: {name: val_accuracy, goal: maximize}
-parameters:
-  learning_rate: {values: [0.001, 0.003]}
-  batch_size: {values: [64, 128]}
-"""
-
-
-def _tiny(workdir, seed=0, agents=2, sweep=TINY_SWEEP, **extra):
-    (workdir / "configs" / "tiny-sweep.yaml").write_text(sweep)
-    overrides = {
-        "seed": seed,
-        "data": {"source": "bundled"},
-        "sweep": {"file": "configs/tiny-sweep.yaml", "heartbeat_timeout": 30},
-        "agents": {"count": agents, "threads": 1},
-        "train": {"epochs": 1},
-        **extra,
-    }
-    return write_config(workdir, overrides)
-
-
-def _run_pipeline(workdir, config, *args):
-    result = snakemake(workdir, "--cores", "2", *args, "--configfile", str(config))
-    assert result.returncode == 0, result.stdout[-5000:]
-    return result
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    work = copy_workflow(tmp_path_factory.mktemp("sweep") / "w")
-    config = _tiny(work)
-    result = _run_pipeline(work, config)
-    return work, config, result
 
 
 def test_dry_run_shows_the_dag(tmp_path):
     work = copy_workflow(tmp_path / "w")
-    result = snakemake(work, "-n", "--configfile", str(_tiny(work, agents=3)))
+    result = snakemake(work, "-n", "--configfile", str(tiny_config(work, agents=3)))
     assert result.returncode == 0, result.stdout
     for rule, count in (("download_mnist", 1), ("subsample", 1), ("register_sweep", 1), ("agent", 3), ("aggregate", 1)):
         assert any(line.split() == [rule, str(count)] for line in result.stdout.splitlines()), (rule, result.stdout)
@@ -87,8 +52,8 @@ def test_second_run_has_nothing_to_do_and_more_runs_continue_the_sweep(tiny_run)
     again = snakemake(work, "--cores", "2", "--configfile", str(config))
     assert "Nothing to be done" in again.stdout
     sweep_before = json.loads((work / "results/sweep/sweep.json").read_text())
-    bigger = _tiny(work, agents=3)
-    result = _run_pipeline(work, bigger)
+    bigger = tiny_config(work, agents=3)
+    result = run_pipeline(work, bigger)
     assert "register_sweep" not in result.stdout.split("Job stats:")[1].split("Select jobs")[0]
     assert json.loads((work / "results/sweep/sweep.json").read_text())["sweep_id"] == sweep_before["sweep_id"]
     agent2 = json.loads((work / "results/sweep/agents/2.json").read_text())
@@ -109,10 +74,10 @@ def _outputs(work):
 def test_byte_identical_with_one_or_two_agents_and_seed_matters(tmp_path, tiny_run):
     reference = _outputs(tiny_run[0])
     one = copy_workflow(tmp_path / "one")
-    _run_pipeline(one, _tiny(one, agents=1))
+    run_pipeline(one, tiny_config(one, agents=1))
     assert _outputs(one) == reference
     other = copy_workflow(tmp_path / "other")
-    _run_pipeline(other, _tiny(other, seed=1, agents=1))
+    run_pipeline(other, tiny_config(other, seed=1, agents=1))
     changed = _outputs(other)
     assert all(changed[p] != reference[p] for p in reference)
 
@@ -126,9 +91,9 @@ def test_byte_identical_with_one_or_two_agents_and_seed_matters(tmp_path, tiny_r
 )
 def test_bad_sweep_file_is_rejected_at_register_before_any_agent(tmp_path, sweep, message):
     work = copy_workflow(tmp_path / "w")
-    result = snakemake(work, "--cores", "2", "--configfile", str(_tiny(work, sweep=sweep)))
+    result = snakemake(work, "--cores", "2", "--configfile", str(tiny_config(work, sweep=sweep)))
     assert result.returncode != 0
-    assert f"configs/tiny-sweep.yaml: " in result.stdout and message in result.stdout
+    assert "configs/tiny-sweep.yaml: " in result.stdout and message in result.stdout
     assert "Error in rule register_sweep" in result.stdout
     assert not (work / "results/sweep/sweep.json").exists()
     assert not (work / "results/sweep/agents").exists()
@@ -142,8 +107,8 @@ def test_bayes_hyperband_example_runs_and_stops_a_run(tmp_path):
     example = yaml.safe_load((REPO / "configs/sweeps/bayes-hyperband.yaml").read_text())
     example["run_cap"] = 6
     work = copy_workflow(tmp_path / "w")
-    config = _tiny(work, agents=1, sweep=yaml.safe_dump(example), train={"epochs": 3})
-    _run_pipeline(work, config)
+    config = tiny_config(work, agents=1, sweep=yaml.safe_dump(example), train={"epochs": 3})
+    run_pipeline(work, config)
     rows = list(csv.DictReader((work / "results/leaderboard.csv").open()))
     assert len(rows) == 6
     states = [r["state"] for r in rows]

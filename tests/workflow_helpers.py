@@ -40,3 +40,39 @@ def snakemake(workdir: Path, *args: str, timeout: float = 600) -> subprocess.Com
         text=True,
         timeout=timeout,
     )
+
+
+TINY_SWEEP = """
+method: grid
+metric: {name: val_accuracy, goal: maximize}
+parameters:
+  learning_rate: {values: [0.001, 0.003]}
+  batch_size: {values: [64, 128]}
+"""
+
+
+def tiny_config(workdir: Path, seed: int = 0, agents: int | dict = 2, sweep: str | dict = TINY_SWEEP, **extra) -> Path:
+    """A config for a sweep that runs in well under a minute: bundled data, 1 epoch per run.
+
+    `agents` is the agent count or a dict of agents.* settings; `sweep` is the sweep file's
+    text or a dict of sweep.* settings (the file is then the tiny grid); other keywords are
+    merged into their config section."""
+    sweep_settings = sweep if isinstance(sweep, dict) else {}
+    (workdir / "configs" / "tiny-sweep.yaml").write_text(TINY_SWEEP if isinstance(sweep, dict) else sweep)
+    agent_settings = agents if isinstance(agents, dict) else {"count": agents}
+    overrides = {
+        "seed": seed,
+        "data": {"source": "bundled"},
+        "sweep": {"file": "configs/tiny-sweep.yaml", "heartbeat_timeout": 30, **sweep_settings},
+        "agents": {"count": 2, "threads": 1, **agent_settings},
+        "train": {"epochs": 1},
+    }
+    for key, value in extra.items():
+        overrides[key] = {**overrides.get(key, {}), **value} if isinstance(value, dict) else value
+    return write_config(workdir, overrides)
+
+
+def run_pipeline(workdir: Path, config: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    result = snakemake(workdir, "--cores", "2", *args, "--configfile", str(config), timeout=timeout)
+    assert result.returncode == 0, result.stdout[-5000:]
+    return result

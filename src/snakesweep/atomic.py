@@ -28,8 +28,11 @@ _UMASK = _current_umask()
 def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     """Open a temporary file next to `path`; on success it replaces `path`, on error it is removed."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as err:
+        raise _naming(err, target) from None
     os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; outputs get the usual mode
     try:
         with os.fdopen(fd, mode) as handle:
@@ -37,10 +40,18 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(err, OSError):
+            raise _naming(err, target) from None
         raise
+
+
+def _naming(error: OSError, target: Path) -> OSError:
+    """The same error, naming the output it was for (a failed write() names no file, a failed
+    mkstemp names a temporary one)."""
+    return type(error)(error.errno, error.strerror, str(target)) if error.errno else error
 
 
 def write_json(path: str | os.PathLike, obj: object) -> None:

@@ -24,10 +24,10 @@ def describe_config_error(error: BaseException, config_files: Sequence[str]) -> 
     violation = found[0]
     keys = list(violation.absolute_path)
     where = ".".join(str(part) for part in keys) or "(top level)"
-    return f"{_file_defining(keys, violation.instance, config_files)}: invalid config at {where}: {violation.message}"
+    return f"{file_defining(keys, violation.instance, config_files)}: invalid config at {where}: {violation.message}"
 
 
-def _file_defining(keys: list, value, config_files: Sequence[str]) -> str:
+def file_defining(keys: list, value, config_files: Sequence[str]) -> str:
     """The config file whose value is in effect for `keys`.
 
     Snakemake lists files given with --configfile before the workflow's own `configfile:`, and
@@ -52,3 +52,20 @@ def _file_defining(keys: list, value, config_files: Sequence[str]) -> str:
             if isinstance(value, dict) or node == value:
                 return str(name)
     return "--config (command line)"
+
+
+def yaml_error(path: str | Path) -> str | None:
+    """One line saying where `path` stops being valid YAML, or None if it parses.
+
+    Snakemake reports a broken config file without its name or the line; this says both.
+    """
+    try:
+        yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        return f"{path}: config file not found"
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err)
+        return f"{path}: not valid YAML{where}: {problem}"
+    return None

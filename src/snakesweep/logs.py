@@ -1,7 +1,7 @@
 """Logging for workflow jobs: the job's log file and the terminal get the same lines.
 
-`job_logging` also turns a `UserError` into its one-line message and a non-zero exit, so a
-mistake the user can fix never ends in a traceback.
+`job_logging` also turns a `UserError`, and a full or read-only disk, into one line and a
+non-zero exit, so a problem the user can fix never ends in a traceback.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Iterator
 
-from snakesweep.errors import UserError
+from snakesweep.errors import UserError, describe_storage_error, is_storage_error
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -33,6 +33,14 @@ def job_logging(log_path: str | Path | None = None) -> Iterator[logging.Logger]:
         yield log
     except UserError as err:
         log.error("%s", err)
+        logging.shutdown()
+        sys.exit(1)
+    except OSError as err:
+        if not is_storage_error(err):
+            log.exception("unexpected error")
+            logging.shutdown()
+            raise
+        log.error("%s", describe_storage_error(err))
         logging.shutdown()
         sys.exit(1)
     except Exception:

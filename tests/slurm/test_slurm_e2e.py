@@ -31,14 +31,8 @@ parameters:
 """
 
 
-def _report(request, line):
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(line)
-
-
 @pytest.fixture(scope="module")
-def slurm(request, tmp_path_factory):
+def slurm(tmp_path_factory):
     if os.geteuid() != 0:
         pytest.skip("starting SLURM daemons needs root")
     if not shutil.which("sbatch") and not shutil.which("apt-get"):
@@ -57,17 +51,15 @@ def slurm(request, tmp_path_factory):
         if result.returncode != 0:
             logs = "\n".join(f"== {p.name}\n{p.read_text()[-2000:]}" for p in sorted((state / "log").glob("*")))
             pytest.fail(f"the test SLURM cluster did not start:\n{result.stderr}\n{logs}")
-        _report(
-            request,
-            f"SLURM set-up: packages {installed - started:.1f} s, daemons {time.monotonic() - installed:.1f} s",
-        )
-        yield env
+        yield env, f"SLURM set-up: packages {installed - started:.1f} s, daemons {time.monotonic() - installed:.1f} s"
     finally:
         subprocess.run([str(CLUSTER), "stop", str(state)], check=False)
         shutil.rmtree(state, ignore_errors=True)
 
 
-def test_sweep_runs_through_snakemake_profile_slurm(slurm, tmp_path, request):
+def test_sweep_runs_through_snakemake_profile_slurm(slurm, tmp_path, measurement):
+    slurm, setup_time = slurm
+    measurement(setup_time)
     work = copy_workflow(tmp_path / "w")
     (work / "configs/tiny-sweep.yaml").write_text(SWEEP)
     config = write_config(
@@ -91,7 +83,7 @@ def test_sweep_runs_through_snakemake_profile_slurm(slurm, tmp_path, request):
         ],
         cwd=work, env=slurm, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
-    _report(request, f"SLURM end-to-end run: {time.monotonic() - started:.1f} s")
+    measurement(f"SLURM end-to-end run (snakemake --profile slurm, 4 runs, 2 agents): {time.monotonic() - started:.1f} s")
     assert result.returncode == 0, result.stdout[-6000:]
 
     summaries = [json.loads((work / f"results/sweep/agents/{i}.json").read_text()) for i in (0, 1)]

@@ -4,7 +4,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from snakesweep import paths
-from snakesweep.config_errors import describe_config_error
+from snakesweep.config_errors import describe_config_error, file_defining
 
 try:
     validate(config, schema="../schemas/config.schema.yaml")
@@ -47,5 +47,9 @@ def agent_gpus():
     return 1 if config["agents"]["device"] == "cuda" else 0
 
 
-def config_file_names():
-    return ", ".join(str(f) for f in workflow.configfiles)
+def config_source(*keys):
+    """The config file whose value of `keys` is in effect, for error messages."""
+    value = config
+    for key in keys:
+        value = value[key]
+    return file_defining(list(keys), value, workflow.configfiles)

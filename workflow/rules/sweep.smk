@@ -5,6 +5,7 @@
 rule register_sweep:
     input:
         sweep_file=config["sweep"]["file"],
+        dataset=paths.DATASET,
         manifest=paths.MANIFEST,
     output:
         sweep=paths.SWEEP,
@@ -21,7 +22,8 @@ rule register_sweep:
         entity=config["sweep"]["entity"],
         train=config["train"],
         wandb_mode=config["wandb"]["mode"],
-        config_file=config_file_names(),
+        config_file=config_source("sweep", "controller"),
+        train_source=config_source("train"),
     script:
         "../scripts/register_sweep.py"
 
@@ -52,5 +54,6 @@ rule agent:
         wandb_mode=config["wandb"]["mode"],
         heartbeat_timeout=config["sweep"]["heartbeat_timeout"],
         max_attempts=config["sweep"]["max_attempts"],
+        config_file=config_source("agents", "device"),
     script:
         "../scripts/agent.py"

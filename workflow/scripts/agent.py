@@ -17,4 +17,5 @@ with job_logging(snakemake.log[0]):
         wandb_mode=snakemake.params.wandb_mode,
         heartbeat_timeout=snakemake.params.heartbeat_timeout,
         max_attempts=snakemake.params.max_attempts,
+        config_file=snakemake.params.config_file,
     )

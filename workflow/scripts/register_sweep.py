@@ -6,6 +6,7 @@ from snakesweep.sweep.register import register_sweep
 with job_logging(snakemake.log[0]):
     register_sweep(
         sweep_file=snakemake.input.sweep_file,
+        data_path=snakemake.input.dataset,
         manifest_path=snakemake.input.manifest,
         out_path=snakemake.output.sweep,
         seed=snakemake.params.seed,
@@ -15,4 +16,5 @@ with job_logging(snakemake.log[0]):
         entity=snakemake.params.entity,
         wandb_mode=snakemake.params.wandb_mode,
         config_file=snakemake.params.config_file,
+        train_source=snakemake.params.train_source,
     )

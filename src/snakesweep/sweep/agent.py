@@ -13,7 +13,7 @@ import time
 import traceback
 from typing import Callable
 
-from snakesweep.errors import UserError
+from snakesweep.errors import UserError, is_storage_error
 from snakesweep.sweep.controller import Claim, LocalController
 from snakesweep.sweep.state import FAILED
 
@@ -98,6 +98,13 @@ def train_safely(controller: LocalController, claim: Claim, train_one: TrainOne)
 
     try:
         return train_one(claim, on_epoch)
+    except OSError as err:
+        if is_storage_error(err):
+            # A full or read-only disk is not this run's fault: stop the agent. The run stays
+            # "running" in the store and is handed out again once there is room.
+            raise
+        log.error("run %s raised:\n%s", claim.run_id, traceback.format_exc())
+        return {"state": FAILED, "reason": f"{type(err).__name__}: {err}"}
     except UserError as err:
         return {"state": FAILED, "reason": str(err)}
     except Exception as err:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from snakesweep import paths
 from snakesweep.atomic import write_json
+from snakesweep.data.dataset import load_dataset
 from snakesweep.sweep.agent import run_agent
 from snakesweep.sweep.controller import Claim, LocalController
 from snakesweep.sweep.devices import acquire_device
@@ -72,9 +73,12 @@ def run_agent_job(
     wandb_mode: str,
     heartbeat_timeout: float,
     max_attempts: int,
+    config_file: str = "configs/config.yaml",
 ) -> dict:
     sweep = json.loads(Path(sweep_path).read_text())
-    with acquire_device(device, paths.GPU_SLOTS, per_gpu) as chosen:
+    # A corrupted dataset stops the agent here, instead of failing every run it would claim.
+    load_dataset(data, manifest)
+    with acquire_device(device, paths.GPU_SLOTS, per_gpu, config_file=config_file) as chosen:
         controller = LocalController(
             sweep["store"], sweep["config"], sweep["seed"], heartbeat_timeout=heartbeat_timeout, max_attempts=max_attempts
         )

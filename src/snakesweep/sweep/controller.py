@@ -23,7 +23,7 @@ from snakesweep.sweep.state import (
     runs_done_by,
     stale_runs,
 )
-from snakesweep.sweep.store import EventLog
+from snakesweep.sweep.store import EventLog, ReplacedLog
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,9 +57,21 @@ class LocalController:
         self.max_attempts = max_attempts
         self.clock = clock
         self.metric = sweep_config.get("metric", {}).get("name")
+        self._events: list[dict] = []  # every event read so far, and where the reading stopped
+        self._offset = 0
+        self._grid_done = False
+        engine.warm_up(sweep_config)
 
     def runs(self) -> dict[str, Run]:
-        return fold(self.log.read())
+        """The sweep's runs as of now. Only the log's new lines are parsed: with many agents
+        polling one store, re-reading it whole on every call made claims slow."""
+        try:
+            new, self._offset = self.log.read_from(self._offset)
+        except ReplacedLog:
+            self._events, self._grid_done = [], False
+            new, self._offset = self.log.read_from(0)
+        self._events.extend(new)
+        return fold(self._events)
 
     def start_agent(self, agent: str) -> list[str]:
         """An agent that starts while still holding runs died with them (Snakemake's `retries:`
@@ -103,8 +115,12 @@ class LocalController:
             run_cap = self.sweep_config.get("run_cap")
             if run_cap is not None and index >= run_cap:
                 return None
+            if self._grid_done:
+                return None
             suggestion = engine.suggest(self.sweep_config, list(runs.values()), self.sweep_seed, index)
             if suggestion is None:
+                # Only a grid runs out, and runs are never removed, so it stays exhausted.
+                self._grid_done = True
                 return None
             engine_config, config = suggestion
             claim = Claim(run_id_for(index, config), index, config, 1)

@@ -29,14 +29,14 @@ def cuda_device_count() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
-def resolve_kind(requested: str, gpus: int) -> str:
+def resolve_kind(requested: str, gpus: int, config_file: str = "config") -> str:
     """`cpu` or `cuda` for `agents.device` (auto, cpu or cuda), given the GPUs torch can use."""
     if requested not in ("auto", "cpu", "cuda"):
-        raise UserError(f"agents.device must be auto, cpu or cuda, got {requested!r}")
+        raise UserError(f"{config_file}: agents.device must be auto, cpu or cuda, got {requested!r}")
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if requested == "cuda" and gpus == 0:
         raise UserError(
-            "agents.device is cuda but torch sees no CUDA GPU "
+            f"{config_file}: agents.device is cuda but torch sees no CUDA GPU "
             f"(CUDA_VISIBLE_DEVICES={visible!r}, torch.cuda.is_available() is False); "
             "set agents.device: auto or cpu, or run on a GPU node"
         )
@@ -52,11 +52,15 @@ def resolve_kind(requested: str, gpus: int) -> str:
 
 @contextlib.contextmanager
 def acquire_device(
-    requested: str, slots_dir: str | Path, per_gpu: int = 1, poll_seconds: float = 5.0
+    requested: str,
+    slots_dir: str | Path,
+    per_gpu: int = 1,
+    poll_seconds: float = 5.0,
+    config_file: str = "config",
 ) -> Iterator[str]:
     """Hold a device for the agent's lifetime: "cpu" or "cuda:N"."""
     gpus = cuda_device_count()
-    kind = resolve_kind(requested, gpus)
+    kind = resolve_kind(requested, gpus, config_file)
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if kind == "cpu":
         log.info("device: cpu (agents.device=%s, CUDA_VISIBLE_DEVICES=%s)", requested, visible)

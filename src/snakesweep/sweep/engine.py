@@ -12,6 +12,10 @@ import random
 
 import numpy as np
 
+# Imported here, not inside the functions: importing the engine (pydantic, scipy) takes a second
+# or more, and inside `suggest` it happened while holding the store's lock.
+from sweeps import SweepRun, next_run, stop_runs
+
 from snakesweep.seeding import derive_seed
 from snakesweep.sweep.spec import flatten_run_config, to_plain
 from snakesweep.sweep.state import CRASHED, FAILED, FINISHED, RUNNING, STOPPED, Run
@@ -19,9 +23,7 @@ from snakesweep.sweep.state import CRASHED, FAILED, FINISHED, RUNNING, STOPPED, 
 _ENGINE_STATES = {RUNNING: "running", CRASHED: "crashed", FINISHED: "finished", FAILED: "failed", STOPPED: "finished"}
 
 
-def to_engine_run(run: Run, metric: str | None) -> "sweeps.SweepRun":  # noqa: F821
-    from sweeps import SweepRun
-
+def to_engine_run(run: Run, metric: str | None) -> SweepRun:
     history = [{metric: h["value"]} for h in run.history] if metric else []
     summary = {metric: run.summary[metric]} if metric and metric in run.summary else {}
     return SweepRun(
@@ -35,11 +37,19 @@ def to_engine_run(run: Run, metric: str | None) -> "sweeps.SweepRun":  # noqa: F
     )
 
 
+def warm_up(sweep_config: dict) -> None:
+    """Pay the engine's first-call costs (scipy, pydantic model building: about a second) now,
+    so that they are not paid while holding the store's lock, where 16 agents starting together
+    would queue behind each other's warm-up."""
+    next_run(sweep_config, [to_engine_run(_WARM_UP_RUN, None)], validate=False)
+
+
+_WARM_UP_RUN = Run(run_id="warm-up", index=0, config={}, engine_config={}, agent="", state=FINISHED)
+
+
 def suggest(sweep_config: dict, runs: list[Run], sweep_seed: int, index: int) -> tuple[dict, dict] | None:
     """Suggestion number `index`: (engine config, trainer config), or None when the search is
     exhausted (a grid whose every point has been handed out)."""
-    from sweeps import next_run
-
     seed = derive_seed(sweep_seed, "suggest", index)
     random.seed(seed)
     np.random.seed(seed % (1 << 32))
@@ -56,8 +66,6 @@ def runs_to_stop(sweep_config: dict, runs: list[Run]) -> list[str]:
     """Ids of running runs that early termination (hyperband) says to stop."""
     if "early_terminate" not in sweep_config:
         return []
-    from sweeps import stop_runs
-
     metric = sweep_config["metric"]["name"]
     engine_runs = [to_engine_run(r, metric) for r in runs if r.history]
     return [r.name for r in stop_runs(sweep_config, engine_runs, validate=False) if r.state == "running"]

@@ -14,6 +14,7 @@ from pathlib import Path
 from snakesweep import paths
 from snakesweep.atomic import write_json
 from snakesweep.data.arrays import file_sha256
+from snakesweep.data.dataset import load_dataset
 from snakesweep.errors import UserError
 from snakesweep.sweep.spec import load_sweep_file, sweep_hash
 from snakesweep.train.run_config import resolve_run_config
@@ -25,6 +26,7 @@ CONTROLLERS = ("local", "wandb")
 
 def register_sweep(
     sweep_file: str | Path,
+    data_path: str | Path,
     manifest_path: str | Path,
     out_path: str | Path,
     seed: int,
@@ -34,9 +36,11 @@ def register_sweep(
     entity: str | None,
     wandb_mode: str,
     config_file: str = "configs/config.yaml",
+    train_source: str | None = None,
 ) -> dict:
     spec = load_sweep_file(sweep_file)
-    resolve_run_config(train_defaults, source=f"{config_file}: train")
+    resolve_run_config(train_defaults, source=f"{train_source or config_file}: train")
+    load_dataset(data_path, manifest_path)  # a corrupted dataset stops here, before any agent
     identity = {
         "sweep": spec,
         "seed": seed,

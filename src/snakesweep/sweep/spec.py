@@ -15,6 +15,7 @@ from typing import Any, Mapping
 
 import yaml
 
+from snakesweep.config_errors import yaml_error
 from snakesweep.errors import UserError
 from snakesweep.train.run_config import known_parameters
 
@@ -26,12 +27,11 @@ METRICS = EPOCH_METRICS + FINAL_METRICS
 
 def load_sweep_file(path: str | Path) -> dict:
     path = Path(path)
-    try:
-        config = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise UserError(f"{path}: sweep file not found (config key sweep.file)") from None
-    except yaml.YAMLError as err:
-        raise UserError(f"{path}: not valid YAML: {' '.join(str(err).split())}") from None
+    if not path.exists():
+        raise UserError(f"{path}: sweep file not found (config key sweep.file)")
+    if problem := yaml_error(path):
+        raise UserError(problem)
+    config = yaml.safe_load(path.read_text())
     if not isinstance(config, dict):
         raise UserError(f"{path}: a sweep file must be a mapping with method, metric and parameters")
     return validate_sweep(config, str(path))

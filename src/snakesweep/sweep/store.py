@@ -46,6 +46,10 @@ def decode(line: bytes) -> dict | None:
     return event if isinstance(event, dict) else None
 
 
+class ReplacedLog(Exception):
+    """The log is shorter than what was already read from it: someone replaced the file."""
+
+
 class EventLog:
     def __init__(self, path: str | os.PathLike, lock_timeout: float = 300.0):
         self.path = Path(path)
@@ -60,19 +64,32 @@ class EventLog:
 
     def read(self) -> list[dict]:
         """Every intact event, in order. Safe without the lock: a torn tail is simply skipped."""
+        return self.read_from(0)[0]
+
+    def read_from(self, offset: int) -> tuple[list[dict], int]:
+        """The intact events after byte `offset`, and the offset after the last complete line.
+
+        The log only grows (a torn tail that is cut off was never a complete line, so no reader
+        consumed it), which lets a reader that keeps its offset parse each line once. A log
+        shorter than `offset` was replaced: `ReplacedLog` says to start over from offset 0.
+        """
         try:
-            data = self.path.read_bytes()
+            with open(self.path, "rb") as handle:
+                if handle.seek(0, os.SEEK_END) < offset:
+                    raise ReplacedLog(self.path)
+                handle.seek(offset)
+                data = handle.read()
         except FileNotFoundError:
-            return []
+            return [], 0
+        complete = data.rfind(b"\n") + 1  # the last piece has no newline: torn or in flight
         events = []
-        lines = data.split(b"\n")
-        for number, line in enumerate(lines[:-1], start=1):  # the last piece has no newline
-            event = decode(line + b"\n")
+        for line in data[:complete].splitlines(keepends=True):
+            event = decode(line)
             if event is None:
-                log.warning("%s: line %d is corrupted and was skipped", self.path, number)
+                log.warning("%s: a corrupted line after byte %d was skipped", self.path, offset)
                 continue
             events.append(event)
-        return events
+        return events, offset + complete
 
     def append(self, *events: dict) -> None:
         """Append events; call only while holding `locked()`."""
