@@ -59,7 +59,7 @@ def test_on_epoch_can_stop_the_run(tiny):
         return epoch == 2
 
     result = train({"epochs": 4, "batch_size": 128}, tiny, seed=0, threads=2, on_epoch=on_epoch)
-    assert result.state == "stopped" and result.reason == "stopped by on_epoch after epoch 2"
+    assert result.state == "stopped" and result.reason == "stopped early after epoch 2 (the sweep's early termination)"
     assert [e for e, _ in seen] == [1, 2]
     assert seen[0][1] == ["epoch", "train_loss", "val_accuracy", "val_loss"]
     assert len(result.history) == 2 and "test_accuracy" in result.metrics

@@ -17,18 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from workflow_helpers import copy_workflow, write_config
+from workflow_helpers import copy_workflow, tiny_config
 
 pytestmark = pytest.mark.slow
 
 CLUSTER = Path(__file__).with_name("cluster.sh")
-SWEEP = """
-method: grid
-metric: {name: val_accuracy, goal: maximize}
-parameters:
-  learning_rate: {values: [0.001, 0.003]}
-  batch_size: {values: [64, 128]}
-"""
 
 
 @pytest.fixture(scope="module")
@@ -61,16 +54,7 @@ def test_sweep_runs_through_snakemake_profile_slurm(slurm, tmp_path, measurement
     slurm, setup_time = slurm
     measurement(setup_time)
     work = copy_workflow(tmp_path / "w")
-    (work / "configs/tiny-sweep.yaml").write_text(SWEEP)
-    config = write_config(
-        work,
-        {
-            "data": {"source": "bundled"},
-            "sweep": {"file": "configs/tiny-sweep.yaml", "heartbeat_timeout": 60},
-            "agents": {"count": 2, "threads": 1, "device": "auto"},
-            "train": {"epochs": 1},
-        },
-    )
+    config = tiny_config(work, agents={"count": 2, "device": "auto"}, sweep={"heartbeat_timeout": 60})
     started = time.monotonic()
     result = subprocess.run(
         [

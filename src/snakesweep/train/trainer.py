@@ -202,7 +202,7 @@ def train(
             epoch, config["epochs"], row["train_loss"], val_loss, val_accuracy,
         )
         if on_epoch is not None and on_epoch(epoch, dict(row)) and epoch < config["epochs"]:
-            state, reason = "stopped", f"stopped by on_epoch after epoch {epoch}"
+            state, reason = "stopped", f"stopped early after epoch {epoch} (the sweep's early termination)"
             log.info("%s", reason)
             break
 
