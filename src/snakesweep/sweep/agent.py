@@ -98,15 +98,12 @@ def train_safely(controller: LocalController, claim: Claim, train_one: TrainOne)
 
     try:
         return train_one(claim, on_epoch)
-    except OSError as err:
+    except UserError as err:
+        return {"state": FAILED, "reason": str(err)}
+    except Exception as err:
         if is_storage_error(err):
             # A full or read-only disk is not this run's fault: stop the agent. The run stays
             # "running" in the store and is handed out again once there is room.
             raise
-        log.error("run %s raised:\n%s", claim.run_id, traceback.format_exc())
-        return {"state": FAILED, "reason": f"{type(err).__name__}: {err}"}
-    except UserError as err:
-        return {"state": FAILED, "reason": str(err)}
-    except Exception as err:
         log.error("run %s raised:\n%s", claim.run_id, traceback.format_exc())
         return {"state": FAILED, "reason": f"{type(err).__name__}: {err}"}
