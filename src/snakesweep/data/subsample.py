@@ -25,7 +25,7 @@ def stratified_counts(labels: np.ndarray, size: int) -> dict[int, int]:
     order = sorted(range(len(classes)), key=lambda i: (-(exact[i] - taken[i]), classes[i]))
     for i in order[:remainder]:
         taken[i] += 1
-    return {int(c): int(t) for c, t in zip(classes, taken)}
+    return {int(c): int(t) for c, t in zip(classes, taken, strict=True)}
 
 
 def stratified_split(labels: np.ndarray, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -84,4 +84,4 @@ def _take_fraction(images, labels, fraction, rng):
 
 def class_counts(labels: np.ndarray) -> dict[str, int]:
     classes, counts = np.unique(labels, return_counts=True)
-    return {str(int(c)): int(n) for c, n in zip(classes, counts)}
+    return {str(int(c)): int(n) for c, n in zip(classes, counts, strict=True)}
