@@ -5,16 +5,18 @@
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
+from snakesweep import paths
 from snakesweep.config_errors import yaml_error
+from snakesweep.summary import failure_summary, success_summary
 
 min_version("8.20")
 
 # Snakemake's own message for a broken config file names neither the file nor the line.
-if problem := yaml_error("configs/config.yaml"):
+if problem := yaml_error(paths.CONFIG_FILE):
     raise WorkflowError(problem)
 
 
-configfile: "configs/config.yaml"
+configfile: paths.CONFIG_FILE
 
 
 report: "workflow/report/workflow.rst"
@@ -40,3 +42,12 @@ rule all:
     default_target: True
     input:
         final_outputs(),
+
+
+# What the console says at the end: the best run and where everything is, or where the logs are.
+onsuccess:
+    print(success_summary())
+
+
+onerror:
+    print(failure_summary(log))

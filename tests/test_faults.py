@@ -118,6 +118,31 @@ def test_killed_pipeline_restarts_where_it_stopped(tmp_path, tiny_run):
     assert _leaderboard(work) == _leaderboard(tiny_run[0])
 
 
+def test_ctrl_c_then_a_plain_rerun_continues_the_sweep(tmp_path, tiny_run):
+    """Ctrl-C sends SIGINT to the terminal's whole process group, Snakemake and its jobs alike.
+    Snakemake stops its jobs and releases its lock, so the rerun needs no `--unlock`, redoes no
+    finished run, and ends with the uninterrupted run's leaderboard."""
+    work = copy_workflow(tmp_path / "w")
+    config = tiny_config(work, agents=1)
+    pipeline = _start(work, config)
+    try:
+        _wait_for(lambda: any(e["event"] == "finish" for e in _events(work)), what="a finished run")
+        os.killpg(pipeline.pid, signal.SIGINT)
+        out, _ = pipeline.communicate(timeout=120)
+    finally:
+        if pipeline.poll() is None:
+            os.killpg(pipeline.pid, signal.SIGKILL)
+    assert pipeline.returncode != 0, out[-3000:]  # it did stop early
+    finished_before = {r.run_id for r in fold(_events(work)).values() if r.state == "finished"}
+    assert finished_before and len(finished_before) < 4
+
+    result = run_pipeline(work, config)
+    assert "--unlock" not in result.stdout
+    claims = Counter(e["run"] for e in _events(work) if e["event"] == "claim")
+    assert all(claims[rid] == 1 for rid in finished_before)
+    assert _leaderboard(work) == _leaderboard(tiny_run[0])
+
+
 DIVERGING_SWEEP = """
 method: grid
 metric: {name: val_accuracy, goal: maximize}

@@ -3,7 +3,9 @@ import json
 import pytest
 import yaml
 
+from snakesweep.data.dataset import load_dataset
 from snakesweep.errors import UserError
+from snakesweep.train.onnx_runtime import onnx_accuracy
 from snakesweep.train.run import execute_run
 
 CONFIG = {"epochs": 1, "batch_size": 128}
@@ -34,7 +36,12 @@ def test_outputs(tiny_npz, tmp_path):
     assert setup["seed"] == 0 and setup["threads"] == 2 and setup["run_config"]["learning_rate"] == 0.005
     assert metrics["state"] == "finished" and metrics["reason"] is None
     assert metrics["onnx"]["max_abs_diff"] <= 1e-4
-    assert metrics["onnx"]["test_accuracy"] == metrics["final"]["test_accuracy"]
+    assert metrics["onnx"]["verified_images"] == min(64, len(load_dataset(tiny_npz)["x_test"]))
+    assert onnx_accuracy(tmp_path / "model.onnx", *(load_dataset(tiny_npz)[k] for k in ("x_test", "y_test"))) == (
+        metrics["final"]["test_accuracy"]
+    )
+    timing = metrics["timing"]
+    assert timing["total_seconds"] >= timing["train_seconds"] + timing["eval_seconds"] + timing["overhead_seconds"] - 1e-6
 
 
 def test_failed_run_still_writes_metrics(tiny_npz, tmp_path):

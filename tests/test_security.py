@@ -48,4 +48,4 @@ def test_planted_api_key_appears_in_no_output_and_values_stay_out_of_paths(tmp_p
     assert run_dirs and all(re.fullmatch(r"\d{4}-[0-9a-f]{8}", name) for name in run_dirs)
     leaderboard = (work / "results/leaderboard.csv").read_text().splitlines()
     assert len(leaderboard) == 3  # header, the adam run, and the refused one
-    assert "optimizer must be one of adam, sgd, rmsprop, got '../../escaped'" in leaderboard[2]
+    assert "optimizer: '../../escaped' is not one of ['adam', 'sgd', 'rmsprop']" in leaderboard[2]

@@ -4,7 +4,9 @@ import pytest
 import torch
 
 from snakesweep.errors import UserError
-from snakesweep.train.trainer import train
+from snakesweep.train.model import ConvNet
+from snakesweep.train.run_config import load_schema, resolve_run_config
+from snakesweep.train.trainer import make_optimizer, train
 
 FAST = {"epochs": 1, "batch_size": 64}
 
@@ -36,10 +38,33 @@ def test_metrics_are_logged_every_epoch(tiny):
     assert result.timing["samples_per_second"] > 0
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "rmsprop"])
-def test_other_optimizers(tiny, optimizer):
-    result = train({**FAST, "optimizer": optimizer, "momentum": 0.5, "learning_rate": 0.01}, tiny, seed=0, threads=2)
-    assert result.state == "finished"
+OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "rmsprop": torch.optim.RMSprop}
+
+
+def test_every_optimizer_of_the_schema_is_the_one_asked_for():
+    """Each name the run schema allows builds that torch optimizer with the run's settings (a
+    broken branch used to fall through to RMSprop unnoticed)."""
+    assert set(load_schema()["properties"]["optimizer"]["enum"]) == set(OPTIMIZERS)
+    for name, cls in OPTIMIZERS.items():
+        config = resolve_run_config({"optimizer": name, "learning_rate": 0.02, "momentum": 0.5, "weight_decay": 0.01})
+        optimizer = make_optimizer(ConvNet(), config)
+        assert type(optimizer) is cls, name
+        assert (optimizer.defaults["lr"], optimizer.defaults["weight_decay"]) == (0.02, 0.01)
+        assert optimizer.defaults.get("momentum", 0.5) == 0.5  # Adam has none
+
+
+def test_an_optimizer_without_a_branch_is_an_error():
+    with pytest.raises(ValueError, match="no branch for the run schema's optimizer 'adamw'"):
+        make_optimizer(ConvNet(), {**resolve_run_config({}), "optimizer": "adamw"})
+
+
+def test_sgd_and_rmsprop_train_differently(tiny):
+    results = {
+        name: train({**FAST, "optimizer": name, "momentum": 0.5, "learning_rate": 0.01}, tiny, seed=0, threads=2)
+        for name in ("sgd", "rmsprop")
+    }
+    assert {r.state for r in results.values()} == {"finished"}
+    assert weight_bytes(results["sgd"].model) != weight_bytes(results["rmsprop"].model)
 
 
 def test_diverging_loss_fails_the_run_cleanly(tiny):

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 import wandb
+import yaml
+from wandb.apis import public as wandb_public
 from wandb.sdk.lib import config_util
 
 from snakesweep.aggregate.aggregate import aggregate
@@ -55,15 +57,22 @@ def _register(mode="online"):
 
 
 class FakeApi:
+    """`wandb.Api` as far as the W&B server goes: `sweep()` returns W&B's real `Sweep` object,
+    holding the config the server would (what `wandb.sweep` was given), so that W&B's own
+    `best_run` decides how to order the runs; only its query to the server is a stand-in."""
+
     default_entity = "team"
+    registered: dict = {}
+    queries: list = []
 
     def sweep(self, path):
         assert path == "team/proj/sw123"
-        return self
+        return wandb_public.Sweep(None, "team", "proj", "sw123", attrs={"config": yaml.safe_dump(self.registered)})
 
-    def best_run(self, order):
-        FakeApi.order = order
-        return type("Run", (), {"id": "wb1", "name": "wb-run-1", "url": "https://wandb.ai/team/proj/runs/wb1"})()
+
+def _runs_query(service_api, entity, project, order, filters, per_page):
+    FakeApi.queries.append({"order": order, "filters": filters})
+    return [type("Run", (), {"id": "wb1", "name": "wb-run-1", "url": "https://wandb.ai/team/proj/runs/wb1"})()]
 
 
 def test_offline_mode_is_refused_with_the_reason(workdir):
@@ -84,10 +93,13 @@ def test_register_agents_and_aggregate_through_the_wandb_api(workdir, monkeypatc
 
     def fake_sweep(sweep, project, entity):
         calls["sweep"] = (sweep, project, entity)
+        FakeApi.registered = sweep
         return "sw123"
 
     monkeypatch.setattr(wandb, "sweep", fake_sweep)
     monkeypatch.setattr(wandb, "Api", FakeApi)
+    monkeypatch.setattr(wandb_public, "Runs", _runs_query)
+    monkeypatch.setattr(FakeApi, "queries", [])
     record = _register()
     assert calls["sweep"] == ({"method": "grid", "metric": {"name": "val_accuracy", "goal": "maximize"},
                                "parameters": {"learning_rate": {"values": [0.001, 0.003]}}}, "proj", None)
@@ -126,8 +138,10 @@ def test_register_agents_and_aggregate_through_the_wandb_api(workdir, monkeypatc
 
     best = aggregate("results/sweep/sweep.json", "data/mnist.npz", "data/manifest.json", "results/runs",
                      "results/best/model.onnx", "results/best/best_run.json", "results/best/README.md",
-                     "results/leaderboard.csv", "results/plots")
-    assert best["wandb_best_run"]["id"] == "wb1" and FakeApi.order == "-summary_metrics.val_accuracy"
+                     "results/leaderboard.csv", "results/plots", "results/importance.csv")
+    assert best["wandb_best_run"]["id"] == "wb1"
+    # W&B's own Sweep.best_run, given the registered config, asks for the highest val_accuracy
+    assert FakeApi.queries == [{"order": "-summary_metrics.val_accuracy", "filters": {"$and": [{"sweep": "sw123"}]}}]
 
     for path in Path("results").rglob("*"):
         if path.is_file():

@@ -69,3 +69,26 @@ def test_schema_rejects_bad_config_before_any_job(tmp_path, overrides, expected)
     assert expected in result.stdout
     assert "test-config.yaml" in result.stdout
     assert not (work / "results").exists() and not (work / "resources").exists()
+
+
+def test_corrupted_local_copy_stops_the_data_stage_with_one_line(tmp_path):
+    work = copy_workflow(tmp_path / "w")
+    copy = tmp_path / "staged" / "MNIST" / "raw"
+    copy.mkdir(parents=True)
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (copy / name).write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x00")  # valid IDX header, not MNIST's bytes
+    result = _run(work, {"data": {"source": "local", "path": str(tmp_path / "staged")}})
+    assert result.returncode != 0
+    expected = f"{copy / 'train-images-idx3-ubyte'}: MD5 "
+    lines = [line for line in result.stdout.splitlines() if expected in line]
+    assert lines and "is not the expected 6bbc9ace898e44ae57da46a324031adb" in lines[0], result.stdout
+    assert "Traceback" not in result.stdout
+    assert not (work / "results" / "data").exists() or not any((work / "results" / "data").iterdir())
+    assert not (work / "resources" / "mnist" / "raw.npz").exists()
+
+
+def test_local_source_needs_a_path_before_any_job(tmp_path):
+    work = copy_workflow(tmp_path / "w")
+    result = _run(work, {"data": {"source": "local"}}, "--dry-run")
+    assert result.returncode != 0
+    assert "invalid config at data.path: None is not of type 'string'" in result.stdout

@@ -99,22 +99,5 @@ def test_bad_sweep_file_is_rejected_at_register_before_any_agent(tmp_path, sweep
     assert not (work / "results/sweep/agents").exists()
 
 
-def test_bayes_hyperband_example_runs_and_stops_a_run(tmp_path):
-    import yaml
-
-    from workflow_helpers import REPO
-
-    example = yaml.safe_load((REPO / "configs/sweeps/bayes-hyperband.yaml").read_text())
-    example["run_cap"] = 6
-    work = copy_workflow(tmp_path / "w")
-    config = tiny_config(work, agents=1, sweep=yaml.safe_dump(example), train={"epochs": 3})
-    run_pipeline(work, config)
-    rows = list(csv.DictReader((work / "results/leaderboard.csv").open()))
-    assert len(rows) == 6
-    states = [r["state"] for r in rows]
-    assert "stopped" in states, states
-    stopped = next(r for r in rows if r["state"] == "stopped")
-    assert int(stopped["epochs_completed"]) < 3
-    assert (work / "results/runs" / stopped["run_id"] / "model.onnx").exists()
-    best = json.loads((work / "results/best/best_run.json").read_text())
-    assert best["metric"]["name"] == "val_loss" and best["metric"]["goal"] == "minimize"
+# The bayes + hyperband example is run end to end, and proven reproducible with any number of
+# agents, in tests/test_adaptive_reproducibility.py.

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -24,17 +26,37 @@ def copy_workflow(dest: Path) -> Path:
     return dest
 
 
+def copy_checkout(dest: Path) -> Path:
+    """Every file a clone of this working tree would hold: tracked files and new ones git does
+    not ignore, uncommitted edits included (so the tests test the tree, not the last commit).
+    Run the copy's own package with `checkout_env(dest)`."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO, capture_output=True, check=True
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        if (REPO / name).is_file():  # a tracked file deleted in the tree is not copied
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, dest / name)
+    return dest
+
+
+def checkout_env(checkout: Path) -> dict[str, str]:
+    """The environment that imports snakesweep from `checkout`'s src/ instead of this one's."""
+    return {**os.environ, "PYTHONPATH": str(checkout / "src")}
+
+
 def write_config(workdir: Path, overrides: dict, name: str = "test-config.yaml") -> Path:
     path = workdir / name
     path.write_text(yaml.safe_dump(overrides))
     return path
 
 
-def snakemake(workdir: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+def snakemake(workdir: Path, *args: str, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
     """`snakemake ARGS` in `workdir` with the interpreter running the tests; `.stdout` holds all output."""
     return subprocess.run(
         [sys.executable, "-m", "snakemake", *args],
         cwd=workdir,
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -72,7 +94,35 @@ def tiny_config(workdir: Path, seed: int = 0, agents: int | dict = 2, sweep: str
     return write_config(workdir, overrides)
 
 
-def run_pipeline(workdir: Path, config: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    result = snakemake(workdir, "--cores", "2", *args, "--configfile", str(config), timeout=timeout)
+def run_pipeline(
+    workdir: Path, config: Path, *args: str, timeout: float = 900, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    result = snakemake(workdir, "--cores", "2", *args, "--configfile", str(config), timeout=timeout, env=env)
     assert result.returncode == 0, result.stdout[-5000:]
+    return result
+
+
+def run_pipeline_watched(workdir: Path, config: Path, *args: str, every: float = 2.0, timeout: float = 900):
+    """`run_pipeline`, asking `snakesweep status` every `every` seconds while snakemake runs.
+    The result's `.status` holds what status printed, in order (tests/test_status.py)."""
+    console = workdir.parent / f"{workdir.name}-console.txt"
+    command = [sys.executable, "-m", "snakemake", "--cores", "2", *args, "--configfile", str(config)]
+    status = [sys.executable, "-m", "snakesweep.cli", "status", "--results", str(workdir / "results")]
+    seen = []
+    with open(console, "w") as out:
+        process = subprocess.Popen(command, cwd=workdir, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + timeout
+            while process.poll() is None and time.monotonic() < deadline:
+                shown = subprocess.run(status, capture_output=True, text=True, timeout=60)
+                if shown.returncode == 0:
+                    seen.append(shown.stdout)
+                time.sleep(every)
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+    result = subprocess.CompletedProcess(command, process.returncode, console.read_text())
+    assert result.returncode == 0, result.stdout[-5000:]
+    result.status = seen
     return result

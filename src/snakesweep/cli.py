@@ -13,6 +13,7 @@ import os
 import sys
 from pathlib import Path
 
+from snakesweep import paths
 from snakesweep.errors import UserError
 
 
@@ -61,6 +62,26 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _status(args: argparse.Namespace) -> int:
+    from snakesweep.sweep.status import show
+
+    return show(args.results, args.watch)
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from snakesweep.sweep.verify import verify
+
+    print(verify(args.results, retrain_best=args.retrain))
+    return 0
+
+
+def _positive_seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="snakesweep", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -81,6 +102,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--group", default=None, help="W&B group, e.g. the sweep's name")
     train.add_argument("--tag", action="append", default=[], help="W&B tag (repeatable)")
     train.set_defaults(handler=_train)
+
+    status = commands.add_parser("status", help="where the sweep stands: runs by state, running runs, best run, time left")
+    status.add_argument("--results", default=paths.RESULTS, help="the workflow's results folder (default results)")
+    status.add_argument("--watch", type=_positive_seconds, metavar="SECONDS", help="refresh every SECONDS until Ctrl-C")
+    status.set_defaults(handler=_status)
+
+    verify = commands.add_parser("verify", help="prove a finished sweep follows from its store (replays every decision)")
+    verify.add_argument("--results", default=paths.RESULTS, help="the workflow's results folder (default results)")
+    verify.add_argument("--retrain", action="store_true", help="also retrain the best run and compare its ONNX bytes")
+    verify.set_defaults(handler=_verify)
     return parser
 
 

@@ -32,8 +32,8 @@ def file_defining(keys: list, value, config_files: Sequence[str]) -> str:
 
     Snakemake lists files given with --configfile before the workflow's own `configfile:`, and
     the former override the latter, so the first file that sets the key to `value` is the one in
-    effect. If none does, the value came from `--config` on the command line (which reads
-    nested values as strings: `--config agents='{count: 2}'` gives the string '2').
+    effect. If none does, the value came from `--config` on the command line (whose strings
+    were already given the schema's types where they fit one: see `snakesweep.config_types`).
     """
     for name in config_files:
         try:

@@ -1,4 +1,5 @@
-"""Logging for workflow jobs: the job's log file and the terminal get the same lines.
+"""Logging for workflow jobs: the job's log file and the terminal get the same lines, except
+library chatter a user cannot act on, which only the log file gets (see NOT_FOR_CONSOLE).
 
 `job_logging` also turns a `UserError`, and a full or read-only disk, into one line and a
 non-zero exit, so a problem the user can fix never ends in a traceback.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+import warnings
 from pathlib import Path
 from typing import Iterator
 
@@ -16,9 +18,28 @@ from snakesweep.errors import UserError, describe_storage_error, is_storage_erro
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
+# sweeps 0.3.0 declares its pydantic models in the v1 style; pydantic 2 warns about it each
+# time the engine is imported. Nothing a user (or we) can act on, so it is dropped everywhere.
+# Set on import: every workflow script imports this module before anything imports `sweeps`.
+warnings.filterwarnings("ignore", message="Valid config keys have changed in V2", category=UserWarning)
+
+# (logger, message) of library log lines that say nothing a user can act on: kept in the
+# job's log file, for whoever debugs the engine, but not shown on the console.
+NOT_FOR_CONSOLE = (
+    # the grid engine was shown a run whose config lacks a swept parameter
+    ("sweeps.grid_search", "grid_search_dedupe_incomplete_hash_tuple"),
+)
+
+
+class ConsoleFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return (record.name, record.msg) not in NOT_FOR_CONSOLE
+
 
 def setup_logging(log_path: str | Path | None = None, level: int = logging.INFO) -> None:
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    console = logging.StreamHandler(sys.stderr)
+    console.addFilter(ConsoleFilter())
+    handlers: list[logging.Handler] = [console]
     if log_path is not None:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(log_path, mode="w", encoding="utf-8"))

@@ -1,8 +1,20 @@
 """Every file the workflow reads or writes, named once.
 
 The Snakemake rules import these names and the Python code uses the same ones, so a path is
-never spelled twice. All paths are relative to the workflow's working directory.
+never spelled twice. All paths are relative to the workflow's working directory, the checkout's
+root, except `CHECKOUT` itself.
 """
+
+from pathlib import Path
+
+# The checkout this package runs from: snakesweep is installed editable (`pip install -e`, as the
+# Makefile and envs/snakesweep.yaml do), so the workflow's files sit beside src/.
+CHECKOUT = Path(__file__).resolve().parents[2]
+
+# Inputs
+CONFIG_FILE = "configs/config.yaml"  # the workflow's `configfile:`
+RUN_SCHEMA = "workflow/schemas/run.schema.yaml"  # every run hyperparameter, with its default
+CONFIG_SCHEMA = "workflow/schemas/config.schema.yaml"  # what configs/config.yaml may hold
 
 RESOURCES = "resources"
 RESULTS = "results"
@@ -34,6 +46,10 @@ BEST_RUN = f"{BEST_DIR}/best_run.json"
 MODEL_CARD = f"{BEST_DIR}/README.md"
 LEADERBOARD = f"{RESULTS}/leaderboard.csv"
 PLOTS_DIR = f"{RESULTS}/plots"
+PARALLEL_COORDINATES = f"{PLOTS_DIR}/parallel_coordinates.png"  # the sweep views, W&B-style
+IMPORTANCE_PLOT = f"{PLOTS_DIR}/importance.png"
+PROGRESS_PLOT = f"{PLOTS_DIR}/progress.png"
+IMPORTANCE = f"{RESULTS}/importance.csv"  # parameter importance and correlation, as a table
 
 
 def store_path(sweep_id: str) -> str:

@@ -1,5 +1,5 @@
 # Aggregate stage: rank every run, publish the best model (re-verified with onnxruntime),
-# plot the sweep, and write a model card.
+# draw the sweep views (parallel coordinates, importance, progress), and write a model card.
 
 
 rule aggregate:
@@ -26,6 +26,9 @@ rule aggregate:
             patterns=["{name}.png"],
             caption="../report/plots.rst",
             category="Sweep",
+        ),
+        importance=report(
+            paths.IMPORTANCE, caption="../report/importance.rst", category="Sweep"
         ),
     log:
         log_path("aggregate"),

@@ -1,13 +1,20 @@
 # Config validation and the input functions every stage shares. Paths come from the package,
 # so the rules and the Python code never spell a path twice.
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
+from snakemake.utils import update_config, validate
 
 from snakesweep import paths
 from snakesweep.config_errors import describe_config_error, file_defining
+from snakesweep.config_types import typed_command_line
 
+CONFIG_SCHEMA = f"{workflow.basedir}/{paths.CONFIG_SCHEMA}"
+
+# Snakemake reads values nested in --config as strings: give them the schema's types first.
+update_config(
+    config, typed_command_line(workflow.config_settings.config, CONFIG_SCHEMA)
+)
 try:
-    validate(config, schema="../schemas/config.schema.yaml")
+    validate(config, schema=CONFIG_SCHEMA)
 except WorkflowError as err:
     message = describe_config_error(err, workflow.configfiles)
     if message is None:
@@ -34,6 +41,7 @@ def final_outputs():
         paths.MODEL_CARD,
         paths.LEADERBOARD,
         paths.PLOTS_DIR,
+        paths.IMPORTANCE,
     ]
 
 

@@ -1,5 +1,5 @@
-# Data stage: fetch MNIST (download, or the bundled sample offline), then make the seeded,
-# stratified train/val/test splits every run trains on.
+# Data stage: fetch MNIST (a local copy, the download, or the bundled sample offline), then
+# make the seeded, stratified train/val/test splits every run trains on.
 
 
 rule download_mnist:
@@ -14,6 +14,7 @@ rule download_mnist:
         CONDA_ENV
     params:
         source=config["data"]["source"],
+        path=config["data"]["path"],
         mirrors=config["data"]["mirrors"],
         timeout=config["data"]["timeout"],
     script:

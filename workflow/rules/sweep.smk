@@ -18,6 +18,7 @@ rule register_sweep:
     params:
         seed=config["seed"],
         controller=config["sweep"]["controller"],
+        parallelism=config["sweep"]["parallelism"],
         project=config["sweep"]["project"],
         entity=config["sweep"]["entity"],
         train=config["train"],

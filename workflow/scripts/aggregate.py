@@ -1,7 +1,7 @@
 """Rule aggregate: leaderboard, best model, plots, model card (see snakesweep.aggregate)."""
 
+from snakesweep.logs import job_logging  # first: it quiets library warnings raised on import
 from snakesweep.aggregate.aggregate import aggregate
-from snakesweep.logs import job_logging
 
 with job_logging(snakemake.log[0]):
     aggregate(
@@ -14,4 +14,5 @@ with job_logging(snakemake.log[0]):
         card_out=snakemake.output.card,
         leaderboard_out=snakemake.output.leaderboard,
         plots_dir=snakemake.output.plots,
+        importance_out=snakemake.output.importance,
     )

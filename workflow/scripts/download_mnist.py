@@ -13,4 +13,5 @@ with job_logging(snakemake.log[0]):
         provenance_path=snakemake.output.provenance,
         mirrors=snakemake.params.mirrors,
         timeout=snakemake.params.timeout,
+        local_path=snakemake.params.path,
     )

@@ -11,6 +11,7 @@ with job_logging(snakemake.log[0]):
         out_path=snakemake.output.sweep,
         seed=snakemake.params.seed,
         controller=snakemake.params.controller,
+        parallelism=snakemake.params.parallelism,
         train_defaults=dict(snakemake.params.train),
         project=snakemake.params.project,
         entity=snakemake.params.entity,

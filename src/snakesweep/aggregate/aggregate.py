@@ -1,4 +1,5 @@
-"""Aggregate a finished sweep into results/best/, the leaderboard and plots."""
+"""Aggregate a finished sweep into results/best/, the leaderboard, the plots and the sweep's
+parameter importance."""
 
 from __future__ import annotations
 
@@ -9,16 +10,31 @@ from pathlib import Path
 
 from snakesweep import paths
 from snakesweep.aggregate.best import publish_best
+from snakesweep.aggregate.importance import parameter_importance, write_importance
 from snakesweep.aggregate.leaderboard import RANKED_STATES, collect, rank, write_leaderboard
 from snakesweep.aggregate.model_card import write_model_card
 from snakesweep.aggregate.plots import write_plots
+from snakesweep.aggregate.views import write_views
 from snakesweep.data.dataset import load_dataset
 from snakesweep.errors import UserError
 from snakesweep.sweep.spec import flatten_parameter_names
 from snakesweep.sweep.state import fold
-from snakesweep.sweep.store import EventLog
+from snakesweep.sweep.store import read_events
 
 log = logging.getLogger(__name__)
+
+# A sweep without a metric (random search needs none) is still ranked: by validation accuracy.
+UNSPECIFIED_METRIC = {"name": "val_accuracy", "goal": "maximize"}
+
+
+def sweep_metric(sweep_config: dict) -> dict:
+    """The metric runs are ranked by, its goal defaulted as W&B's own schema does (minimize)."""
+    if "metric" not in sweep_config:
+        return dict(UNSPECIFIED_METRIC)
+    from sweeps.config.schema import fill_validate_metric
+
+    metric = fill_validate_metric(sweep_config)["metric"]
+    return {"name": metric["name"], "goal": metric["goal"]}
 
 
 def aggregate(
@@ -31,18 +47,21 @@ def aggregate(
     card_out: str | Path,
     leaderboard_out: str | Path,
     plots_dir: str | Path,
+    importance_out: str | Path,
 ) -> dict:
     sweep = json.loads(Path(sweep_path).read_text())
-    metric = sweep["config"].get("metric", {"name": "val_accuracy", "goal": "maximize"})
-    sweep["config"]["metric"] = {"goal": "minimize", **metric}
-    name, goal = metric["name"], sweep["config"]["metric"]["goal"]
+    metric = sweep["config"]["metric"] = sweep_metric(sweep["config"])
+    name, goal = metric["name"], metric["goal"]
     parameters = sorted(flatten_parameter_names(sweep["config"]["parameters"]))
 
-    runs = fold(EventLog(sweep["store"]).read())
+    runs = fold(read_events(sweep["store"]))
     rows = collect(runs, runs_dir)
     ranked = rank(rows, name, goal)
     write_leaderboard(leaderboard_out, ranked, name, parameters)
     write_plots(rows, ranked, name, parameters, plots_dir)
+    importance = parameter_importance(rows, name, parameters, sweep["seed"])
+    write_importance(importance_out, importance)
+    write_views(rows, name, goal, parameters, importance, plots_dir)
     counts = Counter(row["state"] for row in rows)
     log.info("sweep %s: %d runs (%s)", sweep["sweep_id"], len(rows), dict(counts))
     for row in ranked:
@@ -60,7 +79,7 @@ def aggregate(
     if sweep["controller"] == "wandb":
         from snakesweep.aggregate.wandb_best import wandb_best_run
 
-        extra["wandb_best_run"] = wandb_best_run(sweep, sweep["config"]["metric"])
+        extra["wandb_best_run"] = wandb_best_run(sweep)
     best = publish_best(ranked[0], sweep, runs_dir, dataset, model_out, best_json_out, extra)
     write_model_card(card_out, best, sweep, dict(counts))
     log.info(

@@ -10,29 +10,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import numpy as np
-
 from snakesweep.atomic import atomic_write, write_json
 from snakesweep.data.arrays import file_sha256
 from snakesweep.errors import UserError
-from snakesweep.train.run import ONNX_FILE
-
-
-def onnx_accuracy(path: str | Path, images: np.ndarray, labels: np.ndarray, batch: int = 1000) -> float:
-    """Accuracy of an exported model on uint8 images, fed as the model expects: [0, 1] floats."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    options.intra_op_num_threads = 1
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    correct = 0
-    for start in range(0, len(images), batch):
-        x = images[start : start + batch].astype(np.float32)[:, None, :, :] / 255.0
-        logits = session.run(None, {name: x})[0]
-        correct += int((logits.argmax(axis=1) == labels[start : start + batch]).sum())
-    return correct / len(images)
+from snakesweep.train.onnx_runtime import onnx_accuracy
+from snakesweep.train.outputs import ONNX_FILE
 
 
 def publish_best(
@@ -57,7 +39,7 @@ def publish_best(
         "state": best["state"],
         "config": best["run_config"],
         "swept": best["config"],
-        "metric": {"name": metric["name"], "goal": metric.get("goal", "minimize"), "value": best["summary"][metric["name"]]},
+        "metric": {"name": metric["name"], "goal": metric["goal"], "value": best["summary"][metric["name"]]},
         "seed": sweep["seed"],
         "sweep_id": sweep["sweep_id"],
         "onnx_sha256": file_sha256(model_out),

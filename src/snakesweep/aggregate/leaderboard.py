@@ -15,7 +15,7 @@ from pathlib import Path
 
 from snakesweep.atomic import atomic_write
 from snakesweep.sweep.state import Run
-from snakesweep.train.run import METRICS_FILE
+from snakesweep.train.outputs import METRICS_FILE
 
 RANKED_STATES = ("finished", "stopped")
 REPORTED_METRICS = ("val_accuracy", "val_loss", "test_accuracy", "test_loss")
@@ -33,6 +33,7 @@ def collect(runs: dict[str, Run], runs_dir: str | Path) -> list[dict]:
         rows.append(
             {
                 "run_id": run.run_id,
+                "index": run.index,
                 "state": run.state,
                 "config": run.config,
                 "run_config": metrics.get("config") or {},
@@ -62,6 +63,12 @@ def rank(rows: list[dict], metric: str, goal: str) -> list[dict]:
 
 
 def write_leaderboard(path: str | Path, ranked: list[dict], metric: str, parameters: list[str]) -> None:
+    with atomic_write(path, "w") as handle:
+        handle.write(leaderboard_text(ranked, metric, parameters))
+
+
+def leaderboard_text(ranked: list[dict], metric: str, parameters: list[str]) -> str:
+    """The leaderboard's CSV text (`snakesweep verify` recomputes it to check the file)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(
@@ -83,8 +90,7 @@ def write_leaderboard(path: str | Path, ranked: list[dict], metric: str, paramet
                 row["reason"] or "",
             ]
         )
-    with atomic_write(path, "w") as handle:
-        handle.write(buffer.getvalue())
+    return buffer.getvalue()
 
 
 def _cell(value) -> str:

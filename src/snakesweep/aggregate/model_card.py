@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from snakesweep import paths
 from snakesweep.atomic import atomic_write
 
 
@@ -43,7 +44,7 @@ logits = session.run(None, {{"images": np.zeros((1, 1, 28, 28), np.float32)}})[0
 print(logits.argmax(axis=1))
 ```
 
-All runs are in `results/leaderboard.csv`; each run's files are in `results/runs/<run id>/`.
+All runs are in `{paths.LEADERBOARD}`; each run's files are in `{paths.RUNS_DIR}/<run id>/`.
 """
     with atomic_write(path, "w") as handle:
         handle.write(text)

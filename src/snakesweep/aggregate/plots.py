@@ -1,9 +1,10 @@
 """Two views a researcher looks at first: the metric against each swept parameter, and the
-learning curves of the best runs."""
+learning curves of the best runs. The W&B-style sweep views are in `views.py`."""
 
 from __future__ import annotations
 
 import math
+import statistics
 from pathlib import Path
 
 import matplotlib
@@ -12,11 +13,33 @@ matplotlib.use("Agg")  # no display on clusters and in CI
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from snakesweep.atomic import atomic_write  # noqa: E402
 
-def _save(fig, path: Path) -> None:
-    # A fixed creation date keeps the PNG bytes stable across runs of the same sweep.
-    fig.savefig(path, dpi=100, metadata={"Software": None})
+
+def save_figure(fig, path: Path) -> None:
+    """Write `fig` as a PNG whose bytes depend only on the figure and the library versions.
+
+    Matplotlib's PNGs carry no date; their one text chunk by default is `Software` (the
+    matplotlib version and URL), which is dropped here, so the file holds only the image
+    (tests/test_views.py checks there is no tEXt, iTXt or tIME chunk). `atomic_write` keeps
+    a crash from leaving half a PNG behind.
+    """
+    with atomic_write(path) as handle:
+        fig.savefig(handle, format="png", dpi=100, metadata={"Software": None})
     plt.close(fig)
+
+
+def log_scaled(values: list) -> bool:
+    """Whether to draw `values` on a log axis: positive numbers over a decade or more whose
+    median sits nearer the middle of a log axis than of a linear one. Learning rates and
+    batch sizes in powers of two are; a uniform draw of dropout that comes close to 0 is not."""
+    numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if not numbers or len(numbers) != len(values) or min(numbers) <= 0 or max(numbers) / min(numbers) < 10:
+        return False
+    low, mid, high = min(numbers), statistics.median(numbers), max(numbers)
+    on_linear = (mid - low) / (high - low)
+    on_log = math.log(mid / low) / math.log(high / low)
+    return abs(on_log - 0.5) < abs(on_linear - 0.5)
 
 
 def metric_vs_parameter(rows: list[dict], metric: str, parameter: str, path: Path) -> None:
@@ -29,8 +52,7 @@ def metric_vs_parameter(rows: list[dict], metric: str, parameter: str, path: Pat
     numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x, _ in points)
     if numeric:
         ax.scatter([x for x, _ in points], [y for _, y in points])
-        positive = [x for x, _ in points if x > 0]
-        if positive and len(positive) == len(points) and max(positive) / min(positive) >= 10:
+        if log_scaled([x for x, _ in points]):
             ax.set_xscale("log")
     else:
         labels = sorted({str(x) for x, _ in points})
@@ -40,7 +62,7 @@ def metric_vs_parameter(rows: list[dict], metric: str, parameter: str, path: Pat
     ax.set_ylabel(metric)
     ax.set_title(f"{metric} vs {parameter} ({len(points)} runs)")
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def learning_curves(ranked: list[dict], metric: str, path: Path, top: int = 5) -> None:
@@ -56,7 +78,7 @@ def learning_curves(ranked: list[dict], metric: str, path: Path, top: int = 5) -
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def write_plots(rows: list[dict], ranked: list[dict], metric: str, parameters: list[str], out_dir: str | Path) -> list[Path]:

@@ -19,16 +19,12 @@ from typing import Iterator, Sequence
 import numpy as np
 from torchvision.datasets import MNIST
 
-from snakesweep.errors import UserError
+from snakesweep.data.mirrors import DownloadError
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MIRRORS = tuple(MNIST.mirrors)
 RESOURCES = tuple(MNIST.resources)  # (file name, md5) pairs of the four IDX .gz files
-
-
-class DownloadError(UserError):
-    """No mirror delivered a file with the expected checksum."""
 
 
 @contextlib.contextmanager

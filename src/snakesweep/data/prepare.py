@@ -1,4 +1,8 @@
-"""Turn the fetched source into the dataset every run trains on, and describe it in a manifest."""
+"""Turn the fetched source into the dataset every run trains on, and describe it in a manifest.
+
+The manifest records where the data came from (source, path or URLs, each file's MD5) and a
+sha256 of every split, which each consumer checks before it trains or scores.
+"""
 
 from __future__ import annotations
 
@@ -26,12 +30,13 @@ def prepare_dataset(
     raw = load_arrays(raw_path)
     provenance = json.loads(Path(provenance_path).read_text())
     splits = make_splits(raw, seed, fraction, val_fraction, test_fraction)
+    has_test_split = "test_images" in raw  # the full MNIST (download or local copy)
     manifest = {
         "source": provenance,
         "seed": seed,
-        "fraction": fraction if provenance["source"] == "download" else 1.0,
+        "fraction": fraction if has_test_split else 1.0,
         "val_fraction": val_fraction,
-        "test_fraction": test_fraction if provenance["source"] != "download" else None,
+        "test_fraction": None if has_test_split else test_fraction,
         "counts": {
             split: {"total": int(len(splits[f"y_{split}"])), "per_class": class_counts(splits[f"y_{split}"])}
             for split in ("train", "val", "test")
@@ -39,7 +44,7 @@ def prepare_dataset(
         "sha256": {name: array_sha256(array) for name, array in sorted(splits.items())},
     }
     if "fallback" in provenance:
-        manifest["warning"] = "bundled sample used because the download failed: " + provenance["fallback"]
+        manifest["warning"] = f"{provenance['source']} source used because " + provenance["fallback"]
     # The manifest is written last: its presence means the dataset beside it is complete.
     save_arrays(dataset_path, splits)
     write_json(manifest_path, manifest)

@@ -15,6 +15,7 @@ from typing import Callable
 
 from snakesweep.errors import UserError, is_storage_error
 from snakesweep.sweep.controller import Claim, LocalController
+from snakesweep.sweep.decide import Exhausted, Wait
 from snakesweep.sweep.state import FAILED
 
 log = logging.getLogger(__name__)
@@ -61,26 +62,33 @@ def run_agent(
 
     When nothing is left to hand out but other agents' runs are still in flight, the agent waits
     instead of leaving: if one of those agents has died, its run is requeued once its heartbeat
-    times out, and a live agent must be there to take it, or the run would be lost.
+    times out, and a live agent must be there to take it, or the run would be lost. It also
+    waits when the next suggestion must see results that are not in yet (declared parallelism,
+    see `snakesweep.sweep.decide`).
     """
     requeued = controller.start_agent(agent)
     if requeued:
         log.warning("agent %s restarted: its unfinished runs %s go back to the queue", agent, requeued)
     done_before = controller.done_by(agent)
-    runs = []
+    runs, waiting_for = [], None
     while done_before + len(runs) < max_runs:
-        claim = controller.claim(agent)
-        if claim is None:
-            if controller.in_flight():
-                log.info("no config to hand out while other runs are in flight; waiting")
-                time.sleep(wait_seconds if wait_seconds is not None else heartbeat_interval)
-                continue
-            log.info("the sweep has no more configs to hand out")
+        action = controller.next(agent)
+        if isinstance(action, Wait):
+            if action.reason != waiting_for:  # say it once, not every few seconds
+                log.info("waiting: %s", action.reason)
+                waiting_for = action.reason
+            time.sleep(wait_seconds if wait_seconds is not None else heartbeat_interval)
+            continue
+        if isinstance(action, Exhausted):
+            log.info("the sweep has no more configs to hand out (%s)", action.reason)
             break
+        claim = action
         log.info("run %s (attempt %d): %s", claim.run_id, claim.attempt, claim.config)
         with Heartbeat(controller, claim.run_id, heartbeat_interval):
             outcome = train_safely(controller, claim, train_one)
-        controller.finish(claim.run_id, outcome["state"], outcome.get("summary", {}), outcome.get("reason"))
+        controller.finish(
+            claim.run_id, outcome["state"], outcome.get("summary", {}), outcome.get("reason"), outcome.get("onnx_sha256")
+        )
         log.info("run %s %s%s", claim.run_id, outcome["state"], f": {outcome['reason']}" if outcome.get("reason") else "")
         runs.append({"run_id": claim.run_id, "state": outcome["state"], "attempt": claim.attempt})
     return {"agent": agent, "runs": runs, "runs_before_restart": done_before}

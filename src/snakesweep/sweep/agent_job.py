@@ -16,7 +16,7 @@ from snakesweep import paths
 from snakesweep.atomic import write_json
 from snakesweep.data.dataset import load_dataset
 from snakesweep.sweep.agent import run_agent
-from snakesweep.sweep.controller import Claim, LocalController
+from snakesweep.sweep.controller import DEFAULT_PARALLELISM, Claim, LocalController
 from snakesweep.sweep.devices import acquire_device
 from snakesweep.train.run import execute_run
 from snakesweep.train.run_config import run_seed
@@ -55,7 +55,12 @@ def make_train_one(sweep: dict, data: str, manifest: str, device: str, threads: 
             tags=(sweep["sweep_id"], f"run-{claim.run_id}"),
             wandb_dir=paths.WANDB_DIR,
         )
-        return {"state": result["state"], "summary": sweep_metric_summary(result, metric), "reason": result["reason"]}
+        return {
+            "state": result["state"],
+            "summary": sweep_metric_summary(result, metric),
+            "reason": result["reason"],
+            "onnx_sha256": (result.get("onnx") or {}).get("sha256"),
+        }
 
     return train_one
 
@@ -80,7 +85,12 @@ def run_agent_job(
     load_dataset(data, manifest)
     with acquire_device(device, paths.GPU_SLOTS, per_gpu, config_file=config_file) as chosen:
         controller = LocalController(
-            sweep["store"], sweep["config"], sweep["seed"], heartbeat_timeout=heartbeat_timeout, max_attempts=max_attempts
+            sweep["store"],
+            sweep["config"],
+            sweep["seed"],
+            heartbeat_timeout=heartbeat_timeout,
+            max_attempts=max_attempts,
+            parallelism=sweep.get("parallelism", DEFAULT_PARALLELISM),
         )
         train_one = make_train_one(sweep, data, manifest, chosen, threads, wandb_mode)
         if sweep["controller"] == "wandb":

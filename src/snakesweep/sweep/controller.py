@@ -1,6 +1,10 @@
 """The local controller: hands out configs, tracks heartbeats, requeues crashed runs, stops
 runs early. Each method is one read-decide-append step under the store's lock, so any number
 of agent processes can call it at once and each config is handed out exactly once.
+
+The rules themselves are pure functions in `snakesweep.sweep.decide`; this class only keeps
+the folded state up to date (applying each new line of the log once), calls one rule, and
+appends the events it returns.
 """
 
 from __future__ import annotations
@@ -10,20 +14,13 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from snakesweep.sweep import engine
+from snakesweep.sweep import decide, engine
+from snakesweep.sweep.decide import Exhausted, Requeue, Suggest, Wait
 from snakesweep.sweep.spec import sweep_hash
-from snakesweep.sweep.state import (
-    CRASHED,
-    DONE_STATES,
-    RUNNING,
-    Run,
-    fold,
-    orphaned_runs,
-    requeued,
-    runs_done_by,
-    stale_runs,
-)
+from snakesweep.sweep.state import DONE_STATES, Run, SweepState, runs_done_by
 from snakesweep.sweep.store import EventLog, ReplacedLog
+
+DEFAULT_PARALLELISM = 4  # the schema's default for sweep.parallelism; tests and tools use it too
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,130 +45,149 @@ class LocalController:
         sweep_seed: int,
         heartbeat_timeout: float = 120.0,
         max_attempts: int = 3,
+        parallelism: int = DEFAULT_PARALLELISM,
         clock: Callable[[], float] = time.time,
     ):
         self.log = EventLog(store_path)
         self.sweep_config = sweep_config
         self.sweep_seed = sweep_seed
         self.heartbeat_timeout = heartbeat_timeout
-        self.max_attempts = max_attempts
+        self.policy = decide.policy_for(sweep_config, heartbeat_timeout, max_attempts, parallelism)
         self.clock = clock
         self.metric = sweep_config.get("metric", {}).get("name")
-        self._events: list[dict] = []  # every event read so far, and where the reading stopped
-        self._offset = 0
-        self._grid_done = False
+        self._engine_runs = engine.EngineRuns(self.metric)
+        self._reset()
         engine.warm_up(sweep_config)
 
-    def runs(self) -> dict[str, Run]:
-        """The sweep's runs as of now. Only the log's new lines are parsed: with many agents
-        polling one store, re-reading it whole on every call made claims slow."""
+    def _reset(self) -> None:
+        self.state = SweepState(self.policy.max_attempts)
+        self._offset = 0
+        self._exhausted = False
+
+    def _sync(self) -> None:
+        """Apply the log's new lines (only those) to the folded state."""
         try:
             new, self._offset = self.log.read_from(self._offset)
         except ReplacedLog:
-            self._events, self._grid_done = [], False
+            self._reset()
             new, self._offset = self.log.read_from(0)
-        self._events.extend(new)
-        return fold(self._events)
+        self.state.apply_all(new)
+
+    def runs(self) -> dict[str, Run]:
+        """The sweep's runs as of now, by id (live objects: read them, do not change them)."""
+        self._sync()
+        return self.state.runs
 
     def start_agent(self, agent: str) -> list[str]:
         """An agent that starts while still holding runs died with them (Snakemake's `retries:`
         restarted it, or the pipeline was killed): requeue them now rather than after the
         heartbeat timeout."""
         with self.log.locked():
-            orphans = orphaned_runs(self.runs(), agent)
-            self._append(*({"event": "crashed", "run": r.run_id, "reason": f"agent {agent} restarted"} for r in orphans))
+            self._sync()
+            orphans = decide.orphaned_runs(self.state, agent)
+            self._append(*(decide.crashed_event(r, f"agent {agent} restarted") for r in orphans))
         return [r.run_id for r in orphans]
 
     def in_flight(self) -> int:
         """Runs that may still need an agent: running elsewhere, or crashed with attempts left."""
-        return sum(
-            1
-            for r in self.runs().values()
-            if r.state == RUNNING or (r.state == CRASHED and r.attempt < self.max_attempts)
-        )
+        self._sync()
+        return decide.in_flight(self.state, self.policy.max_attempts)
 
     def done_by(self, agent: str) -> int:
         return runs_done_by(self.runs(), agent)
 
-    def claim(self, agent: str) -> Claim | None:
-        """The next config for `agent`, or None when the sweep has nothing left to hand out."""
+    def next(self, agent: str) -> Claim | Wait | Exhausted:
+        """The next run for `agent`; or Wait (ask again later); or Exhausted (leave)."""
         with self.log.locked():
-            runs = self.runs()
-            stale = stale_runs(runs, self.clock(), self.heartbeat_timeout)
-            for run in stale:
-                run.state = CRASHED
-            self._append(
-                *(
-                    {"event": "crashed", "run": r.run_id, "reason": f"no heartbeat for {self.heartbeat_timeout:g} s"}
-                    for r in stale
-                )
-            )
-            retry = requeued(runs, self.max_attempts)
-            if retry is not None:
-                claim = Claim(retry.run_id, retry.index, retry.config, retry.attempt + 1)
-                self._append(self._claim_event(claim, retry.engine_config, agent))
-                return claim
-            index = len(runs)
-            run_cap = self.sweep_config.get("run_cap")
-            if run_cap is not None and index >= run_cap:
-                return None
-            if self._grid_done:
-                return None
-            suggestion = engine.suggest(self.sweep_config, list(runs.values()), self.sweep_seed, index)
-            if suggestion is None:
-                # Only a grid runs out, and runs are never removed, so it stays exhausted.
-                self._grid_done = True
-                return None
-            engine_config, config = suggestion
-            claim = Claim(run_id_for(index, config), index, config, 1)
-            self._append(self._claim_event(claim, engine_config, agent))
-            return claim
+            self._sync()
+            reason = f"no heartbeat for {self.heartbeat_timeout:g} s"
+            stale = decide.stale_runs(self.state, self.clock(), self.heartbeat_timeout)
+            self._append(*(decide.crashed_event(r, reason) for r in stale))
+            action = decide.next_action(self.state, self.policy, self._exhausted)
+            if isinstance(action, Requeue):
+                run = action.run
+                return self._hand_out(Claim(run.run_id, run.index, run.config, run.attempt + 1), run.engine_config, agent)
+            if isinstance(action, Suggest):
+                suggestion = engine.suggest(self.sweep_config, self._seen(action.index), self.sweep_seed, action.index)
+                if suggestion is None:  # only a grid runs out, and runs are never removed
+                    self._exhausted = True
+                    return decide.next_action(self.state, self.policy, exhausted=True)
+                engine_config, config = suggestion
+                claim = Claim(run_id_for(action.index, config), action.index, config, 1)
+                return self._hand_out(claim, engine_config, agent)
+            return action
+
+    def claim(self, agent: str) -> Claim | None:
+        """The next config for `agent`, or None when there is none to hand out right now."""
+        action = self.next(agent)
+        return action if isinstance(action, Claim) else None
+
+    def _seen(self, index: int) -> list:
+        view = decide.suggestion_view(self.state, index, self.policy.parallelism, self.sweep_config["method"])
+        return [self._engine_runs.view(run, as_ended) for run, as_ended in view]
 
     def record_claim(self, agent: str, config: dict, engine_config: dict) -> Claim:
         """Book a config that another controller (the W&B server) handed out, so the store
         holds every run of the sweep whichever controller decided."""
         with self.log.locked():
-            index = len(self.runs())
-            claim = Claim(run_id_for(index, config), index, config, 1)
-            self._append(self._claim_event(claim, engine_config, agent))
-            return claim
+            self._sync()
+            index = len(self.state.by_index)
+            return self._hand_out(Claim(run_id_for(index, config), index, config, 1), engine_config, agent)
 
     def heartbeat(self, run_id: str) -> None:
+        """Called from the run's heartbeat thread: it only appends (no fsync: a lost heartbeat
+        is harmless), and leaves the folded state to the agent's own thread."""
         with self.log.locked():
-            self._append({"event": "heartbeat", "run": run_id})
+            self.log.append({"event": "heartbeat", "run": run_id, "time": self.clock()}, durable=False)
 
     def report(self, run_id: str, step: int, value: float) -> bool:
         """Record one epoch's metric; True if the run should stop (early termination)."""
         with self.log.locked():
+            self._sync()
             self._append({"event": "metric", "run": run_id, "step": step, "value": value})
-            runs = self.runs()
-            to_stop = [
-                name for name in engine.runs_to_stop(self.sweep_config, list(runs.values())) if not runs[name].should_stop
-            ]
-            self._append(*({"event": "stop", "run": name} for name in to_stop))
-            return run_id in to_stop or runs[run_id].should_stop
+            run = self.state.runs[run_id]
+            if run.should_stop or not self.policy.stops_early:
+                return run.should_stop
+            peers = [self._engine_runs.view(r, True) for r in decide.stop_peers(self.state, run, self.policy.parallelism)]
+            if engine.should_stop(self.sweep_config, run, step, peers):
+                self._append({"event": "stop", "run": run_id, "step": step})
+                return True
+            return False
 
     def should_stop(self, run_id: str) -> bool:
         return self.runs()[run_id].should_stop
 
-    def finish(self, run_id: str, state: str, summary: dict, reason: str | None = None) -> None:
+    def finish(
+        self, run_id: str, state: str, summary: dict, reason: str | None = None, onnx_sha256: str | None = None
+    ) -> None:
         if state not in DONE_STATES:
             raise ValueError(f"a run finishes as one of {DONE_STATES}, not {state!r}")
+        event = {"event": "finish", "run": run_id, "state": state, "summary": summary, "reason": reason}
+        if onnx_sha256:
+            event["onnx_sha256"] = onnx_sha256
         with self.log.locked():
-            self._append({"event": "finish", "run": run_id, "state": state, "summary": summary, "reason": reason})
+            self._sync()
+            self._append(event)
 
-    def _claim_event(self, claim: Claim, engine_config: dict, agent: str) -> dict:
-        return {
-            "event": "claim",
-            "run": claim.run_id,
-            "index": claim.index,
-            "config": claim.config,
-            "engine_config": engine_config,
-            "agent": agent,
-            "attempt": claim.attempt,
-        }
+    def _hand_out(self, claim: Claim, engine_config: dict, agent: str) -> Claim:
+        self._append(
+            {
+                "event": "claim",
+                "run": claim.run_id,
+                "index": claim.index,
+                "config": claim.config,
+                "engine_config": engine_config,
+                "agent": agent,
+                "attempt": claim.attempt,
+            }
+        )
+        return claim
 
     def _append(self, *events: dict) -> None:
+        """Append and apply `events`; only under the lock, right after `_sync`, so that the
+        log's end is exactly our offset plus what we wrote."""
         if events:
             now = self.clock()
-            self.log.append(*({**e, "time": now} for e in events))
+            stamped = [{**e, "time": now} for e in events]
+            self._offset = self.log.append(*stamped)
+            self.state.apply_all(stamped)

@@ -3,7 +3,8 @@
 `sweeps.next_run` and `sweeps.stop_runs` are pure apart from the global RNGs of Python and
 numpy that random and bayes search draw from. Seeding both from the sweep seed and the
 suggestion's index, right before each call, makes suggestion number i the same in every
-process and every run of the sweep, however many agents ask and in which order.
+process and every run of the sweep, however many agents ask and in which order. Which runs the
+engine is shown, and as what, is decided by `snakesweep.sweep.decide` (declared parallelism).
 """
 
 from __future__ import annotations
@@ -23,18 +24,39 @@ from snakesweep.sweep.state import CRASHED, FAILED, FINISHED, RUNNING, STOPPED, 
 _ENGINE_STATES = {RUNNING: "running", CRASHED: "crashed", FINISHED: "finished", FAILED: "failed", STOPPED: "finished"}
 
 
-def to_engine_run(run: Run, metric: str | None) -> SweepRun:
-    history = [{metric: h["value"]} for h in run.history] if metric else []
-    summary = {metric: run.summary[metric]} if metric and metric in run.summary else {}
+def to_engine_run(run: Run, metric: str | None, as_ended: bool = True, upto_step: int | None = None) -> SweepRun:
+    """`run` as the engine sees it: as it ended (`as_ended`), or in flight with its config only.
+    `upto_step` keeps the history up to that epoch (a stop decision as of that epoch)."""
+    if not as_ended:
+        return SweepRun(name=run.run_id, state="running", config=run.engine_config)
+    rows = [h for h in run.history if upto_step is None or h["step"] <= upto_step]
+    history = [{metric: h["value"]} for h in rows] if metric else []
+    summary = {metric: run.summary[metric]} if metric and metric in run.summary and upto_step is None else {}
     return SweepRun(
         name=run.run_id,
-        state=_ENGINE_STATES[run.state],
+        state="running" if upto_step is not None else _ENGINE_STATES[run.state],
         config=run.engine_config,
         history=history,
         summary_metrics=summary,
-        stopped=run.state == STOPPED,
-        should_stop=run.should_stop,
+        stopped=run.state == STOPPED and upto_step is None,
+        should_stop=run.should_stop and upto_step is None,
     )
+
+
+class EngineRuns:
+    """Engine views of runs, built once each: building thousands of pydantic `SweepRun`s on
+    every claim made a grid sweep's claims grow with its size. Only views that can no longer
+    change are cached: a run's config (fixed by its index) and a settled run as it ended."""
+
+    def __init__(self, metric: str | None):
+        self.metric = metric
+        self._cache: dict[tuple[int, bool], SweepRun] = {}
+
+    def view(self, run: Run, as_ended: bool) -> SweepRun:
+        key = (run.index, as_ended)
+        if key not in self._cache:
+            self._cache[key] = to_engine_run(run, self.metric, as_ended)
+        return self._cache[key]
 
 
 def warm_up(sweep_config: dict) -> None:
@@ -47,14 +69,13 @@ def warm_up(sweep_config: dict) -> None:
 _WARM_UP_RUN = Run(run_id="warm-up", index=0, config={}, engine_config={}, agent="", state=FINISHED)
 
 
-def suggest(sweep_config: dict, runs: list[Run], sweep_seed: int, index: int) -> tuple[dict, dict] | None:
-    """Suggestion number `index`: (engine config, trainer config), or None when the search is
-    exhausted (a grid whose every point has been handed out)."""
+def suggest(sweep_config: dict, seen: list[SweepRun], sweep_seed: int, index: int) -> tuple[dict, dict] | None:
+    """Suggestion number `index` given the engine views `seen`: (engine config, trainer config),
+    or None when the search is exhausted (a grid whose every point has been handed out)."""
     seed = derive_seed(sweep_seed, "suggest", index)
     random.seed(seed)
     np.random.seed(seed % (1 << 32))
-    metric = sweep_config.get("metric", {}).get("name")
-    suggestion = next_run(sweep_config, [to_engine_run(r, metric) for r in runs], validate=False)
+    suggestion = next_run(sweep_config, seen, validate=False)
     if suggestion is None:
         return None
     engine_config = to_plain(suggestion.config)
@@ -62,10 +83,10 @@ def suggest(sweep_config: dict, runs: list[Run], sweep_seed: int, index: int) ->
     return engine_config, trainer_config
 
 
-def runs_to_stop(sweep_config: dict, runs: list[Run]) -> list[str]:
-    """Ids of running runs that early termination (hyperband) says to stop."""
+def should_stop(sweep_config: dict, run: Run, step: int, peers: list[SweepRun]) -> bool:
+    """Early termination's decision for `run` after epoch `step`, given the settled `peers`."""
     if "early_terminate" not in sweep_config:
-        return []
+        return False
     metric = sweep_config["metric"]["name"]
-    engine_runs = [to_engine_run(r, metric) for r in runs if r.history]
-    return [r.name for r in stop_runs(sweep_config, engine_runs, validate=False) if r.state == "running"]
+    candidate = to_engine_run(run, metric, upto_step=step)
+    return any(r.name == run.run_id for r in stop_runs(sweep_config, [*peers, candidate], validate=False))

@@ -1,8 +1,9 @@
 """Register a sweep: check everything a run will need, then fix the sweep's identity.
 
 A local sweep's id is a hash of what decides its runs' results (the sweep file, the seed, the
-trainer defaults and the data): the same inputs continue the same sweep, e.g. after raising
-`agents.count`, and any change to them starts a new one, never mixing runs of two experiments.
+trainer defaults, the data and the declared parallelism): the same inputs continue the same
+sweep, e.g. after raising `agents.count`, and any change to them starts a new one, never mixing
+runs of two experiments.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from snakesweep.atomic import write_json
 from snakesweep.data.arrays import file_sha256
 from snakesweep.data.dataset import load_dataset
 from snakesweep.errors import UserError
+from snakesweep.sweep.controller import DEFAULT_PARALLELISM
 from snakesweep.sweep.spec import load_sweep_file, sweep_hash
 from snakesweep.train.run_config import resolve_run_config
 
@@ -37,6 +39,7 @@ def register_sweep(
     wandb_mode: str,
     config_file: str = "configs/config.yaml",
     train_source: str | None = None,
+    parallelism: int = DEFAULT_PARALLELISM,
 ) -> dict:
     spec = load_sweep_file(sweep_file)
     resolve_run_config(train_defaults, source=f"{train_source or config_file}: train")
@@ -46,6 +49,7 @@ def register_sweep(
         "seed": seed,
         "train": train_defaults,
         "data": file_sha256(manifest_path),
+        "parallelism": parallelism,
     }
     digest = sweep_hash(identity)
     record = {
@@ -54,6 +58,7 @@ def register_sweep(
         "config": spec,
         "hash": digest,
         "seed": seed,
+        "parallelism": parallelism,
         "train": train_defaults,
         "project": project,
         "entity": entity,

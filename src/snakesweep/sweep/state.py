@@ -8,9 +8,15 @@ Events (all carry `run`, the run id, and `time`, the writer's clock):
               engine's `{name: {"value": v}}` form), `agent`, `attempt`
 - `heartbeat` the run's agent is alive
 - `metric`    one epoch's value of the sweep metric: `step`, `value`
-- `stop`      the early-termination rule decided that the run should stop
-- `finish`    the run ended: `state` (finished, failed or stopped), `summary`, `reason`
+- `stop`      the early-termination rule decided, at epoch `step`, that the run should stop
+- `finish`    the run ended: `state` (finished, failed or stopped), `summary`, `reason`, and
+              `onnx_sha256`, the digest of the model file it wrote (for `snakesweep verify`)
 - `crashed`   the run's agent stopped sending heartbeats, or restarted: `reason`
+
+`SweepState` applies events one at a time and keeps the indexes the controller's decisions
+need (runs by index, running and requeueable runs, how many leading runs are settled), so an
+agent that has read the log once only ever applies the new lines: no decision costs time in
+proportion to the whole log.
 """
 
 from __future__ import annotations
@@ -39,34 +45,45 @@ class Run:
     history: list = dataclasses.field(default_factory=list)  # [{"step": e, "value": v}]
     summary: dict = dataclasses.field(default_factory=dict)
     should_stop: bool = False
+    stopped_at: int | None = None  # the epoch at which early termination said stop
     reason: str | None = None
+    onnx_sha256: str | None = None
     agents: list = dataclasses.field(default_factory=list)  # every agent that held it, in order
 
 
-def fold(events: Iterable[dict]) -> dict[str, Run]:
-    """The runs, by id, in order of first claim. Events about unknown runs are ignored."""
-    runs: dict[str, Run] = {}
-    for event in events:
+def settled(run: Run, max_attempts: int) -> bool:
+    """A run whose result is final: done, or crashed with no attempt left."""
+    return run.state in DONE_STATES or (run.state == CRASHED and run.attempt >= max_attempts)
+
+
+class SweepState:
+    """The folded runs, updated one event at a time.
+
+    `max_attempts` is needed to know when a crashed run is settled (given up) rather than
+    waiting to be handed out again.
+    """
+
+    def __init__(self, max_attempts: int = 3):
+        self.max_attempts = max_attempts
+        self.runs: dict[str, Run] = {}  # by id, in order of first claim
+        self.by_index: list[Run | None] = []
+        self.running: set[str] = set()
+        self.crashed: set[str] = set()  # crashed, attempts left or not
+        self.settled_prefix = 0  # runs 0 .. settled_prefix-1 are all settled
+
+    def apply_all(self, events: Iterable[dict]) -> "SweepState":
+        for event in events:
+            self.apply(event)
+        return self
+
+    def apply(self, event: dict) -> None:
         kind, run_id = event.get("event"), event.get("run")
         if kind == "claim":
-            previous = runs.get(run_id)
-            if previous is not None and previous.state in DONE_STATES:
-                continue  # a finished run is never redone, whatever a late event says
-            run = Run(
-                run_id=run_id,
-                index=event["index"],
-                config=event["config"],
-                engine_config=event["engine_config"],
-                agent=event["agent"],
-                attempt=event.get("attempt", 1),
-                heartbeat=event["time"],
-                agents=[*(previous.agents if previous else []), event["agent"]],
-            )
-            runs[run_id] = run
-            continue
-        run = runs.get(run_id)
+            self._claim(event)
+            return
+        run = self.runs.get(run_id)
         if run is None or run.state in DONE_STATES:
-            continue
+            return  # events about unknown runs, or late ones about finished runs
         if kind == "heartbeat" and run.state == RUNNING:
             run.heartbeat = max(run.heartbeat, event["time"])
         elif kind == "metric" and run.state == RUNNING:
@@ -74,29 +91,53 @@ def fold(events: Iterable[dict]) -> dict[str, Run]:
             run.heartbeat = max(run.heartbeat, event["time"])
         elif kind == "stop":
             run.should_stop = True
+            run.stopped_at = event.get("step")
         elif kind == "crashed" and run.state == RUNNING:
             run.state, run.reason = CRASHED, event.get("reason")
+            self.running.discard(run_id)
+            self.crashed.add(run_id)
         elif kind == "finish":
             run.state = event["state"]
             run.summary = event.get("summary") or {}
             run.reason = event.get("reason")
-    return runs
+            run.onnx_sha256 = event.get("onnx_sha256")
+            self.running.discard(run_id)
+            self.crashed.discard(run_id)
+        self._advance()
+
+    def _claim(self, event: dict) -> None:
+        run_id = event["run"]
+        previous = self.runs.get(run_id)
+        if previous is not None and previous.state in DONE_STATES:
+            return  # a finished run is never redone, whatever a late event says
+        run = Run(
+            run_id=run_id,
+            index=event["index"],
+            config=event["config"],
+            engine_config=event["engine_config"],
+            agent=event["agent"],
+            attempt=event.get("attempt", 1),
+            heartbeat=event["time"],
+            agents=[*(previous.agents if previous else []), event["agent"]],
+        )
+        self.runs[run_id] = run
+        while len(self.by_index) <= run.index:
+            self.by_index.append(None)
+        self.by_index[run.index] = run
+        self.running.add(run_id)
+        self.crashed.discard(run_id)
+
+    def _advance(self) -> None:
+        while self.settled_prefix < len(self.by_index):
+            run = self.by_index[self.settled_prefix]
+            if run is None or not settled(run, self.max_attempts):
+                break
+            self.settled_prefix += 1
 
 
-def stale_runs(runs: dict[str, Run], now: float, timeout: float) -> list[Run]:
-    """Running runs whose agent has been silent for longer than `timeout` seconds."""
-    return [r for r in runs.values() if r.state == RUNNING and now - r.heartbeat > timeout]
-
-
-def orphaned_runs(runs: dict[str, Run], agent: str) -> list[Run]:
-    """Runs an agent still holds when it starts: it died with them (Snakemake retried it)."""
-    return [r for r in runs.values() if r.state == RUNNING and r.agent == agent]
-
-
-def requeued(runs: dict[str, Run], max_attempts: int) -> Run | None:
-    """The crashed run to hand out again first (lowest index), if any has attempts left."""
-    waiting = [r for r in runs.values() if r.state == CRASHED and r.attempt < max_attempts]
-    return min(waiting, key=lambda r: r.index, default=None)
+def fold(events: Iterable[dict]) -> dict[str, Run]:
+    """The runs, by id, in order of first claim. Events about unknown runs are ignored."""
+    return SweepState().apply_all(events).runs
 
 
 def runs_done_by(runs: dict[str, Run], agent: str) -> int:

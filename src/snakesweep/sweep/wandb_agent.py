@@ -45,7 +45,9 @@ def run_wandb_agent(sweep: dict, controller: LocalController, agent: str, max_ru
         with Heartbeat(controller, claim.run_id, interval=max(controller.heartbeat_timeout / 6, 1.0)):
             # W&B's server decides early termination for its sweeps; the store only records.
             outcome = train_safely(controller, claim, lambda c, on_epoch: train_one(c, lambda e, m: False))
-        controller.finish(claim.run_id, outcome["state"], outcome.get("summary", {}), outcome.get("reason"))
+        controller.finish(
+            claim.run_id, outcome["state"], outcome.get("summary", {}), outcome.get("reason"), outcome.get("onnx_sha256")
+        )
         runs.append({"run_id": claim.run_id, "state": outcome["state"], "wandb_run_id": os.environ.get(wandb.env.RUN_ID)})
 
     wandb.agent(sweep["sweep_id"], function=one_run, count=max_runs, project=sweep["project"], entity=sweep["entity"])

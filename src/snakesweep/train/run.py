@@ -7,15 +7,18 @@ over (finished, stopped or failed) and everything else in the folder belongs to 
 Everything in metrics.json is a function of (seed, config, data, threads, device, library
 versions) except two sub-dicts a leaderboard must ignore when comparing runs: "timing"
 (every *_seconds and samples_per_second) and "wandb" (the run id wandb draws at random).
+A run's overhead is `total_seconds` minus `train_seconds` and `eval_seconds`.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import time
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import torch
 import yaml
@@ -23,16 +26,15 @@ import yaml
 from snakesweep.atomic import atomic_write, write_json
 from snakesweep.data.dataset import load_dataset
 from snakesweep.errors import UserError
-from snakesweep.train.onnx_export import OnnxVerificationError, export_onnx, verify_onnx
+from snakesweep.train.outputs import CONFIG_FILE, METRICS_FILE, ONNX_FILE
+from snakesweep.train.onnx_export import VERIFY_IMAGES, OnnxVerificationError, export_onnx, verify_onnx
 from snakesweep.train.run_config import resolve_run_config
-from snakesweep.train.trainer import OnEpoch, resolve_device, to_tensors, train
-from snakesweep.train.wandb_run import MODES, wandb_run
+from snakesweep.train.trainer import OnEpoch, TrainResult, resolve_device, train
+from snakesweep.train.wandb_run import MODES, WandbRun, wandb_run
 
 log = logging.getLogger("snakesweep.run")
 
-CONFIG_FILE = "config.yaml"
-METRICS_FILE = "metrics.json"
-ONNX_FILE = "model.onnx"
+OVERHEAD_KEYS = ("wandb_init_seconds", "export_seconds", "verify_seconds", "wandb_finish_seconds")
 
 
 def execute_run(
@@ -65,81 +67,126 @@ def execute_run(
     if wandb_mode not in MODES:
         raise UserError(f"wandb mode must be one of {', '.join(MODES)}, got {wandb_mode!r}")
     dev = resolve_device(device)
-    threads = threads or torch.get_num_threads()
-    dataset = load_dataset(data_path, manifest_path)
+    threads = int(threads or torch.get_num_threads())
+    dataset = cached_dataset(data_path, manifest_path)
+    setup = {"run_config": config, "seed": int(seed), "device": dev.type, "threads": threads}
+    out = start_run_dir(out_dir, setup)
 
+    timing: dict[str, float] = {}
+    started = time.perf_counter()
+    wandb_config = {**config, "seed": int(seed), "threads": threads, "device": dev.type}
+    with wandb_run(wandb_config, wandb_dir or out, project, group, tags, wandb_mode) as wb:
+        timing["wandb_init_seconds"] = time.perf_counter() - started
+        result = train(config, dataset, seed, str(dev), threads, _epoch_callback(wb, on_epoch), progress=progress)
+        timing.update(result.timing)
+        state, reason, onnx_info = export_and_verify(result, out, dataset["x_test"][:VERIFY_IMAGES], threads, timing)
+        metrics = run_record(result, state, reason, onnx_info, seed, dev.type, threads)
+        _summarise(wb, metrics, timing, out)
+        metrics_wandb = {"mode": wandb_mode, "run_id": wb.id, "run_dir": str(wb.dir) if wb.dir else None}
+        finishing = time.perf_counter()
+    timing["wandb_finish_seconds"] = time.perf_counter() - finishing
+    timing["overhead_seconds"] = sum(timing.get(key, 0.0) for key in OVERHEAD_KEYS)
+    timing["total_seconds"] = time.perf_counter() - started
+    metrics["timing"] = timing
+    metrics["wandb"] = metrics_wandb
+    write_json(out / METRICS_FILE, metrics)
+    _log_outcome(metrics)
+    return metrics
+
+
+def cached_dataset(data_path: str | Path, manifest_path: str | Path | None) -> dict:
+    """The checked dataset, read once per process while its files are unchanged: an agent runs
+    many runs on one dataset, and reading and hashing the full MNIST takes a while."""
+    try:
+        stats = [(str(Path(p).resolve()), os.stat(p).st_mtime_ns, os.stat(p).st_size) for p in (data_path, manifest_path) if p]
+    except OSError:
+        return load_dataset(data_path, manifest_path)  # it names the missing file
+    return _load_dataset_once(tuple(stats), data_path, manifest_path)
+
+
+@functools.lru_cache(maxsize=1)
+def _load_dataset_once(key: tuple, data_path, manifest_path) -> dict:
+    return load_dataset(data_path, manifest_path)
+
+
+def start_run_dir(out_dir: str | Path, setup: dict) -> Path:
+    """The run's folder, without a previous attempt's model or metrics, holding its config.yaml."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for stale in (METRICS_FILE, ONNX_FILE):
         with suppress(FileNotFoundError):
             (out / stale).unlink()
-    setup = {"run_config": config, "seed": int(seed), "device": dev.type, "threads": int(threads)}
     with atomic_write(out / CONFIG_FILE, "w") as handle:
         yaml.safe_dump(setup, handle, sort_keys=True)
+    return out
 
-    timing: dict[str, float] = {}
+
+@contextmanager
+def timed(timing: dict, key: str) -> Iterator[None]:
     started = time.perf_counter()
-    wandb_config = {**config, "seed": int(seed), "threads": int(threads), "device": dev.type}
-    with wandb_run(wandb_config, wandb_dir or out, project, group, tags, wandb_mode) as wb:
-        timing["wandb_init_seconds"] = time.perf_counter() - started
+    try:
+        yield
+    finally:
+        timing[key] = timing.get(key, 0.0) + time.perf_counter() - started
 
-        def epoch_done(epoch: int, row: dict) -> bool:
-            wb.log_epoch(row)
-            return bool(on_epoch(epoch, row)) if on_epoch is not None else False
 
-        result = train(config, dataset, seed, str(dev), threads, epoch_done, progress=progress)
-        timing.update(result.timing)
-        state, reason = result.state, result.reason
+def export_and_verify(result: TrainResult, out: Path, images, threads: int, timing: dict):
+    """(state, reason, onnx info): the run's model written to model.onnx and checked against
+    PyTorch on `images`; a file that fails the check turns the run "failed"."""
+    if result.state == "failed":
+        return result.state, result.reason, None
+    try:
+        with timed(timing, "export_seconds"):
+            onnx_info = export_onnx(result.model, out / ONNX_FILE)
+        with timed(timing, "verify_seconds"):
+            onnx_info.update(verify_onnx(out / ONNX_FILE, result.model, images, threads))
+    except OnnxVerificationError as err:
+        reason = f"onnx verification failed: {err}"
+        log.error("%s", reason)
+        return "failed", reason, None
+    return result.state, result.reason, onnx_info
 
-        onnx_info = None
-        if state != "failed":
-            try:
-                tick = time.perf_counter()
-                onnx_info = export_onnx(result.model, out / ONNX_FILE)
-                timing["export_seconds"] = time.perf_counter() - tick
-                tick = time.perf_counter()
-                test = to_tensors({**dataset}, torch.device("cpu"))
-                onnx_info.update(verify_onnx(out / ONNX_FILE, result.model, test["x_test"], test["y_test"], threads))
-                timing["verify_seconds"] = time.perf_counter() - tick
-            except OnnxVerificationError as err:
-                state, reason = "failed", f"onnx verification failed: {err}"
-                log.error("%s", reason)
 
-        metrics = {
-            "state": state,
-            "reason": reason,
-            "seed": int(seed),
-            "device": dev.type,
-            "threads": int(threads),
-            "config": config,
-            "history": result.history,
-            "final": result.metrics,
-            "onnx": onnx_info,
-        }
-        summary = {"state": state, **result.metrics}
-        if onnx_info:
-            summary.update({f"onnx_{key}": value for key, value in onnx_info.items()})
-        summary.update({key: timing[key] for key in ("train_seconds", "samples_per_second")})
-        wb.set_summary(summary)
-        if onnx_info and (out / ONNX_FILE).exists():
-            wb.save_file(out / ONNX_FILE, out)
-        wb.exit_code = 1 if state == "failed" else 0
-        finish_started = time.perf_counter()
-        wandb_id, wandb_dir_used = wb.id, wb.dir
-    timing["wandb_finish_seconds"] = time.perf_counter() - finish_started
-    timing["overhead_seconds"] = sum(
-        timing.get(key, 0.0) for key in ("wandb_init_seconds", "export_seconds", "verify_seconds", "wandb_finish_seconds")
-    )
-    timing["total_seconds"] = time.perf_counter() - started
-    metrics["timing"] = timing
-    metrics["wandb"] = {"mode": wandb_mode, "run_id": wandb_id, "run_dir": str(wandb_dir_used) if wandb_dir_used else None}
-    write_json(out / METRICS_FILE, metrics)
+def run_record(result: TrainResult, state, reason, onnx_info, seed: int, device: str, threads: int) -> dict:
+    """metrics.json without its timing and W&B parts."""
+    return {
+        "state": state,
+        "reason": reason,
+        "seed": int(seed),
+        "device": device,
+        "threads": threads,
+        "config": result.config,
+        "history": result.history,
+        "final": result.metrics,
+        "onnx": onnx_info,
+    }
+
+
+def _epoch_callback(wb: WandbRun, on_epoch: OnEpoch | None) -> OnEpoch:
+    def epoch_done(epoch: int, row: dict) -> bool:
+        wb.log_epoch(row)
+        return bool(on_epoch(epoch, row)) if on_epoch is not None else False
+
+    return epoch_done
+
+
+def _summarise(wb: WandbRun, metrics: dict, timing: dict, out: Path) -> None:
+    summary = {"state": metrics["state"], **metrics["final"]}
+    summary.update({f"onnx_{key}": value for key, value in (metrics["onnx"] or {}).items()})
+    summary.update({key: timing[key] for key in ("train_seconds", "samples_per_second")})
+    wb.set_summary(summary)
+    if metrics["onnx"] and (out / ONNX_FILE).exists():
+        wb.save_file(out / ONNX_FILE, out)
+    wb.exit_code = 1 if metrics["state"] == "failed" else 0
+
+
+def _log_outcome(metrics: dict) -> None:
+    timing = metrics["timing"]
     log.info(
         "run %s%s: test_accuracy %s, %.0f samples/s, overhead %.2f s",
-        state,
-        f" ({reason})" if reason else "",
+        metrics["state"],
+        f" ({metrics['reason']})" if metrics["reason"] else "",
         metrics["final"].get("test_accuracy", "n/a"),
         timing["samples_per_second"],
-        timing["overhead_seconds"],
+        timing["total_seconds"] - timing["train_seconds"] - timing["eval_seconds"],
     )
-    return metrics

@@ -5,85 +5,79 @@ cannot use must stop the first of them with a message naming the key, not train 
 default or crash minutes later. The resolved config (defaults filled in, values normalised) is
 also what the per-run seed is derived from, so `{}` and a config that spells out every default
 are the same run.
+
+The hyperparameters are defined once, in the run schema (`paths.RUN_SCHEMA`): the defaults and
+the checks here are read from it with jsonschema, and Snakemake's config validation uses the
+same file for `train:`. Adding one is a schema entry plus the code that uses it.
 """
 
 from __future__ import annotations
 
+import copy
 import math
+from functools import cache
 from typing import Any, Mapping
 
+import jsonschema
+import yaml
+
+from snakesweep import paths
 from snakesweep.errors import UserError
 from snakesweep.seeding import derive_seed
 
-OPTIMIZERS = ("adam", "sgd", "rmsprop")
-
-# Every key a run config may hold, with its default. The defaults are the W&B PyTorch intro's
-# (Adam, lr 0.005, batch 128, 5 epochs, kernels 16/32); momentum is PyTorch's default of 0 and
-# is ignored by Adam, so a sweep may vary optimizer and momentum together.
-DEFAULTS: dict[str, Any] = {
-    "learning_rate": 0.005,
-    "batch_size": 128,
-    "epochs": 5,
-    "optimizer": "adam",
-    "momentum": 0.0,
-    "weight_decay": 0.0,
-    "kernels": [16, 32],
-    "dropout": 0.0,
-    "fc_hidden": 0,
-}
+SCHEMA_PATH = paths.CHECKOUT / paths.RUN_SCHEMA
 
 
-def known_parameters() -> tuple[str, ...]:
+@cache
+def load_schema() -> dict:
+    """The run schema, read once per process."""
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def defaults(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """Every hyperparameter with its schema default (each property must have one)."""
+    return {key: copy.deepcopy(spec["default"]) for key, spec in schema["properties"].items()}
+
+
+def known_parameters(schema: Mapping[str, Any] | None = None) -> tuple[str, ...]:
     """The keys a run config (and so a sweep's `parameters`) may set."""
-    return tuple(sorted(DEFAULTS))
+    return tuple(sorted((schema or load_schema())["properties"]))
 
 
-def resolve_run_config(config: Mapping[str, Any] | None, source: str = "run config") -> dict[str, Any]:
+DEFAULTS: dict[str, Any] = defaults(load_schema())
+
+# JSON has no NaN or infinity, and the trainer cannot use them: a "number" must be finite.
+_NUMBER = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+    "number",
+    lambda checker, value: isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value),
+)
+_Validator = jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=_NUMBER)
+
+
+def resolve_run_config(
+    config: Mapping[str, Any] | None, source: str = "run config", schema: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """`config` checked and completed with defaults; raises UserError naming the bad key.
 
     `source` prefixes every message (a file name, say) so the user knows where to look.
+    `schema` is the run schema unless given (a test's throw-away copy, say).
     """
+    schema = schema or load_schema()
     config = {} if config is None else config
     if not isinstance(config, Mapping):
         raise UserError(f"{source}: expected a mapping of hyperparameters, got {type(config).__name__}")
-    unknown = sorted(str(key) for key in config if key not in DEFAULTS)
+    known = known_parameters(schema)
+    unknown = sorted(str(key) for key in config if key not in known)
     if unknown:
         names = ", ".join(repr(key) for key in unknown)
-        raise UserError(f"{source}: unknown key{'s' if len(unknown) > 1 else ''} {names} (known: {', '.join(known_parameters())})")
-    merged = {**DEFAULTS, **config}
-
-    def fail(key: str, requirement: str) -> UserError:
-        return UserError(f"{source}: {key} must be {requirement}, got {merged[key]!r}")
-
-    resolved: dict[str, Any] = {}
-    resolved["learning_rate"] = _number(merged, "learning_rate", fail)
-    if not resolved["learning_rate"] > 0:
-        raise fail("learning_rate", "> 0")
-    for key in ("batch_size", "epochs"):
-        resolved[key] = _integer(merged, key, fail, minimum=1)
-    optimizer = merged["optimizer"]
-    if not isinstance(optimizer, str) or optimizer.lower() not in OPTIMIZERS:
-        raise fail("optimizer", f"one of {', '.join(OPTIMIZERS)}")
-    resolved["optimizer"] = optimizer.lower()
-    resolved["momentum"] = _number(merged, "momentum", fail)
-    if not 0 <= resolved["momentum"] < 1:
-        raise fail("momentum", "in [0, 1)")
-    resolved["weight_decay"] = _number(merged, "weight_decay", fail)
-    if not resolved["weight_decay"] >= 0:
-        raise fail("weight_decay", ">= 0")
-    kernels = merged["kernels"]
-    if (
-        not isinstance(kernels, (list, tuple))
-        or len(kernels) != 2
-        or not all(isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in kernels)
-    ):
-        raise fail("kernels", "a list of 2 integers >= 1")
-    resolved["kernels"] = [int(k) for k in kernels]
-    resolved["dropout"] = _number(merged, "dropout", fail)
-    if not 0 <= resolved["dropout"] < 1:
-        raise fail("dropout", "in [0, 1)")
-    resolved["fc_hidden"] = _integer(merged, "fc_hidden", fail, minimum=0)
-    return resolved
+        raise UserError(f"{source}: unknown key{'s' if len(unknown) > 1 else ''} {names} (known: {', '.join(known)})")
+    properties = schema["properties"]
+    merged = {**defaults(schema), **{key: _coerce(value, properties[key]) for key, value in config.items()}}
+    error = jsonschema.exceptions.best_match(_Validator(schema).iter_errors(merged))
+    if error is not None:
+        where = ".".join(str(part) for part in error.absolute_path)
+        raise UserError(f"{source}: {where}: {error.message}")
+    return merged
 
 
 def run_seed(sweep_seed: int, run_config: Mapping[str, Any] | None) -> int:
@@ -95,25 +89,22 @@ def run_seed(sweep_seed: int, run_config: Mapping[str, Any] | None) -> int:
     return derive_seed(sweep_seed, "run", resolve_run_config(run_config))
 
 
-def _number(config: Mapping[str, Any], key: str, fail) -> float:
-    value = config[key]
-    if isinstance(value, str):
-        # PyYAML reads `1e-3` (no dot) as a string; accept what is plainly a number.
+def _coerce(value: Any, spec: Mapping[str, Any]) -> Any:
+    """`value` in the one form its schema type has, when it plainly means that: PyYAML reads
+    `1e-3` (no dot) as a string, a sweep's int_uniform may give 64.0, `0` is the number 0.0,
+    and enum names are not case-sensitive. Anything else is left for the schema to reject."""
+    kind = spec.get("type")
+    if kind == "array" and isinstance(value, (list, tuple)):
+        return [_coerce(item, spec.get("items", {})) for item in value]
+    if isinstance(value, bool):
+        return value
+    if kind == "number" and isinstance(value, (str, int, float)):
         try:
-            value = float(value)
+            return float(value)
         except ValueError:
-            raise fail(key, "a number") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise fail(key, "a finite number")
-    return float(value)
-
-
-def _integer(config: Mapping[str, Any], key: str, fail, minimum: int) -> int:
-    value = config[key]
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)  # a sweep's int_uniform may arrive as 64.0
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise fail(key, "an integer")
-    if value < minimum:
-        raise fail(key, f">= {minimum}")
+            return value
+    if kind == "integer" and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if kind == "string" and isinstance(value, str) and value.lower() in spec.get("enum", ()):
+        return value.lower()
     return value

@@ -7,8 +7,8 @@ Why it is shaped this way:
   with per-sample `ToTensor`/`Normalize` spends most of its time in Python and worker IPC;
   indexing a resident tensor is one kernel (see benchmarks/train_throughput.py).
 * Every source of randomness is a child seed of the run seed, by name: weight init ("init"),
-  the per-epoch shuffle ("shuffle"), dropout (the global generator, seeded by
-  `seed_everything`). Metrics and weights therefore depend only on seed, config, data, thread
+  the per-epoch shuffle ("shuffle"), dropout (the global generator, re-seeded with the child
+  seed "dropout" once the model is built). Metrics and weights therefore depend only on seed, config, data, thread
   count, device and library versions.
 * A loss that becomes NaN/inf ends the run as "failed" with the first bad step named: in a
   sweep that is an outcome of the hyperparameters, not a crash of the agent. The check runs
@@ -24,9 +24,10 @@ import logging
 import math
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -89,7 +90,9 @@ def make_optimizer(model: nn.Module, config: dict) -> torch.optim.Optimizer:
         return torch.optim.Adam(params, lr=lr, weight_decay=wd)
     if config["optimizer"] == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=config["momentum"], weight_decay=wd)
-    return torch.optim.RMSprop(params, lr=lr, momentum=config["momentum"], weight_decay=wd)
+    if config["optimizer"] == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, momentum=config["momentum"], weight_decay=wd)
+    raise ValueError(f"make_optimizer has no branch for the run schema's optimizer {config['optimizer']!r}")
 
 
 @torch.inference_mode()
@@ -108,6 +111,80 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = EV
     return float(loss_sum) / len(x), int(correct) / len(x)
 
 
+def place_data(dataset: Mapping[str, np.ndarray], dev: torch.device, channels_last: bool) -> dict[str, torch.Tensor]:
+    """Every split on the device as float images in the layout the model runs in."""
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    data = to_tensors(dataset, dev)
+    for split in ("train", "val", "test"):
+        data[f"x_{split}"] = data[f"x_{split}"].contiguous(memory_format=layout)
+    return data
+
+
+@dataclass
+class Clock:
+    """Seconds spent training and evaluating, and samples trained: a run's throughput figures."""
+
+    device: torch.device
+    train_seconds: float = 0.0
+    eval_seconds: float = 0.0
+    samples: int = 0
+
+    @contextmanager
+    def timing(self, kind: str) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        if self.device.type == "cuda":  # kernels run asynchronously: count them where they run
+            torch.cuda.synchronize(self.device)
+        setattr(self, f"{kind}_seconds", getattr(self, f"{kind}_seconds") + time.perf_counter() - started)
+
+    def as_dict(self) -> dict:
+        rate = self.samples / self.train_seconds if self.train_seconds > 0 else 0.0
+        return {"train_seconds": self.train_seconds, "eval_seconds": self.eval_seconds, "samples_per_second": rate}
+
+
+def train_epoch(model, optimizer, x, y, order, batch_size: int, batches) -> torch.Tensor:
+    """One pass over `order` in batches; the per-step summed losses, kept on the device."""
+    model.train()
+    losses = []
+    for start in batches:
+        idx = order[start : start + batch_size]
+        loss = F.cross_entropy(model(x[idx]), y[idx])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.detach() * len(idx))
+    return torch.stack(losses)
+
+
+def divergence(per_step: torch.Tensor, epoch: int, steps_before: int) -> str | None:
+    """Why the run failed if a step's loss is NaN/inf (naming the first bad step), else None."""
+    finite = torch.isfinite(per_step)
+    if bool(finite.all()):
+        return None
+    bad = int((~finite).nonzero()[0])
+    kind = "nan" if bool(torch.isnan(per_step[bad])) else "inf"
+    return f"loss became {kind} at epoch {epoch} step {steps_before + bad + 1}"
+
+
+def _batches(n_train: int, batch_size: int, epoch: int, progress: bool):
+    batches = range(0, n_train, batch_size)
+    if not progress:
+        return batches
+    from tqdm import tqdm
+
+    total = math.ceil(n_train / batch_size)
+    return tqdm(batches, desc=f"epoch {epoch}", total=total, leave=False, file=sys.stderr)
+
+
+def _seeded_setup(config: dict, seed: int, dev: torch.device, channels_last: bool):
+    """Model, optimizer and shuffle generator, each from its own child seed of the run seed."""
+    torch.manual_seed(derive_seed(seed, "init"))
+    model = build_model(config).to(dev, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    optimizer = make_optimizer(model, config)
+    torch.manual_seed(derive_seed(seed, "dropout"))  # the global generator drives dropout
+    return model, optimizer, torch.Generator().manual_seed(derive_seed(seed, "shuffle"))
+
+
 def train(
     run_config: Mapping[str, Any] | None,
     dataset: Mapping[str, np.ndarray] | str | Path,
@@ -123,84 +200,40 @@ def train(
 
     `dataset` is the dict `load_dataset` returns or a path to the data stage's `.npz`.
     `progress` shows a tqdm bar over batches (the CLI turns it on only on a terminal).
-    `channels_last` stores images and conv weights NHWC, which oneDNN runs faster on CPU; it
-    is deterministic like the default layout but gives different last bits, so it is part of
-    what a run's results depend on (kept on by default, switchable for the benchmark).
+    `channels_last` stores images and conv weights NHWC, which oneDNN runs faster on CPU; it is
+    deterministic but gives other last bits than NCHW, so results depend on it (on by default).
     """
-    config = resolve_run_config(run_config)
-    dev = resolve_device(device)
+    config, dev = resolve_run_config(run_config), resolve_device(device)
     if not isinstance(dataset, Mapping):
         from snakesweep.data.dataset import load_dataset
 
         dataset = load_dataset(dataset, manifest_path)
     seed_everything(seed, threads)
+    data = place_data(dataset, dev, channels_last)
+    n_train, batch_size = len(data["x_train"]), config["batch_size"]
 
-    data = to_tensors(dataset, dev)
-    layout = torch.channels_last if channels_last else torch.contiguous_format
-    for split in ("train", "val", "test"):
-        data[f"x_{split}"] = data[f"x_{split}"].contiguous(memory_format=layout)
-    x_train, y_train = data["x_train"], data["y_train"]
-    n_train, batch_size = len(x_train), config["batch_size"]
-
-    torch.manual_seed(derive_seed(seed, "init"))
-    model = build_model(config).to(dev, memory_format=layout)
-    optimizer = make_optimizer(model, config)
-    torch.manual_seed(derive_seed(seed, "dropout"))
-    shuffle = torch.Generator().manual_seed(derive_seed(seed, "shuffle"))
-    steps_per_epoch = math.ceil(n_train / batch_size)
-
+    model, optimizer, shuffle = _seeded_setup(config, seed, dev, channels_last)
     history: list[dict] = []
-    state, reason = "finished", None
-    step = 0
-    train_seconds = eval_seconds = 0.0
-    samples = 0
+    state, reason, step, clock = "finished", None, 0, Clock(dev)
     for epoch in range(1, config["epochs"] + 1):
-        model.train()
         order = torch.randperm(n_train, generator=shuffle).to(dev)
-        losses = []
-        started = time.perf_counter()
-        batches = range(0, n_train, batch_size)
-        if progress:
-            from tqdm import tqdm
-
-            batches = tqdm(batches, desc=f"epoch {epoch}", total=steps_per_epoch, leave=False, file=sys.stderr)
-        for start in batches:
-            idx = order[start : start + batch_size]
-            loss = F.cross_entropy(model(x_train[idx]), y_train[idx])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.detach() * len(idx))
-        per_step = torch.stack(losses)
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        train_seconds += time.perf_counter() - started
-        samples += n_train
-
-        finite = torch.isfinite(per_step)
-        if not bool(finite.all()):
-            bad = int((~finite).nonzero()[0])
-            kind = "nan" if bool(torch.isnan(per_step[bad])) else "inf"
-            state, reason = "failed", f"loss became {kind} at epoch {epoch} step {step + bad + 1}"
-            step += len(losses)
+        with clock.timing("train"):
+            batches = _batches(n_train, batch_size, epoch, progress)
+            per_step = train_epoch(model, optimizer, data["x_train"], data["y_train"], order, batch_size, batches)
+        clock.samples += n_train
+        reason = divergence(per_step, epoch, step)
+        step += len(per_step)
+        if reason is not None:
+            state = "failed"
             log.error("%s", reason)
             break
-        step += len(losses)
-
-        started = time.perf_counter()
-        val_loss, val_accuracy = evaluate(model, data["x_val"], data["y_val"])
-        eval_seconds += time.perf_counter() - started
-        row = {
-            "epoch": epoch,
-            "train_loss": float(per_step.double().sum()) / n_train,
-            "val_loss": val_loss,
-            "val_accuracy": val_accuracy,
-        }
+        with clock.timing("eval"):
+            val_loss, val_accuracy = evaluate(model, data["x_val"], data["y_val"])
+        row = {"epoch": epoch, "train_loss": float(per_step.double().sum()) / n_train,
+               "val_loss": val_loss, "val_accuracy": val_accuracy}
         history.append(row)
-        log.info(
-            "epoch %d/%d train_loss %.4f val_loss %.4f val_accuracy %.4f",
-            epoch, config["epochs"], row["train_loss"], val_loss, val_accuracy,
-        )
+        log.info("epoch %d/%d train_loss %.4f val_loss %.4f val_accuracy %.4f",
+                 epoch, config["epochs"], row["train_loss"], val_loss, val_accuracy)
         if on_epoch is not None and on_epoch(epoch, dict(row)) and epoch < config["epochs"]:
             state, reason = "stopped", f"stopped early after epoch {epoch} (the sweep's early termination)"
             log.info("%s", reason)
@@ -208,13 +241,7 @@ def train(
 
     metrics: dict[str, Any] = {"epochs_completed": len(history), "steps": step}
     if state != "failed":
-        started = time.perf_counter()
-        metrics["test_loss"], metrics["test_accuracy"] = evaluate(model, data["x_test"], data["y_test"])
-        eval_seconds += time.perf_counter() - started
+        with clock.timing("eval"):
+            metrics["test_loss"], metrics["test_accuracy"] = evaluate(model, data["x_test"], data["y_test"])
     model.eval()
-    timing = {
-        "train_seconds": train_seconds,
-        "eval_seconds": eval_seconds,
-        "samples_per_second": samples / train_seconds if train_seconds > 0 else 0.0,
-    }
-    return TrainResult(model, config, state, reason, history, metrics, timing)
+    return TrainResult(model, config, state, reason, history, metrics, clock.as_dict())

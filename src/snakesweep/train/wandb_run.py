@@ -2,8 +2,8 @@
 
 Runs are offline by default: sweep agents on a cluster often have no network, and an offline run
 directory can be synced later with `wandb sync`. Settings keep wandb quiet and cheap: no console
-capture, no system-metrics sampler, no hardware probing (measured offline: ~0.5 s for the first
-init in a process, ~0.1 s after, finish ~10 ms). The API key is never read or written here;
+capture, no system-metrics sampler, no hardware probing, no per-run list of installed packages
+(the environment is envs/snakesweep.yaml and pyproject.toml). The API key is never read or written here;
 online mode relies on the user's own `wandb login` or WANDB_API_KEY.
 """
 
@@ -78,6 +78,9 @@ def wandb_run(
         x_disable_meta=True,
         x_disable_machine_info=True,
         save_code=False,
+        # wandb lists every installed package per run by parsing all their metadata: 0.2-0.5 s
+        # of each warm run here (cProfile), the same list for every run of an agent.
+        x_save_requirements=False,
     )
     run = wandb.init(
         project=project,

@@ -1,0 +1,130 @@
+"""How the local controller holds up as a sweep grows: N real agent processes share one store.
+
+    python benchmarks/controller_scale.py --agents 64 --runs 1000 [--src DIR] [--repeat K]
+
+Each agent is a real process running `snakesweep.sweep.agent.run_agent` against one store, with
+a fake trainer whose epochs take `--epoch-seconds` (0 by default: contention at its worst). The
+sweep is random search with `run_cap = --runs`, so every claim asks the engine for a suggestion.
+Prints one line per repeat with the claim latency median, p99 and max in ms, and the wall time.
+
+`--src DIR` imports snakesweep from another checkout's `src/` (e.g. a `git worktree` of an older
+commit), so that before and after can be measured side by side in one run on the same machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SWEEP = {
+    "method": "random",
+    "metric": {"name": "val_loss", "goal": "minimize"},
+    "parameters": {
+        "learning_rate": {"distribution": "log_uniform_values", "min": 1e-4, "max": 1e-1},
+        "batch_size": {"values": [32, 64, 128]},
+        "dropout": {"distribution": "uniform", "min": 0.0, "max": 0.5},
+    },
+}
+
+
+def agent_main(store: str, agent: str, runs: int, epoch_seconds: float) -> None:
+    """One agent process: claim, 'train' three epochs, finish; print the claim latencies."""
+    from snakesweep.sweep.agent import run_agent
+    from snakesweep.sweep.controller import LocalController
+
+    timed = "next" if hasattr(LocalController, "next") else "claim"  # the method run_agent calls
+    latencies: list[float] = []
+
+    class Timed(LocalController):
+        pass
+
+    def timed_call(self, *args, _inner=getattr(LocalController, timed)):
+        started = time.perf_counter()
+        try:
+            return _inner(self, *args)
+        finally:
+            latencies.append(time.perf_counter() - started)
+
+    setattr(Timed, timed, timed_call)
+
+    def train_one(claim, on_epoch):
+        loss = 1.0
+        for epoch in range(1, 4):
+            time.sleep(epoch_seconds)
+            loss = claim.config["learning_rate"] / epoch
+            if on_epoch(epoch, {"val_loss": loss}):
+                return {"state": "stopped", "summary": {"val_loss": loss}}
+        return {"state": "finished", "summary": {"val_loss": loss}}
+
+    controller = Timed(store, {**SWEEP, "run_cap": runs}, 0, heartbeat_timeout=600)
+    run_agent(controller, agent, runs, train_one, heartbeat_interval=100.0, wait_seconds=0.05)
+    print(json.dumps(latencies))
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def measure(agents: int, runs: int, epoch_seconds: float, src: str | None) -> dict:
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    if src:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(src).resolve()), env.get("PYTHONPATH")]))
+    with tempfile.TemporaryDirectory() as tmp:
+        store = str(Path(tmp) / "store.log")
+        started = time.perf_counter()
+        procs = [
+            subprocess.Popen(
+                [sys.executable, __file__, "--agent", store, f"a{i}", str(runs), str(epoch_seconds)],
+                stdout=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+            for i in range(agents)
+        ]
+        outputs = [p.communicate()[0] for p in procs]
+        wall = time.perf_counter() - started
+        if any(p.returncode for p in procs):
+            raise SystemExit("an agent failed; see its stderr above")
+    latencies = [s for out in outputs for s in json.loads(out.strip().splitlines()[-1])]
+    return {
+        "median_ms": 1000 * statistics.median(latencies),
+        "p99_ms": 1000 * percentile(latencies, 0.99),
+        "max_ms": 1000 * max(latencies),
+        "claims": len(latencies),
+        "wall_s": wall,
+    }
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--agent":
+        store, agent, runs, seconds = sys.argv[2:6]
+        agent_main(store, agent, int(runs), float(seconds))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--agents", type=int, default=16)
+    parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--epoch-seconds", type=float, default=0.0)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--src", help="import snakesweep from this src/ folder instead of the installed one")
+    parser.add_argument("--label", default=None, help="a name for this code in the output (default: --src or 'this')")
+    args = parser.parse_args()
+    label = args.label or args.src or "this"
+    for _ in range(args.repeat):
+        r = measure(args.agents, args.runs, args.epoch_seconds, args.src)
+        print(
+            f"{label}: {args.agents} agents x {args.runs} runs: claim median {r['median_ms']:.1f} ms, "
+            f"p99 {r['p99_ms']:.1f} ms, max {r['max_ms']:.1f} ms ({r['claims']} claims); wall {r['wall_s']:.1f} s",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""What the console says when `snakemake` ends (the Snakefile's `onsuccess:` and `onerror:`).
+
+Without it a run ends with "7 of 7 steps (100%) done" and no word on what was found or where.
+The summary is read from the files the aggregate wrote, so it says what the results say.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from pathlib import Path
+
+from snakesweep import paths
+
+
+def success_summary() -> str:
+    """The sweep's outcome, or nothing if this run did not produce one (e.g. only the data
+    stage was asked for)."""
+    try:
+        best = json.loads(Path(paths.BEST_RUN).read_text())
+        with open(paths.LEADERBOARD, newline="") as handle:
+            states = Counter(row["state"] for row in csv.DictReader(handle))
+    except (OSError, ValueError, KeyError):
+        return ""
+    return render_success(best, states)
+
+
+def render_success(best: dict, states: dict[str, int]) -> str:
+    metric = best["metric"]
+    counts = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
+    views = ", ".join(Path(p).name for p in (paths.PARALLEL_COORDINATES, paths.IMPORTANCE_PLOT, paths.PROGRESS_PLOT))
+    rows = [
+        ("best run", f"{best['run_id']}: {metric['name']} = {metric['value']:.6g} ({metric['goal']})"),
+        ("test accuracy", f"{best['test_accuracy_onnxruntime']:.4f} (onnxruntime, {best['test_images']} test images)"),
+        ("best model", f"{paths.BEST_MODEL} (model card: {paths.MODEL_CARD})"),
+        ("leaderboard", paths.LEADERBOARD),
+        ("sweep views", f"{paths.PLOTS_DIR}/ ({views})"),
+        ("report", "snakemake --report report.html"),
+    ]
+    lines = [f"snakesweep: sweep {best['sweep_id']} done, {sum(states.values())} runs ({counts})"]
+    lines += [f"  {label:<14} {text}" for label, text in rows]
+    return "\n".join(lines)
+
+
+def failure_summary(snakemake_log: str | None) -> str:
+    where = f"; Snakemake's own log: {snakemake_log}" if snakemake_log else ""
+    return (
+        f"snakesweep: the run failed. Each job's log is {paths.LOGS}/<job>.log "
+        f"(the agents': {paths.LOGS}/agent-<n>.log){where}. `snakesweep status` shows the "
+        "sweep's runs; finished work is kept, so run snakemake again once the cause is fixed."
+    )

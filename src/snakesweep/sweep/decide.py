@@ -1,0 +1,143 @@
+"""The local controller's rules, as pure functions of the folded state and plain values.
+
+Like `sweeps` (`next_run`, `stop_runs`), nothing here reads a file, takes a lock or looks at a
+clock: the controller reads the log, calls one of these, and appends what it returns. So each
+rule is tested on a list of events, and `snakesweep verify` replays the very same rules.
+
+**Declared parallelism.** A sweep declares `parallelism` W (a setting of the sweep, never the
+number of agents). Suggestion k is made from the sweep seed, k, the configs of runs 0..k-1 and
+the final results of runs 0..k-W-1 only; runs k-W..k-1 are shown to the engine as in flight,
+whatever their real state. An early-termination decision for run k uses run k's own history and
+the final histories of runs 0..k-W-1. Where results matter (bayes, or any early termination),
+suggestion k is handed out only once runs 0..k-W-1 are settled, so neither a suggestion nor a
+stop decision can depend on which agent was faster: the sweep is the same with 1 agent or 64.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from snakesweep.sweep.state import Run, SweepState
+
+
+@dataclasses.dataclass(frozen=True)
+class Policy:
+    heartbeat_timeout: float
+    max_attempts: int
+    parallelism: int
+    run_cap: int | None
+    stops_early: bool  # the sweep has early termination (hyperband)
+    waits_for_results: bool  # suggestions or stop decisions depend on other runs' results
+
+
+def policy_for(sweep_config: dict, heartbeat_timeout: float, max_attempts: int, parallelism: int) -> Policy:
+    return Policy(
+        heartbeat_timeout=heartbeat_timeout,
+        max_attempts=max_attempts,
+        parallelism=parallelism,
+        run_cap=sweep_config.get("run_cap"),
+        stops_early="early_terminate" in sweep_config,
+        waits_for_results=sweep_config.get("method") == "bayes" or "early_terminate" in sweep_config,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Requeue:
+    """Hand out a crashed run again: same index, config and seed, next attempt."""
+
+    run: Run
+
+
+@dataclasses.dataclass(frozen=True)
+class Suggest:
+    """Ask the engine for suggestion `index` and hand it out."""
+
+    index: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Wait:
+    """Nothing to hand out now, but there may be soon: ask again later."""
+
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Exhausted:
+    """Nothing left to hand out and nothing in flight: the agent can leave."""
+
+    reason: str
+
+
+Action = Requeue | Suggest | Wait | Exhausted
+
+
+def stale_runs(state: SweepState, now: float, timeout: float) -> list[Run]:
+    """Running runs whose agent has been silent for longer than `timeout` seconds."""
+    return sorted(
+        (state.runs[r] for r in state.running if now - state.runs[r].heartbeat > timeout), key=lambda r: r.index
+    )
+
+
+def orphaned_runs(state: SweepState, agent: str) -> list[Run]:
+    """Runs an agent still holds when it starts: it died with them (Snakemake retried it)."""
+    return sorted((state.runs[r] for r in state.running if state.runs[r].agent == agent), key=lambda r: r.index)
+
+
+def requeueable(state: SweepState, max_attempts: int) -> Run | None:
+    """The crashed run to hand out again first (lowest index), if any has attempts left."""
+    waiting = (state.runs[r] for r in state.crashed)
+    return min((r for r in waiting if r.attempt < max_attempts), key=lambda r: r.index, default=None)
+
+
+def in_flight(state: SweepState, max_attempts: int) -> int:
+    """Runs that may still need an agent: running, or crashed with attempts left."""
+    return len(state.running) + sum(1 for r in state.crashed if state.runs[r].attempt < max_attempts)
+
+
+def next_action(state: SweepState, policy: Policy, exhausted: bool = False) -> Action:
+    """What an agent asking for work gets. `exhausted` says the engine has run out (a grid whose
+    every point was handed out): runs are never removed, so that stays true."""
+    retry = requeueable(state, policy.max_attempts)
+    if retry is not None:
+        return Requeue(retry)
+    index = len(state.by_index)
+    if exhausted or (policy.run_cap is not None and index >= policy.run_cap):
+        why = "every grid point was handed out" if exhausted else f"run_cap {policy.run_cap} reached"
+        if in_flight(state, policy.max_attempts):
+            return Wait(f"{why}; other runs are in flight and may be handed out again")
+        return Exhausted(why)
+    needed = index - policy.parallelism  # runs 0..needed-1 must be settled before suggestion `index`
+    if policy.waits_for_results and state.settled_prefix < needed:
+        return Wait(
+            f"suggestion {index} waits for run {state.settled_prefix} to end "
+            f"(parallelism {policy.parallelism}: it sees the results of runs 0..{needed - 1})"
+        )
+    return Suggest(index)
+
+
+def results_seen(index: int, parallelism: int) -> int:
+    """How many leading runs' final results suggestion (or stop decision) `index` sees."""
+    return max(0, index - parallelism)
+
+
+def suggestion_view(state: SweepState, index: int, parallelism: int, method: str) -> list[tuple[Run, bool]]:
+    """The runs the engine is shown for suggestion `index`, each with True where it is shown as
+    it ended and False where it is shown in flight (config only). Random search looks at no
+    runs; grid search only at configs; bayes at results, within the declared parallelism."""
+    if method == "random":
+        return []
+    earlier = state.by_index[:index]
+    seen = results_seen(index, parallelism) if method == "bayes" else 0
+    return [(run, position < seen) for position, run in enumerate(earlier)]
+
+
+def stop_peers(state: SweepState, run: Run, parallelism: int) -> list[Run]:
+    """The other runs an early-termination decision about `run` may look at: the settled runs
+    0..k-W-1 (settled by the time run k was handed out; see `next_action`)."""
+    return [r for r in state.by_index[: results_seen(run.index, parallelism)] if r is not None]
+
+
+def crashed_event(run: Run, reason: str) -> dict:
+    return {"event": "crashed", "run": run.run_id, "reason": reason}
+
