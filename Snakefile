@@ -50,4 +50,4 @@ onsuccess:
 
 
 onerror:
-    print(failure_summary(log))
+    print(failure_summary())

@@ -5,7 +5,8 @@
 Each agent is a real process running `snakesweep.sweep.agent.run_agent` against one store, with
 a fake trainer whose epochs take `--epoch-seconds` (0 by default: contention at its worst). The
 sweep is random search with `run_cap = --runs`, so every claim asks the engine for a suggestion.
-Prints one line per repeat with the claim latency median, p99 and max in ms, and the wall time.
+Prints one line per repeat with the claim latency median, p99 and max in ms, and the wall time
+from the moment every agent is ready (their start-up is printed apart).
 
 `--src DIR` imports snakesweep from another checkout's `src/` (e.g. a `git worktree` of an older
 commit), so that before and after can be measured side by side in one run on the same machine.
@@ -34,8 +35,12 @@ SWEEP = {
 }
 
 
-def agent_main(store: str, agent: str, runs: int, epoch_seconds: float) -> None:
-    """One agent process: claim, 'train' three epochs, finish; print the claim latencies."""
+def agent_main(store: str, agent: str, runs: int, epoch_seconds: float, go: str) -> None:
+    """One agent process: claim, 'train' three epochs, finish; print the claim latencies.
+
+    It starts claiming only once the file `go` exists: the benchmark creates it when every
+    agent has imported the engine, so what is measured is the controller, not 64 Pythons
+    importing scipy at once on a few cores (that start-up is reported on its own)."""
     from snakesweep.sweep.agent import run_agent
     from snakesweep.sweep.controller import LocalController
 
@@ -64,6 +69,9 @@ def agent_main(store: str, agent: str, runs: int, epoch_seconds: float) -> None:
         return {"state": "finished", "summary": {"val_loss": loss}}
 
     controller = Timed(store, {**SWEEP, "run_cap": runs}, 0, heartbeat_timeout=600)
+    print("ready", flush=True)
+    while not os.path.exists(go):
+        time.sleep(0.01)
     run_agent(controller, agent, runs, train_one, heartbeat_interval=100.0, wait_seconds=0.05)
     print(json.dumps(latencies))
 
@@ -78,17 +86,23 @@ def measure(agents: int, runs: int, epoch_seconds: float, src: str | None) -> di
     if src:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(src).resolve()), env.get("PYTHONPATH")]))
     with tempfile.TemporaryDirectory() as tmp:
-        store = str(Path(tmp) / "store.log")
+        store, go = str(Path(tmp) / "store.log"), Path(tmp) / "go"
         started = time.perf_counter()
         procs = [
             subprocess.Popen(
-                [sys.executable, __file__, "--agent", store, f"a{i}", str(runs), str(epoch_seconds)],
+                [sys.executable, __file__, "--agent", store, f"a{i}", str(runs), str(epoch_seconds), str(go)],
                 stdout=subprocess.PIPE,
                 text=True,
                 env=env,
             )
             for i in range(agents)
         ]
+        for proc in procs:
+            if proc.stdout.readline().strip() != "ready":
+                raise SystemExit("an agent failed to start; see its stderr above")
+        startup = time.perf_counter() - started
+        go.touch()
+        started = time.perf_counter()
         outputs = [p.communicate()[0] for p in procs]
         wall = time.perf_counter() - started
         if any(p.returncode for p in procs):
@@ -100,13 +114,14 @@ def measure(agents: int, runs: int, epoch_seconds: float, src: str | None) -> di
         "max_ms": 1000 * max(latencies),
         "claims": len(latencies),
         "wall_s": wall,
+        "startup_s": startup,
     }
 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--agent":
-        store, agent, runs, seconds = sys.argv[2:6]
-        agent_main(store, agent, int(runs), float(seconds))
+        store, agent, runs, seconds, go = sys.argv[2:7]
+        agent_main(store, agent, int(runs), float(seconds), go)
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agents", type=int, default=16)
@@ -121,7 +136,8 @@ def main() -> None:
         r = measure(args.agents, args.runs, args.epoch_seconds, args.src)
         print(
             f"{label}: {args.agents} agents x {args.runs} runs: claim median {r['median_ms']:.1f} ms, "
-            f"p99 {r['p99_ms']:.1f} ms, max {r['max_ms']:.1f} ms ({r['claims']} claims); wall {r['wall_s']:.1f} s",
+            f"p99 {r['p99_ms']:.1f} ms, max {r['max_ms']:.1f} ms ({r['claims']} claims); wall {r['wall_s']:.1f} s "
+            f"(after {r['startup_s']:.1f} s for the agents to start)",
             flush=True,
         )
 

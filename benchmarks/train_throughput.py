@@ -20,6 +20,7 @@ finish, ONNX export and verification: for the first run (cold imports) and, as m
 range, for the later ones (what a sweep agent running several runs per process pays).
 
     python benchmarks/train_throughput.py [--device cpu|cuda] [--threads 2] [--repeat 5] [--runs 6]
+                                          [--run-threads 1] [--skip-throughput] [--skip-overhead]
 """
 
 from __future__ import annotations
@@ -149,6 +150,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2, help="epochs of 3,600 images each way (default 2)")
     parser.add_argument("--repeat", type=int, default=5, help="interleaved repeats; the median is reported")
     parser.add_argument("--runs", type=int, default=6, help="runs for the overhead, the first cold (default 6)")
+    parser.add_argument("--run-threads", type=int, default=1, help="threads per run for the overhead (default 1, "
+                        "as the default pipeline's agents)")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-overhead", action="store_true")
     args = parser.parse_args()
@@ -165,8 +168,8 @@ def main() -> None:
         if not args.skip_throughput:
             throughput(load_dataset(data_path), args, device, tmp)
         if not args.skip_overhead:
-            rows = overhead(data_path, tmp / "runs", device, args.threads, args.runs)
-            print(f"per-run overhead, total - train - eval (1-epoch runs, offline W&B, {args.threads} threads):")
+            rows = overhead(data_path, tmp / "runs", device, args.run_threads, args.runs)
+            print(f"per-run overhead, total - train - eval (1-epoch runs, offline W&B, {args.run_threads} threads):")
             print(f"  first run in the process (cold imports): {rows[0]['overhead']:.3f} s "
                   + ", ".join(f"{k.removesuffix('_seconds')} {rows[0][k]:.3f}" for k in rows[0] if k != "overhead"))
             warm = rows[1:]

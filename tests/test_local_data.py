@@ -12,6 +12,7 @@ import pytest
 from snakesweep.data.arrays import load_arrays
 from snakesweep.data.fetch import fetch_mnist, source_order
 from snakesweep.data.local import LocalDataError, load_local
+from snakesweep.data.prepare import prepare_dataset
 from snakesweep.errors import UserError
 
 GENUINE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "mnist"
@@ -109,6 +110,12 @@ def test_fetch_writes_the_local_arrays_and_their_provenance(tmp_path):
     provenance = fetch_mnist("local", mirrors=[], timeout=1, local_path=root, checksums=_checksums(files), **out)
     assert json.loads(out["provenance_path"].read_text()) == provenance
     assert load_arrays(out["raw_path"])["train_images"].shape == (50, 28, 28)
+    manifest = prepare_dataset(out["raw_path"], out["provenance_path"], tmp_path / "d.npz", tmp_path / "m.json",
+                               seed=0, fraction=0.5, val_fraction=0.2, test_fraction=0.2)
+    assert manifest["source"]["source"] == "local" and manifest["source"]["path"] == str(root.resolve())
+    assert manifest["source"]["files"]["t10k-labels-idx1-ubyte"]["md5"] == _checksums(files)["t10k-labels-idx1-ubyte"][1]
+    assert manifest["fraction"] == 0.5 and manifest["test_fraction"] is None  # MNIST's own test split, halved
+    assert manifest["counts"]["test"]["total"] == 10 and manifest["counts"]["train"]["total"] == 20
 
 
 def test_auto_tries_the_local_copy_then_the_next_source(tmp_path):

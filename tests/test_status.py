@@ -1,5 +1,5 @@
 """`snakesweep status`: the summary on plain events, then live against a real snakemake run
-(the shared `tiny_run`, which asks status every 2 s while it runs), and proof that it
+(the shared `tiny_run`, which asks status every second while it runs), and proof that it
 writes nothing, takes no lock and works on a read-only mount."""
 
 import csv
@@ -106,7 +106,7 @@ COUNTS = re.compile(r"^runs: (\d+) queued, (\d+) running, (\d+) finished, (\d+) 
 
 @pytest.mark.slow
 def test_status_follows_a_running_sweep_and_counts_every_run_at_the_end(tiny_run):
-    work, _, result = tiny_run  # the tiny sweep (4 runs, 2 agents, 1 epoch), status asked every 2 s
+    work, _, result = tiny_run  # the tiny sweep (4 runs, 2 agents, 1 epoch), status asked every second
     seen = result.status
     running = [row for text in seen for row in RUNNING_ROW.findall(text)]
     assert any(int(epoch) >= 1 and epochs == "1" for _, _, epoch, epochs in running), seen

@@ -102,7 +102,7 @@ def run_pipeline(
     return result
 
 
-def run_pipeline_watched(workdir: Path, config: Path, *args: str, every: float = 2.0, timeout: float = 900):
+def run_pipeline_watched(workdir: Path, config: Path, *args: str, every: float = 1.0, timeout: float = 900):
     """`run_pipeline`, asking `snakesweep status` every `every` seconds while snakemake runs.
     The result's `.status` holds what status printed, in order (tests/test_status.py)."""
     console = workdir.parent / f"{workdir.name}-console.txt"

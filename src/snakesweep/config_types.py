@@ -3,8 +3,9 @@
 Snakemake parses a top-level `--config` value as an int, float or bool when it can, but reads
 everything nested in it with YAML's BaseLoader, i.e. as strings: `--config agents='{count: 3}'`
 gives `{"count": "3"}`, which the schema rejects. The workflow knows the schema, so it converts
-each string to the first type the schema allows for that key. A string that fits none of them
-is left as it is, and validation then rejects it with the usual one-line error.
+each string to the first type other than string that the schema allows for that key and that
+the string can be read as (integer, number, boolean, null, array, object). A string that fits
+none of them is left as it is, and validation then rejects it with the usual one-line error.
 """
 
 from __future__ import annotations

@@ -43,10 +43,10 @@ def render_success(best: dict, states: dict[str, int]) -> str:
     return "\n".join(lines)
 
 
-def failure_summary(snakemake_log: str | None) -> str:
-    where = f"; Snakemake's own log: {snakemake_log}" if snakemake_log else ""
+def failure_summary() -> str:
+    """Where to look; Snakemake names the failed job above and its own log right after."""
     return (
-        f"snakesweep: the run failed. Each job's log is {paths.LOGS}/<job>.log "
-        f"(the agents': {paths.LOGS}/agent-<n>.log){where}. `snakesweep status` shows the "
-        "sweep's runs; finished work is kept, so run snakemake again once the cause is fixed."
+        f"snakesweep: the run failed. Each job's log is {paths.LOGS}/<job>.log (the agents': "
+        f"{paths.LOGS}/agent-<n>.log); `snakesweep status` shows the sweep's runs. Finished work "
+        "is kept: run snakemake again once the cause is fixed."
     )

@@ -17,25 +17,11 @@ from snakesweep.aggregate.plots import write_plots
 from snakesweep.aggregate.views import write_views
 from snakesweep.data.dataset import load_dataset
 from snakesweep.errors import UserError
-from snakesweep.sweep.spec import flatten_parameter_names
+from snakesweep.sweep.spec import flatten_parameter_names, sweep_metric
 from snakesweep.sweep.state import fold
 from snakesweep.sweep.store import read_events
 
 log = logging.getLogger(__name__)
-
-# A sweep without a metric (random search needs none) is still ranked: by validation accuracy.
-UNSPECIFIED_METRIC = {"name": "val_accuracy", "goal": "maximize"}
-
-
-def sweep_metric(sweep_config: dict) -> dict:
-    """The metric runs are ranked by, its goal defaulted as W&B's own schema does (minimize)."""
-    if "metric" not in sweep_config:
-        return dict(UNSPECIFIED_METRIC)
-    from sweeps.config.schema import fill_validate_metric
-
-    metric = fill_validate_metric(sweep_config)["metric"]
-    return {"name": metric["name"], "goal": metric["goal"]}
-
 
 def aggregate(
     sweep_path: str | Path,

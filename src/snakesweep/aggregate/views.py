@@ -25,9 +25,11 @@ from snakesweep.aggregate.plots import log_scaled, plt, save_figure
 MAX_CATEGORY_LABELS = 12
 
 
-def write_views(rows: list[dict], metric: str, goal: str, parameters: list[str], importance: list[dict], out_dir: str | Path) -> list[Path]:
-    out = Path(out_dir)
-    written = [out / Path(name).name for name in (paths.PARALLEL_COORDINATES, paths.IMPORTANCE_PLOT, paths.PROGRESS_PLOT)]
+def write_views(
+    rows: list[dict], metric: str, goal: str, parameters: list[str], importance: list[dict], out_dir: str | Path
+) -> list[Path]:
+    names = (paths.PARALLEL_COORDINATES, paths.IMPORTANCE_PLOT, paths.PROGRESS_PLOT)
+    written = [Path(out_dir) / Path(name).name for name in names]
     parallel_coordinates(rows, metric, goal, parameters, written[0])
     importance_figure(importance, metric, written[1])
     progress(rows, metric, goal, written[2])
@@ -144,7 +146,8 @@ def progress(rows: list[dict], metric: str, goal: str, path: Path) -> None:
             ax.scatter(*zip(*points), s=size, marker=marker, alpha=_alpha(len(scored)), label=state, zorder=2)
     best = np.maximum.accumulate if goal == "maximize" else np.minimum.accumulate
     index = [row["index"] for row in scored]
-    ax.step(index, best(np.array([row["summary"][metric] for row in scored])), where="post", color="black", label="best so far", zorder=3)
+    so_far = best(np.array([row["summary"][metric] for row in scored]))
+    ax.step(index, so_far, where="post", color="black", label="best so far", zorder=3)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("run index (order of suggestion)")
     ax.set_ylabel(metric)

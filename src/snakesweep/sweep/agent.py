@@ -7,11 +7,12 @@ so the controller and the loop are tested with real processes at full speed.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 import traceback
-from typing import Callable
+from typing import Callable, Iterator
 
 from snakesweep.errors import UserError, is_storage_error
 from snakesweep.sweep.controller import Claim, LocalController
@@ -26,13 +27,16 @@ TrainOne = Callable[[Claim, Callable[[int, dict], bool]], dict]
 
 
 class Heartbeat:
-    """Tells the controller, every `interval` seconds, that the run's agent is alive: epochs can
-    be long, and a silent run would be taken for crashed and handed to another agent."""
+    """Tells the controller, every `interval` seconds, that the agent's current run is alive:
+    epochs can be long, and a silent run would be taken for crashed and handed to another agent.
+    One thread for the agent's whole life: starting and joining a thread per run cost more than
+    a short run's claim."""
 
-    def __init__(self, controller: LocalController, run_id: str, interval: float):
-        self.controller, self.run_id, self.interval = controller, run_id, interval
+    def __init__(self, controller: LocalController, interval: float):
+        self.controller, self.interval = controller, interval
+        self.run_id: str | None = None
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{run_id}", daemon=True)
+        self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
 
     def __enter__(self):
         self._thread.start()
@@ -42,12 +46,24 @@ class Heartbeat:
         self._stop.set()
         self._thread.join()
 
+    @contextlib.contextmanager
+    def run(self, run_id: str) -> Iterator[None]:
+        """Beat for `run_id` while the block runs."""
+        self.run_id = run_id
+        try:
+            yield
+        finally:
+            self.run_id = None
+
     def _beat(self):
         while not self._stop.wait(self.interval):
+            run_id = self.run_id  # read once: the run may end meanwhile (a late beat is ignored)
+            if run_id is None:
+                continue
             try:
-                self.controller.heartbeat(self.run_id)
+                self.controller.heartbeat(run_id)
             except Exception:  # a missed beat is not fatal; the next one may get through
-                log.exception("heartbeat for %s failed", self.run_id)
+                log.exception("heartbeat for %s failed", run_id)
 
 
 def run_agent(
@@ -71,27 +87,32 @@ def run_agent(
         log.warning("agent %s restarted: its unfinished runs %s go back to the queue", agent, requeued)
     done_before = controller.done_by(agent)
     runs, waiting_for = [], None
-    while done_before + len(runs) < max_runs:
-        action = controller.next(agent)
-        if isinstance(action, Wait):
-            if action.reason != waiting_for:  # say it once, not every few seconds
-                log.info("waiting: %s", action.reason)
-                waiting_for = action.reason
-            time.sleep(wait_seconds if wait_seconds is not None else heartbeat_interval)
-            continue
-        if isinstance(action, Exhausted):
-            log.info("the sweep has no more configs to hand out (%s)", action.reason)
-            break
-        claim = action
-        log.info("run %s (attempt %d): %s", claim.run_id, claim.attempt, claim.config)
-        with Heartbeat(controller, claim.run_id, heartbeat_interval):
-            outcome = train_safely(controller, claim, train_one)
-        controller.finish(
-            claim.run_id, outcome["state"], outcome.get("summary", {}), outcome.get("reason"), outcome.get("onnx_sha256")
-        )
-        log.info("run %s %s%s", claim.run_id, outcome["state"], f": {outcome['reason']}" if outcome.get("reason") else "")
-        runs.append({"run_id": claim.run_id, "state": outcome["state"], "attempt": claim.attempt})
+    with Heartbeat(controller, heartbeat_interval) as heartbeat:
+        while done_before + len(runs) < max_runs:
+            action = controller.next(agent)
+            if isinstance(action, Wait):
+                if action.reason != waiting_for:  # say it once, not every few seconds
+                    log.info("waiting: %s", action.reason)
+                    waiting_for = action.reason
+                time.sleep(wait_seconds if wait_seconds is not None else heartbeat_interval)
+                continue
+            if isinstance(action, Exhausted):
+                log.info("the sweep has no more configs to hand out (%s)", action.reason)
+                break
+            with heartbeat.run(action.run_id):
+                runs.append(run_one(controller, action, train_one))
     return {"agent": agent, "runs": runs, "runs_before_restart": done_before}
+
+
+def run_one(controller: LocalController, claim: Claim, train_one: TrainOne) -> dict:
+    """Train one claimed run and record how it ended."""
+    log.info("run %s (attempt %d): %s", claim.run_id, claim.attempt, claim.config)
+    outcome = train_safely(controller, claim, train_one)
+    controller.finish(
+        claim.run_id, outcome["state"], outcome.get("summary", {}), outcome.get("reason"), outcome.get("onnx_sha256")
+    )
+    log.info("run %s %s%s", claim.run_id, outcome["state"], f": {outcome['reason']}" if outcome.get("reason") else "")
+    return {"run_id": claim.run_id, "state": outcome["state"], "attempt": claim.attempt}
 
 
 def train_safely(controller: LocalController, claim: Claim, train_one: TrainOne) -> dict:

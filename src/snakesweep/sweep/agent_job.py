@@ -78,7 +78,7 @@ def run_agent_job(
     wandb_mode: str,
     heartbeat_timeout: float,
     max_attempts: int,
-    config_file: str = "configs/config.yaml",
+    config_file: str = paths.CONFIG_FILE,
 ) -> dict:
     sweep = json.loads(Path(sweep_path).read_text())
     # A corrupted dataset stops the agent here, instead of failing every run it would claim.

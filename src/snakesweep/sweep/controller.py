@@ -56,6 +56,7 @@ class LocalController:
         self.clock = clock
         self.metric = sweep_config.get("metric", {}).get("name")
         self._engine_runs = engine.EngineRuns(self.metric)
+        self._sample = engine.RandomSampler(sweep_config) if sweep_config.get("method") == "random" else None
         self._reset()
         engine.warm_up(sweep_config)
 
@@ -98,6 +99,8 @@ class LocalController:
 
     def next(self, agent: str) -> Claim | Wait | Exhausted:
         """The next run for `agent`; or Wait (ask again later); or Exhausted (leave)."""
+        self._sync()  # most of the news, read before taking the lock, so it is held briefly
+        ready = self._draw_ahead()
         with self.log.locked():
             self._sync()
             reason = f"no heartbeat for {self.heartbeat_timeout:g} s"
@@ -108,7 +111,9 @@ class LocalController:
                 run = action.run
                 return self._hand_out(Claim(run.run_id, run.index, run.config, run.attempt + 1), run.engine_config, agent)
             if isinstance(action, Suggest):
-                suggestion = engine.suggest(self.sweep_config, self._seen(action.index), self.sweep_seed, action.index)
+                suggestion = ready.get(action.index) or engine.suggest(
+                    self.sweep_config, self._seen(action.index), self.sweep_seed, action.index, self._sample
+                )
                 if suggestion is None:  # only a grid runs out, and runs are never removed
                     self._exhausted = True
                     return decide.next_action(self.state, self.policy, exhausted=True)
@@ -116,6 +121,16 @@ class LocalController:
                 claim = Claim(run_id_for(action.index, config), action.index, config, 1)
                 return self._hand_out(claim, engine_config, agent)
             return action
+
+    def _draw_ahead(self) -> dict[int, tuple[dict, dict]]:
+        """Random search's next suggestion depends on its index only: draw it before taking the
+        lock, for the index it will most likely have, so that the lock is not held for it."""
+        if self._sample is None:
+            return {}
+        action = decide.next_action(self.state, self.policy, self._exhausted)
+        if not isinstance(action, Suggest):
+            return {}
+        return {action.index: engine.suggest(self.sweep_config, [], self.sweep_seed, action.index, self._sample)}
 
     def claim(self, agent: str) -> Claim | None:
         """The next config for `agent`, or None when there is none to hand out right now."""
@@ -135,19 +150,23 @@ class LocalController:
             return self._hand_out(Claim(run_id_for(index, config), index, config, 1), engine_config, agent)
 
     def heartbeat(self, run_id: str) -> None:
-        """Called from the run's heartbeat thread: it only appends (no fsync: a lost heartbeat
-        is harmless), and leaves the folded state to the agent's own thread."""
-        with self.log.locked():
-            self.log.append({"event": "heartbeat", "run": run_id, "time": self.clock()}, durable=False)
+        """Called from the run's heartbeat thread: no fsync (a lost heartbeat is harmless), and
+        the folded state is left to the agent's own thread."""
+        self._write({"event": "heartbeat", "run": run_id}, durable=False)
 
     def report(self, run_id: str, step: int, value: float) -> bool:
         """Record one epoch's metric; True if the run should stop (early termination)."""
+        metric = {"event": "metric", "run": run_id, "step": step, "value": value}
+        if not self.policy.stops_early:
+            self._write(metric, durable=False)  # nothing to decide, and the finish event fsyncs it
+            return False
+        self._sync()  # most of the news, read before taking the lock
         with self.log.locked():
             self._sync()
-            self._append({"event": "metric", "run": run_id, "step": step, "value": value})
+            self._append(metric)
             run = self.state.runs[run_id]
-            if run.should_stop or not self.policy.stops_early:
-                return run.should_stop
+            if run.should_stop:
+                return True
             peers = [self._engine_runs.view(r, True) for r in decide.stop_peers(self.state, run, self.policy.parallelism)]
             if engine.should_stop(self.sweep_config, run, step, peers):
                 self._append({"event": "stop", "run": run_id, "step": step})
@@ -165,9 +184,7 @@ class LocalController:
         event = {"event": "finish", "run": run_id, "state": state, "summary": summary, "reason": reason}
         if onnx_sha256:
             event["onnx_sha256"] = onnx_sha256
-        with self.log.locked():
-            self._sync()
-            self._append(event)
+        self._write(event)
 
     def _hand_out(self, claim: Claim, engine_config: dict, agent: str) -> Claim:
         self._append(
@@ -182,6 +199,11 @@ class LocalController:
             }
         )
         return claim
+
+    def _write(self, *events: dict, durable: bool = True) -> None:
+        """Append `events` that need no decision; the state learns of them at the next sync."""
+        with self.log.locked():
+            self.log.append(*({**e, "time": self.clock()} for e in events), durable=durable)
 
     def _append(self, *events: dict) -> None:
         """Append and apply `events`; only under the lock, right after `_sync`, so that the

@@ -37,17 +37,19 @@ def register_sweep(
     project: str,
     entity: str | None,
     wandb_mode: str,
-    config_file: str = "configs/config.yaml",
+    config_file: str = paths.CONFIG_FILE,
     train_source: str | None = None,
     parallelism: int = DEFAULT_PARALLELISM,
 ) -> dict:
     spec = load_sweep_file(sweep_file)
-    resolve_run_config(train_defaults, source=f"{train_source or config_file}: train")
+    # The resolved config, not the overrides as written: `train: {}` and the defaults spelled
+    # out are the same experiment, and so the same sweep.
+    train = resolve_run_config(train_defaults, source=f"{train_source or config_file}: train")
     load_dataset(data_path, manifest_path)  # a corrupted dataset stops here, before any agent
     identity = {
         "sweep": spec,
         "seed": seed,
-        "train": train_defaults,
+        "train": train,
         "data": file_sha256(manifest_path),
         "parallelism": parallelism,
     }
@@ -59,7 +61,7 @@ def register_sweep(
         "hash": digest,
         "seed": seed,
         "parallelism": parallelism,
-        "train": train_defaults,
+        "train": train,
         "project": project,
         "entity": entity,
     }

@@ -71,6 +71,20 @@ def validate_sweep(config: Mapping[str, Any], source: str) -> dict:
     return plain
 
 
+# W&B's default goal for a sweep metric that names none (its schema's default).
+DEFAULT_GOAL = "minimize"
+# A sweep without a metric (random search needs none) is still ranked: by validation accuracy.
+UNSPECIFIED_METRIC = {"name": "val_accuracy", "goal": "maximize"}
+
+
+def sweep_metric(sweep_config: Mapping[str, Any]) -> dict:
+    """The metric runs are ranked by: {"name", "goal"}, with W&B's defaults."""
+    if "metric" not in sweep_config:
+        return dict(UNSPECIFIED_METRIC)
+    metric = sweep_config["metric"]
+    return {"name": metric["name"], "goal": metric.get("goal", DEFAULT_GOAL)}
+
+
 def flatten_parameter_names(parameters: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     """Trainer key -> its path in the sweep file. Nested `parameters` only group keys."""
     names: dict[str, str] = {}

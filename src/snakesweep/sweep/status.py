@@ -18,6 +18,7 @@ from pathlib import Path
 
 from snakesweep import paths
 from snakesweep.errors import UserError
+from snakesweep.sweep.spec import sweep_metric
 from snakesweep.sweep.state import CRASHED, DONE_STATES, FAILED, FINISHED, RUNNING, STOPPED, fold
 from snakesweep.sweep.store import read_events
 
@@ -42,7 +43,9 @@ def load(results: str | Path) -> tuple[dict, list[dict]]:
     try:
         sweep = json.loads(record_path.read_text())
     except FileNotFoundError:
-        raise UserError(f"{record_path}: no sweep here yet: start one with snakemake, or point --results at its results folder") from None
+        raise UserError(
+            f"{record_path}: no sweep here yet: start one with snakemake, or point --results at its results folder"
+        ) from None
     except (OSError, ValueError) as err:
         raise UserError(f"{record_path}: cannot read the sweep record ({err})") from None
     return sweep, read_events(under_results(results, paths.store_path(sweep["sweep_id"])))
@@ -72,8 +75,8 @@ def summarize(events: list[dict], sweep: dict, now: float, run_defaults: dict | 
     """Everything the status view shows, as plain data. `run_defaults` are the trainer's
     defaults, for the epochs of a run that neither the sweep nor config.yaml's `train` set."""
     config = sweep["config"]
-    metric = config.get("metric", {})
-    name, goal = metric.get("name"), metric.get("goal", "minimize")
+    metric = sweep_metric(config)
+    name, goal = metric["name"], metric["goal"]
     runs = fold(events)
     claimed, finished_at = _times(events)
     counts = {state: 0 for state in STATES}
@@ -116,10 +119,11 @@ def summarize(events: list[dict], sweep: dict, now: float, run_defaults: dict | 
 
 
 def _times(events: list[dict]) -> tuple[dict, dict]:
-    """Each run's latest claim time and its finish time (the latest attempt's duration)."""
+    """Each run's latest claim time and its first finish time, which `fold` also keeps (a
+    late claim or finish of a finished run is ignored), so a duration is the last attempt's."""
     claimed, finished = {}, {}
     for event in events:
-        if event.get("event") == "claim":
+        if event.get("event") == "claim" and event["run"] not in finished:
             claimed[event["run"]] = event["time"]
         elif event.get("event") == "finish":
             finished.setdefault(event["run"], event["time"])
@@ -167,7 +171,7 @@ def render(summary: dict) -> str:
     counts = summary["counts"]
     lines = [
         f"sweep {summary['sweep_id']} ({summary['name']}): {summary['method']}, "
-        f"metric {summary['metric']} ({summary['goal']})",
+        + (f"metric {summary['metric']} ({summary['goal']})" if summary["metric"] else "no metric"),
         "runs: " + ", ".join(f"{'?' if counts[s] is None else counts[s]} {s}" for s in STATES)
         + (f" (of {summary['planned']} planned)" if summary["planned"] is not None else " (no run_cap: open-ended)"),
     ]
@@ -183,7 +187,7 @@ def render(summary: dict) -> str:
     if best is None:
         lines.append("best: none finished yet")
     else:
-        settings = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(best["config"].items()))
+        settings = ", ".join(f"{k}={_short(v)}" for k, v in sorted(best["config"].items()))
         lines.append(f"best: {best['run_id']} {summary['metric']} = {best['value']:.6g} ({settings})")
     left = summary["left"]
     if not summary["active"]:
@@ -194,6 +198,10 @@ def render(summary: dict) -> str:
         when = f"about {_duration(left)} left"
     lines.append(f"elapsed {_duration(summary['elapsed'])}, {when}")
     return "\n".join(lines)
+
+
+def _short(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _duration(seconds: float) -> str:
@@ -222,7 +230,15 @@ def show(results: str | Path, watch: float | None = None, out=None) -> int:
 
 
 def _snapshot(results: str | Path) -> str:
+    sweep, events = load(results)
+    return render(summarize(events, sweep, time.time(), _run_defaults(sweep)))
+
+
+def _run_defaults(sweep: dict) -> dict:
+    """The trainer's defaults, when the sweep's `train` section does not set the epochs. Only
+    then: the run schema's checker (jsonschema, numpy) doubles the time a status call takes."""
+    if "epochs" in sweep.get("train", {}):
+        return {}
     from snakesweep.train.run_config import defaults, load_schema
 
-    sweep, events = load(results)
-    return render(summarize(events, sweep, time.time(), defaults(load_schema())))
+    return defaults(load_schema())

@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import threading
+import weakref
 import zlib
 from pathlib import Path
 from typing import Iterator
@@ -76,15 +77,40 @@ class EventLog:
         per try); with 64 agents on 2 cores the pollers took the CPU the lock's holder needed,
         and claims waited seconds (`benchmarks/controller_scale.py`). The kernel releases the
         lock when its holder dies, so a crashed agent never leaves the store locked.
+
+        Durable appends are fsynced after the lock is released, before this returns: the lock
+        orders the lines, and nothing needs the disk write to be inside it, so agents do not
+        queue behind each other's disk waits.
         """
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = self._lock_fd()
+        self._holding.unsynced = False
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             self._holding.value = True
             yield self
         finally:
             self._holding.value = False
-            os.close(fd)  # closing the descriptor releases the lock
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        if self._holding.unsynced:
+            self._fsync()
+
+    def _lock_fd(self) -> int:
+        """This thread's descriptor of the lock file, opened once. Each thread needs its own:
+        flock excludes open file descriptions, so two threads of one agent (its loop and its
+        heartbeat) exclude each other only through two descriptors. The kernel closes them, and
+        so releases any lock, when the process dies."""
+        fd = getattr(self._holding, "fd", None)
+        if fd is None:
+            fd = self._holding.fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            weakref.finalize(self, os.close, fd)
+        return fd
+
+    def _fsync(self) -> None:
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            os.fsync(fd)  # any descriptor of the file flushes all of its written pages
+        finally:
+            os.close(fd)
 
     def read(self) -> list[dict]:
         """Every intact event, in order. Safe without the lock: a torn tail is simply skipped."""
@@ -97,8 +123,8 @@ class EventLog:
 
     def append(self, *events: dict, durable: bool = True) -> int:
         """Append events; call only while holding `locked()`. Returns the log's new end offset.
-        `durable=False` skips the fsync, for events whose loss in a power cut is harmless
-        (heartbeats): the fsync is most of an append's cost."""
+        They are on disk when `locked()` exits, unless `durable=False`, for events whose loss
+        in a power cut is harmless (heartbeats, and metrics that a later finish fsyncs anyway)."""
         if not getattr(self._holding, "value", False):
             raise RuntimeError("EventLog.append needs the lock: use `with log.locked():`")
         payload = b"".join(encode(e) for e in events)
@@ -111,8 +137,7 @@ class EventLog:
             handle.seek(0, os.SEEK_END)
             handle.write(payload)
             handle.flush()
-            if durable:
-                os.fsync(handle.fileno())
+            self._holding.unsynced = self._holding.unsynced or durable
             return handle.tell()
 
     def _cut_torn_tail(self, handle, size: int) -> None:

@@ -120,9 +120,8 @@ def check_models(sweep: Sweep) -> int:
 
 def check_outputs(sweep: Sweep) -> dict:
     """The leaderboard and results/best/ are what the aggregate makes of the recorded results."""
-    from snakesweep.aggregate.aggregate import sweep_metric
     from snakesweep.aggregate.leaderboard import collect, leaderboard_text, rank
-    from snakesweep.sweep.spec import flatten_parameter_names
+    from snakesweep.sweep.spec import flatten_parameter_names, sweep_metric
 
     metric = sweep_metric(sweep.record["config"])
     parameters = sorted(flatten_parameter_names(sweep.record["config"]["parameters"]))

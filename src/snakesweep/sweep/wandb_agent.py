@@ -42,7 +42,7 @@ def run_wandb_agent(sweep: dict, controller: LocalController, agent: str, max_ru
         engine_config, config = suggested_config()
         claim = controller.record_claim(agent, config, engine_config)
         log.info("run %s (W&B run %s): %s", claim.run_id, os.environ.get(wandb.env.RUN_ID), config)
-        with Heartbeat(controller, claim.run_id, interval=max(controller.heartbeat_timeout / 6, 1.0)):
+        with Heartbeat(controller, interval=max(controller.heartbeat_timeout / 6, 1.0)) as beat, beat.run(claim.run_id):
             # W&B's server decides early termination for its sweeps; the store only records.
             outcome = train_safely(controller, claim, lambda c, on_epoch: train_one(c, lambda e, m: False))
         controller.finish(
