@@ -6,8 +6,6 @@ store."""
 
 import csv
 import json
-import os
-import signal
 import subprocess
 import sys
 
@@ -15,7 +13,7 @@ import pytest
 import yaml
 
 from snakesweep.sweep.state import fold
-from test_faults import _agent_processes, _events, _start, _wait_for
+from test_faults import _agent_processes, _events, _kill_an_agent_when
 from workflow_helpers import REPO, copy_workflow, run_pipeline, tiny_config
 
 pytestmark = pytest.mark.slow
@@ -87,21 +85,14 @@ def test_three_agents_really_ran_in_parallel_and_waited_for_results(adaptive_run
 def test_a_sigkilled_agent_mid_sweep_changes_nothing(tmp_path, adaptive_runs):
     work = copy_workflow(tmp_path / "w")
     config = _config(work, 2, adaptive_sweep(), epochs=3)
-    pipeline = _start(work, config)
-    try:
-        _wait_for(
-            lambda: any(e["event"] == "finish" for e in _events(work))
-            and sum(r.state == "running" for r in fold(_events(work)).values()) == 2
-            and len(_agent_processes(work)) == 2,
-            what="a finished run and both agents training",
-        )
-        victim = _agent_processes(work)[0]
-        os.kill(victim.pid, signal.SIGKILL)
-        out, _ = pipeline.communicate(timeout=900)
-    finally:
-        if pipeline.poll() is None:
-            os.killpg(pipeline.pid, signal.SIGKILL)
-    assert pipeline.returncode == 0, out[-5000:]
+    _kill_an_agent_when(
+        work,
+        config,
+        lambda: any(e["event"] == "finish" for e in _events(work))
+        and sum(r.state == "running" for r in fold(_events(work)).values()) == 2
+        and len(_agent_processes(work)) == 2,
+        "a finished run and both agents training",
+    )
     assert any(e["event"] == "crashed" for e in _events(work)), "the kill hit no run"
     assert _outputs(work) == _outputs(adaptive_runs[1])
 

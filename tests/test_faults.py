@@ -56,6 +56,19 @@ def _agent_processes(work):
     return found
 
 
+def _kill_an_agent_when(work, config, ready, what, timeout=900):
+    """Run the pipeline, SIGKILL one agent job once `ready()`, and let the pipeline finish."""
+    pipeline = _start(work, config)
+    try:
+        _wait_for(ready, what=what)
+        os.kill(_agent_processes(work)[0].pid, signal.SIGKILL)
+        out, _ = pipeline.communicate(timeout=timeout)
+    finally:
+        if pipeline.poll() is None:
+            os.killpg(pipeline.pid, signal.SIGKILL)
+    assert pipeline.returncode == 0, out[-5000:]
+
+
 def _leaderboard(work):
     return (work / "results/leaderboard.csv").read_bytes()
 
@@ -66,17 +79,10 @@ def test_sigkilled_agent_is_retried_by_snakemake_and_its_run_requeued(tmp_path, 
     work together, and the sweep ends as if nothing had happened."""
     work = copy_workflow(tmp_path / "w")
     config = tiny_config(work, agents=1)
-    pipeline = _start(work, config)
-    try:
-        # mid-epoch: a run has been claimed and has not finished yet
-        _wait_for(lambda: any(e["event"] == "claim" for e in _events(work)) and _agent_processes(work), what="a claim")
-        (victim,) = _agent_processes(work)
-        os.kill(victim.pid, signal.SIGKILL)
-        out, _ = pipeline.communicate(timeout=600)
-    finally:
-        if pipeline.poll() is None:
-            os.killpg(pipeline.pid, signal.SIGKILL)
-    assert pipeline.returncode == 0, out[-5000:]
+    # mid-epoch: a run has been claimed and has not finished yet
+    _kill_an_agent_when(
+        work, config, lambda: any(e["event"] == "claim" for e in _events(work)) and _agent_processes(work), "a claim"
+    )
     events = _events(work)
     runs = fold(events)
     assert len(runs) == 4 and {r.state for r in runs.values()} == {"finished"}

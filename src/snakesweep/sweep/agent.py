@@ -101,6 +101,7 @@ def run_agent(
                 break
             with heartbeat.run(action.run_id):
                 runs.append(run_one(controller, action, train_one))
+    controller.flush()  # the last finished run, written and on disk before the agent says so
     return {"agent": agent, "runs": runs, "runs_before_restart": done_before}
 
 

@@ -57,6 +57,7 @@ class LocalController:
         self.metric = sweep_config.get("metric", {}).get("name")
         self._engine_runs = engine.EngineRuns(self.metric)
         self._sample = engine.RandomSampler(sweep_config) if sweep_config.get("method") == "random" else None
+        self._pending: list[dict] = []  # metrics `report` held back while the lock was busy
         self._reset()
         engine.warm_up(sweep_config)
 
@@ -102,6 +103,7 @@ class LocalController:
         self._sync()  # most of the news, read before taking the lock, so it is held briefly
         ready = self._draw_ahead()
         with self.log.locked():
+            self._flush(durable=True)
             self._sync()
             reason = f"no heartbeat for {self.heartbeat_timeout:g} s"
             stale = decide.stale_runs(self.state, self.clock(), self.heartbeat_timeout)
@@ -156,9 +158,14 @@ class LocalController:
 
     def report(self, run_id: str, step: int, value: float) -> bool:
         """Record one epoch's metric; True if the run should stop (early termination)."""
-        metric = {"event": "metric", "run": run_id, "step": step, "value": value}
+        metric = {"event": "metric", "run": run_id, "step": step, "value": value, "time": self.clock()}
         if not self.policy.stops_early:
-            self._write(metric, durable=False)  # nothing to decide, and the finish event fsyncs it
+            # Nothing to decide: written now if the lock is free, else with the next write (the
+            # run's finish at the latest), so that epochs never queue for the lock.
+            self._pending.append(metric)
+            with self.log.locked(blocking=False) as got:
+                if got:
+                    self._flush(durable=False)
             return False
         self._sync()  # most of the news, read before taking the lock
         with self.log.locked():
@@ -184,7 +191,21 @@ class LocalController:
         event = {"event": "finish", "run": run_id, "state": state, "summary": summary, "reason": reason}
         if onnx_sha256:
             event["onnx_sha256"] = onnx_sha256
-        self._write(event)
+        self._pending.append({**event, "time": self.clock()})
+        with self.log.locked():
+            self._flush(durable=True)
+
+    def flush(self) -> None:
+        """Write whatever `report` and `finish` held back, and put the log on disk."""
+        with self.log.locked():
+            self._flush(durable=True)
+        self.log.sync()
+
+    def _flush(self, durable: bool) -> None:
+        """Append the events held back by `report`, and any passed with them; under the lock."""
+        if self._pending:
+            self.log.append(*self._pending, durable=durable)
+            self._pending = []
 
     def _hand_out(self, claim: Claim, engine_config: dict, agent: str) -> Claim:
         self._append(
@@ -207,9 +228,13 @@ class LocalController:
 
     def _append(self, *events: dict) -> None:
         """Append and apply `events`; only under the lock, right after `_sync`, so that the
-        log's end is exactly our offset plus what we wrote."""
+        log's end is exactly our offset plus what we wrote.
+
+        Not fsynced: a claim, stop or crash lost in a power cut (the agents on that machine die
+        with it) is decided again, the same way, when the sweep restarts; and the run's finish,
+        which is fsynced, also puts every earlier line of the log on disk."""
         if events:
             now = self.clock()
             stamped = [{**e, "time": now} for e in events]
-            self._offset = self.log.append(*stamped)
+            self._offset = self.log.append(*stamped, durable=False)
             self.state.apply_all(stamped)

@@ -56,17 +56,16 @@ class Suggest:
 
 
 @dataclasses.dataclass(frozen=True)
-class Wait:
+class _Answer:
+    reason: str  # for the agent's log
+
+
+class Wait(_Answer):
     """Nothing to hand out now, but there may be soon: ask again later."""
 
-    reason: str
 
-
-@dataclasses.dataclass(frozen=True)
-class Exhausted:
+class Exhausted(_Answer):
     """Nothing left to hand out and nothing in flight: the agent can leave."""
-
-    reason: str
 
 
 Action = Requeue | Suggest | Wait | Exhausted
