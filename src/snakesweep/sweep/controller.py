@@ -21,6 +21,7 @@ from snakesweep.sweep.state import DONE_STATES, Run, SweepState, runs_done_by
 from snakesweep.sweep.store import EventLog, ReplacedLog
 
 DEFAULT_PARALLELISM = 4  # the schema's default for sweep.parallelism; tests and tools use it too
+LIVE_METRIC_SECONDS = 1.0  # an agent writes epoch metrics (for `snakesweep status`) at most this often
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +59,7 @@ class LocalController:
         self._engine_runs = engine.EngineRuns(self.metric)
         self._sample = engine.RandomSampler(sweep_config) if sweep_config.get("method") == "random" else None
         self._pending: list[dict] = []  # metrics `report` held back while the lock was busy
+        self._metrics_written_at = float("-inf")
         self._reset()
         engine.warm_up(sweep_config)
 
@@ -160,12 +162,16 @@ class LocalController:
         """Record one epoch's metric; True if the run should stop (early termination)."""
         metric = {"event": "metric", "run": run_id, "step": step, "value": value, "time": self.clock()}
         if not self.policy.stops_early:
-            # Nothing to decide: written now if the lock is free, else with the next write (the
-            # run's finish at the latest), so that epochs never queue for the lock.
+            # Nothing to decide: written now if the lock is free and this agent wrote none in the
+            # last LIVE_METRIC_SECONDS, else with the next write (the run's finish at the
+            # latest), so that epochs never queue for the lock, and agents with very short
+            # epochs do not keep grabbing it between other agents' turns.
             self._pending.append(metric)
-            with self.log.locked(blocking=False) as got:
-                if got:
-                    self._flush(durable=False)
+            if metric["time"] - self._metrics_written_at >= LIVE_METRIC_SECONDS:
+                with self.log.locked(blocking=False) as got:
+                    if got:
+                        self._flush(durable=False)
+                        self._metrics_written_at = metric["time"]
             return False
         self._sync()  # most of the news, read before taking the lock
         with self.log.locked():
