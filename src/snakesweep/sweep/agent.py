@@ -101,7 +101,7 @@ def run_agent(
                 break
             with heartbeat.run(action.run_id):
                 runs.append(run_one(controller, action, train_one))
-    controller.flush()  # the last finished run, written and on disk before the agent says so
+    controller.log.sync()  # the last finished run on disk before the agent says it is done
     return {"agent": agent, "runs": runs, "runs_before_restart": done_before}
 
 

@@ -92,11 +92,6 @@ class LocalController:
             self._append(*(decide.crashed_event(r, f"agent {agent} restarted") for r in orphans))
         return [r.run_id for r in orphans]
 
-    def in_flight(self) -> int:
-        """Runs that may still need an agent: running elsewhere, or crashed with attempts left."""
-        self._sync()
-        return decide.in_flight(self.state, self.policy.max_attempts)
-
     def done_by(self, agent: str) -> int:
         return runs_done_by(self.runs(), agent)
 
@@ -105,7 +100,6 @@ class LocalController:
         self._sync()  # most of the news, read before taking the lock, so it is held briefly
         ready = self._draw_ahead()
         with self.log.locked():
-            self._flush(durable=True)
             self._sync()
             reason = f"no heartbeat for {self.heartbeat_timeout:g} s"
             stale = decide.stale_runs(self.state, self.clock(), self.heartbeat_timeout)
@@ -201,14 +195,8 @@ class LocalController:
         with self.log.locked():
             self._flush(durable=True)
 
-    def flush(self) -> None:
-        """Write whatever `report` and `finish` held back, and put the log on disk."""
-        with self.log.locked():
-            self._flush(durable=True)
-        self.log.sync()
-
     def _flush(self, durable: bool) -> None:
-        """Append the events held back by `report`, and any passed with them; under the lock."""
+        """Append the metrics `report` held back, and the event `finish` adds; under the lock."""
         if self._pending:
             self.log.append(*self._pending, durable=durable)
             self._pending = []

@@ -48,10 +48,10 @@ def run_wandb_agent(sweep: dict, controller: LocalController, agent: str, max_ru
         controller.finish(
             claim.run_id, outcome["state"], outcome.get("summary", {}), outcome.get("reason"), outcome.get("onnx_sha256")
         )
-        controller.flush()
         runs.append({"run_id": claim.run_id, "state": outcome["state"], "wandb_run_id": os.environ.get(wandb.env.RUN_ID)})
 
     wandb.agent(sweep["sweep_id"], function=one_run, count=max_runs, project=sweep["project"], entity=sweep["entity"])
+    controller.log.sync()
     # wandb keeps the last run's sweep settings in its process-wide state: drop them.
     wandb.teardown()
     return {"agent": agent, "runs": runs}
