@@ -6,6 +6,7 @@ virtualenv, results/, resources/ and .snakemake/ are left out, so every run star
 
 from __future__ import annotations
 
+import compileall
 import csv
 import os
 import shutil
@@ -21,7 +22,10 @@ SKIPPED = (".venv", ".git", "results", "resources", ".snakemake", "__pycache__",
 
 
 def copy_tree(dest: Path) -> Path:
+    """The copy, with its src/ byte-compiled as an installed checkout's would be after its first
+    run (the jobs import the copy's src/, see run_snakemake)."""
     shutil.copytree(REPO, dest, ignore=shutil.ignore_patterns(*SKIPPED), symlinks=True)
+    compileall.compile_dir(dest / "src", quiet=1)
     return dest
 
 
@@ -31,7 +35,12 @@ def run_snakemake(workdir: Path, overrides: dict | None = None, cores: int = 2) 
     if overrides:
         (workdir / "bench-config.yaml").write_text(yaml.safe_dump(overrides))
         args += ["--configfile", "bench-config.yaml"]
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    # The copy's own src/ first: the virtualenv's editable install points at this checkout's.
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(workdir).resolve() / "src"), os.environ.get("PYTHONPATH")])),
+    }
     started = time.perf_counter()
     result = subprocess.run(args, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     elapsed = time.perf_counter() - started

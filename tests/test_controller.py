@@ -47,7 +47,7 @@ def _configs(runs):
 
 def test_eight_agents_hand_out_a_grid_of_24_exactly_once(tmp_path):
     store, sweep = tmp_path / "store.log", _sweep_file(tmp_path, GRID_24)
-    agents = [_agent(tmp_path, store, sweep, f"a{i}", seconds=0.01) for i in range(8)]
+    agents = [_agent(tmp_path, store, sweep, f"a{i}", seconds=0.05) for i in range(8)]  # long enough for all to start
     outputs = [p.communicate(timeout=120) for p in agents]
     assert all(p.returncode == 0 for p in agents), [o[1][-2000:] for o in outputs]
     runs = fold(EventLog(store).read())

@@ -127,3 +127,25 @@ def test_a_full_disk_stops_the_agent_job_with_one_line_and_the_rerun_finishes(re
     assert {r.state for r in runs.values()} == {"finished"} and len(runs) == 2
     assert runs[left.run_id].attempt == 2
     assert Path(paths.agent_output(0)).exists()
+
+
+
+def test_a_job_leaves_its_objects_out_of_the_exit_collection(tmp_path):
+    """Interpreter shutdown collected every object torch had made (1.6-1.9 s per agent): a job
+    freezes them at exit, after the other exit handlers, whether it succeeded or not."""
+    import subprocess
+    import sys
+
+    code = (
+        "import atexit, gc, sys\n"
+        "from snakesweep.logs import job_logging\n"
+        "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0))\n"  # runs after the job's handler
+        "with job_logging(sys.argv[1]):\n"
+        "    print('frozen', gc.get_freeze_count() > 0)\n"
+        "    if sys.argv[2] == 'fail':\n"
+        "        from snakesweep.errors import UserError\n"
+        "        raise UserError('bad')\n"
+    )
+    for outcome, rc in (("ok", 0), ("fail", 1)):
+        done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "job.log"), outcome], capture_output=True, text=True)
+        assert (done.returncode, done.stdout.split()) == (rc, ["frozen", "False", "frozen", "True"]), done.stderr

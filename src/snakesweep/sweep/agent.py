@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-import time
 import traceback
 from typing import Callable, Iterator
 
@@ -80,7 +79,8 @@ def run_agent(
     instead of leaving: if one of those agents has died, its run is requeued once its heartbeat
     times out, and a live agent must be there to take it, or the run would be lost. It also
     waits when the next suggestion must see results that are not in yet (declared parallelism,
-    see `snakesweep.sweep.decide`).
+    see `snakesweep.sweep.decide`). A wait ends as soon as the store's news may change the answer,
+    and after `wait_seconds` (default: `heartbeat_interval`) at most.
     """
     requeued = controller.start_agent(agent)
     if requeued:
@@ -94,7 +94,7 @@ def run_agent(
                 if action.reason != waiting_for:  # say it once, not every few seconds
                     log.info("waiting: %s", action.reason)
                     waiting_for = action.reason
-                time.sleep(wait_seconds if wait_seconds is not None else heartbeat_interval)
+                controller.wait_for_news(wait_seconds if wait_seconds is not None else heartbeat_interval)
                 continue
             if isinstance(action, Exhausted):
                 log.info("the sweep has no more configs to hand out (%s)", action.reason)

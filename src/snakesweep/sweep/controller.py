@@ -22,6 +22,7 @@ from snakesweep.sweep.store import EventLog, ReplacedLog
 
 DEFAULT_PARALLELISM = 4  # the schema's default for sweep.parallelism; tests and tools use it too
 LIVE_METRIC_SECONDS = 1.0  # an agent writes epoch metrics (for `snakesweep status`) at most this often
+WAIT_POLL_SECONDS = 0.1  # how often an agent told to Wait looks at the log's size
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,7 +99,8 @@ class LocalController:
     def next(self, agent: str) -> Claim | Wait | Exhausted:
         """The next run for `agent`; or Wait (ask again later); or Exhausted (leave)."""
         self._sync()  # most of the news, read before taking the lock, so it is held briefly
-        ready = self._draw_ahead()
+        if isinstance(done := decide.next_action(self.state, self.policy, self._exhausted), Exhausted):
+            return done  # final (see `decide.next_action`): no need to queue for the lock to learn it
         with self.log.locked():
             self._sync()
             reason = f"no heartbeat for {self.heartbeat_timeout:g} s"
@@ -109,7 +111,7 @@ class LocalController:
                 run = action.run
                 return self._hand_out(Claim(run.run_id, run.index, run.config, run.attempt + 1), run.engine_config, agent)
             if isinstance(action, Suggest):
-                suggestion = ready.get(action.index) or engine.suggest(
+                suggestion = engine.suggest(
                     self.sweep_config, self._seen(action.index), self.sweep_seed, action.index, self._sample
                 )
                 if suggestion is None:  # only a grid runs out, and runs are never removed
@@ -120,15 +122,21 @@ class LocalController:
                 return self._hand_out(claim, engine_config, agent)
             return action
 
-    def _draw_ahead(self) -> dict[int, tuple[dict, dict]]:
-        """Random search's next suggestion depends on its index only: draw it before taking the
-        lock, for the index it will most likely have, so that the lock is not held for it."""
-        if self._sample is None:
-            return {}
-        action = decide.next_action(self.state, self.policy, self._exhausted)
-        if not isinstance(action, Suggest):
-            return {}
-        return {action.index: engine.suggest(self.sweep_config, [], self.sweep_seed, action.index, self._sample)}
+    def wait_for_news(self, seconds: float) -> None:
+        """Sleep after a Wait until the log says the answer may have changed, or `seconds` pass.
+
+        A fixed sleep left the last agents idle for up to that long after the run they waited
+        for had ended. This looks at the log's size every WAIT_POLL_SECONDS (no lock, no
+        parsing) and, when it grew, reads the news and returns if the rule no longer says Wait;
+        news that changes nothing (heartbeats, metrics) does not send it queueing for the lock.
+        After `seconds` it returns regardless: a silent run is requeued once time has passed."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(WAIT_POLL_SECONDS, left))
+            if self.log.size() != self._offset:
+                self._sync()
+                if not isinstance(decide.next_action(self.state, self.policy, self._exhausted), Wait):
+                    return
 
     def claim(self, agent: str) -> Claim | None:
         """The next config for `agent`, or None when there is none to hand out right now."""

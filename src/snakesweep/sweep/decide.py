@@ -96,7 +96,12 @@ def in_flight(state: SweepState, max_attempts: int) -> int:
 
 def next_action(state: SweepState, policy: Policy, exhausted: bool = False) -> Action:
     """What an agent asking for work gets. `exhausted` says the engine has run out (a grid whose
-    every point was handed out): runs are never removed, so that stays true."""
+    every point was handed out): runs are never removed, so that stays true.
+
+    Exhausted is final: it needs every run settled, a settled run never becomes unsettled, and
+    no run is added after it (each claim is decided under the lock on the whole log, which then
+    says Exhausted too). So Exhausted of any prefix of the log holds for the whole log, and the
+    controller gives it without queueing for the lock."""
     retry = requeueable(state, policy.max_attempts)
     if retry is not None:
         return Requeue(retry)

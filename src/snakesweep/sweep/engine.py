@@ -15,7 +15,8 @@ import numpy as np
 
 # Imported here, not inside the functions: importing the engine (pydantic, scipy) takes a second
 # or more, and inside `suggest` it happened while holding the store's lock.
-from sweeps import SweepRun, next_run, stop_runs
+import sweeps
+from sweeps import SweepRun, stop_runs
 from sweeps.params import HyperParameterSet
 
 from snakesweep.seeding import derive_seed
@@ -60,11 +61,32 @@ class EngineRuns:
         return self._cache[key]
 
 
+def next_run(sweep_config: dict, runs: list[SweepRun]) -> SweepRun | None:
+    """`sweeps.next_run(sweep_config, runs, validate=False)`, importing only the method in use.
+
+    The engine's `next_runs` imports its bayes module, and with it scikit-learn, whatever the
+    method: half a second of every grid or random sweep's register and agent jobs. Grid and
+    random go straight to the functions `next_runs` would call, with the arguments it would
+    pass (sweeps 0.3.0); anything else, a config the engine would reject included, goes through
+    `next_runs` itself. `snakesweep verify` replays suggestions with `sweeps.next_run`."""
+    method, parameters = sweep_config.get("method"), sweep_config.get("parameters")
+    if isinstance(parameters, dict) and parameters:
+        if method == "grid":
+            from sweeps.grid_search import grid_search_next_runs
+
+            return grid_search_next_runs(runs, sweep_config, validate=False, n=1)[0]
+        if method == "random":
+            from sweeps.random_search import random_search_next_runs
+
+            return random_search_next_runs(sweep_config, validate=False, n=1)[0]
+    return sweeps.next_run(sweep_config, runs, validate=False)
+
+
 def warm_up(sweep_config: dict) -> None:
     """Pay the engine's first-call costs (scipy, pydantic model building: about a second) now,
     so that they are not paid while holding the store's lock, where 16 agents starting together
     would queue behind each other's warm-up."""
-    next_run(sweep_config, [to_engine_run(_WARM_UP_RUN, None)], validate=False)
+    next_run(sweep_config, [to_engine_run(_WARM_UP_RUN, None)])
 
 
 _WARM_UP_RUN = Run(run_id="warm-up", index=0, config={}, engine_config={}, agent="", state=FINISHED)
@@ -80,7 +102,7 @@ def suggest(sweep_config: dict, seen: list[SweepRun], sweep_seed: int, index: in
     if sample is not None:
         engine_config = sample()
     else:
-        suggestion = next_run(sweep_config, seen, validate=False)
+        suggestion = next_run(sweep_config, seen)
         if suggestion is None:
             return None
         engine_config = suggestion.config

@@ -40,8 +40,9 @@ def load_sweep_file(path: str | Path) -> dict:
 def validate_sweep(config: Mapping[str, Any], source: str) -> dict:
     """The engine's own validation (schema, distributions, bounds), then ours; returns the
     config as plain JSON data."""
-    from sweeps import next_run
     from sweeps.config import schema_violations_from_proposed_config
+
+    from snakesweep.sweep.engine import next_run
 
     plain = to_plain(dict(config))
     violations = schema_violations_from_proposed_config(plain)
@@ -51,7 +52,7 @@ def validate_sweep(config: Mapping[str, Any], source: str) -> dict:
         # A dry suggestion runs each method's own checks (grid over a continuous range, bayes
         # without a metric) that the schema does not express. The engine's SweepConfig filler
         # is not used: in sweeps 0.3.0 it drops nested parameter groups.
-        next_run(plain, [], validate=False)
+        next_run(plain, [])
     except Exception as err:  # the engine raises ValueError, ValidationError, KeyError, ...
         raise UserError(f"{source}: {err}") from None
     flat = flatten_parameter_names(plain["parameters"])

@@ -84,12 +84,13 @@ class SweepState:
         run = self.runs.get(run_id)
         if run is None or run.state in DONE_STATES:
             return  # events about unknown runs, or late ones about finished runs
-        if kind == "heartbeat" and run.state == RUNNING:
-            run.heartbeat = max(run.heartbeat, event["time"])
-        elif kind == "metric" and run.state == RUNNING:
-            run.history.append({"step": event["step"], "value": event["value"]})
-            run.heartbeat = max(run.heartbeat, event["time"])
-        elif kind == "stop":
+        if kind == "heartbeat" or kind == "metric":  # most of the log; neither settles a run
+            if run.state == RUNNING:
+                if kind == "metric":
+                    run.history.append({"step": event["step"], "value": event["value"]})
+                run.heartbeat = max(run.heartbeat, event["time"])
+            return
+        if kind == "stop":
             run.should_stop = True
             run.stopped_at = event.get("step")
         elif kind == "crashed" and run.state == RUNNING:

@@ -42,15 +42,50 @@ def encode(event: dict) -> bytes:
 
 def decode(line: bytes) -> dict | None:
     """The event on one complete line, or None if the line is torn or corrupted."""
+    body = _checked_body(line.rstrip(b"\n"))
+    return None if body is None else _parse(body)
+
+
+def _checked_body(line: bytes) -> bytes | None:
+    """The JSON of a line without its newline, if its checksum (as `encode` writes it) matches."""
+    body = line[9:]
     try:
-        text = line.decode()
-        crc, body = text.rstrip("\n").split(" ", 1)
-        if int(crc, 16) != zlib.crc32(body.encode()):
-            return None
-        event = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
+        if line[8:9] == b" " and int(line[:8], 16) == zlib.crc32(body):
+            return body
+    except ValueError:  # not hex
+        pass
+    return None
+
+
+def _parse(body: bytes) -> dict | None:
+    try:
+        event = json.loads(body.decode())
+    except ValueError:  # UnicodeDecodeError is one too
         return None
     return event if isinstance(event, dict) else None
+
+
+def decode_all(data: bytes, where: str = "the log") -> list[dict]:
+    """The events of the complete lines `data`, skipping (with a warning) corrupted ones.
+
+    Every agent parses every line of the log, so this is the controller's hottest loop, and it
+    parses all the bodies with one `json.loads`, as one JSON array: a third cheaper than a call
+    per line. Only if that does not give exactly one object per line (a line with a valid
+    checksum that is not one object) are the lines parsed one by one, each judged on its own."""
+    bodies = [_checked_body(line) for line in data.splitlines()]
+    intact = [b for b in bodies if b is not None]
+    if len(intact) < len(bodies):
+        log.warning("%s: %d corrupted line(s) skipped", where, len(bodies) - len(intact))
+    try:
+        events = json.loads((b"[" + b",".join(intact) + b"]").decode())
+    except ValueError:
+        events = []
+    if len(events) == len(intact) and all(type(e) is dict for e in events):
+        return events
+    parsed = [_parse(body) for body in intact]
+    if None in parsed:
+        log.warning("%s: %d line(s) that are not an event skipped", where, parsed.count(None))
+    return [e for e in parsed if e is not None]
 
 
 def read_events(path: str | os.PathLike) -> list[dict]:
@@ -143,6 +178,13 @@ class EventLog:
         finally:
             os.close(fd)
 
+    def size(self) -> int:
+        """The log's length in bytes: a cheap way (no lock, no parsing) to see that it changed."""
+        try:
+            return os.stat(self.path).st_size
+        except FileNotFoundError:
+            return 0
+
     def read(self) -> list[dict]:
         """Every intact event, in order. Safe without the lock: a torn tail is simply skipped."""
         return self.read_from(0)[0]
@@ -194,11 +236,4 @@ def _read_from(path: Path, offset: int) -> tuple[list[dict], int]:
     except FileNotFoundError:
         return [], 0
     complete = data.rfind(b"\n") + 1  # the last piece has no newline: torn or in flight
-    events = []
-    for line in data[:complete].splitlines(keepends=True):
-        event = decode(line)
-        if event is None:
-            log.warning("%s: a corrupted line after byte %d was skipped", path, offset)
-            continue
-        events.append(event)
-    return events, offset + complete
+    return decode_all(data[:complete], f"{path} after byte {offset}"), offset + complete
