@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 SYNC_SECONDS = 1.0  # durable appends reach the disk within this time (see `EventLog.locked`)
 
 
-
 def encode(event: dict) -> bytes:
     body = json.dumps(event, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return f"{zlib.crc32(body.encode()):08x} {body}\n".encode()
