@@ -6,7 +6,10 @@ Each agent is a real process running `snakesweep.sweep.agent.run_agent` against 
 a fake trainer whose epochs take `--epoch-seconds` (0 by default: contention at its worst). The
 sweep is random search with `run_cap = --runs`, so every claim asks the engine for a suggestion.
 Prints one line per repeat with the claim latency median, p99 and max in ms, and the wall time
-from the moment every agent is ready (their start-up is printed apart).
+from the moment every agent is ready (their start-up is printed apart). The same figures follow
+for what a claim's latency leaves out: the wait to record each run's finish, and so the time an
+agent spends between runs (the finish, then the next claim); and the fewest and most runs one
+agent did (a fair lock gives every agent its share).
 
 `--src DIR` imports snakesweep from another checkout's `src/` (e.g. a `git worktree` of an older
 commit), so that before and after can be measured side by side in one run on the same machine.
@@ -46,19 +49,23 @@ def agent_main(store: str, agent: str, runs: int, epoch_seconds: float, go: str)
     from snakesweep.sweep.controller import LocalController
 
     timed = "next" if hasattr(LocalController, "next") else "claim"  # the method run_agent calls
-    latencies: list[float] = []
+    calls: list[tuple[str, float]] = []  # ("claim" or "finish", seconds), in order
 
     class Timed(LocalController):
         pass
 
-    def timed_call(self, *args, _inner=getattr(LocalController, timed)):
-        started = time.perf_counter()
-        try:
-            return _inner(self, *args)
-        finally:
-            latencies.append(time.perf_counter() - started)
+    def timing(kind, inner):
+        def call(self, *args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return inner(self, *args, **kwargs)
+            finally:
+                calls.append((kind, time.perf_counter() - started))
 
-    setattr(Timed, timed, timed_call)
+        return call
+
+    setattr(Timed, timed, timing("claim", getattr(LocalController, timed)))
+    Timed.finish = timing("finish", LocalController.finish)
 
     def train_one(claim, on_epoch):
         loss = 1.0
@@ -74,7 +81,7 @@ def agent_main(store: str, agent: str, runs: int, epoch_seconds: float, go: str)
     while not os.path.exists(go):
         time.sleep(0.01)
     run_agent(controller, agent, runs, train_one, heartbeat_interval=100.0, wait_seconds=0.05)
-    print(json.dumps(latencies), flush=True)
+    print(json.dumps(calls), flush=True)
     # Leave without unloading the interpreter's 1,700 modules: 64 agents doing that at once took
     # 2 cores about 8 s, which slowed the last agents' claims and the wall time (not the controller)
     os._exit(0)
@@ -111,15 +118,37 @@ def measure(agents: int, runs: int, epoch_seconds: float, src: str | None) -> di
         wall = time.perf_counter() - started
         if any(p.returncode for p in procs):
             raise SystemExit("an agent failed; see its stderr above")
-    latencies = [s for out in outputs for s in json.loads(out.strip().splitlines()[-1])]
+    return summarize([json.loads(out.strip().splitlines()[-1]) for out in outputs], wall, startup)
+
+
+def summarize(agents: list[list], wall: float, startup: float) -> dict:
+    """Claim latencies, and what they leave out: the wait to record a run's finish, and so the
+    time an agent spends between runs (its finish, then its next claim)."""
+    claims = [s for calls in agents for kind, s in calls if kind == "claim"]
+    finishes = [s for calls in agents for kind, s in calls if kind == "finish"]
+    between = [
+        s + following
+        for calls in agents
+        for (kind, s), (next_kind, following) in zip(calls, calls[1:])
+        if (kind, next_kind) == ("finish", "claim")
+    ]
+    runs = [sum(kind == "finish" for kind, _ in calls) for calls in agents]
     return {
-        "median_ms": 1000 * statistics.median(latencies),
-        "p99_ms": 1000 * percentile(latencies, 0.99),
-        "max_ms": 1000 * max(latencies),
-        "claims": len(latencies),
+        "claim": stats(claims),
+        "finish": stats(finishes),
+        "between": stats(between),
+        "claims": len(claims),
+        "runs_per_agent": (min(runs), max(runs)),
         "wall_s": wall,
         "startup_s": startup,
     }
+
+
+def stats(seconds: list[float]) -> str:
+    return (
+        f"median {1000 * statistics.median(seconds):.1f} ms, p99 {1000 * percentile(seconds, 0.99):.1f} ms, "
+        f"max {1000 * max(seconds):.1f} ms"
+    )
 
 
 def main() -> None:
@@ -139,9 +168,10 @@ def main() -> None:
     for _ in range(args.repeat):
         r = measure(args.agents, args.runs, args.epoch_seconds, args.src)
         print(
-            f"{label}: {args.agents} agents x {args.runs} runs: claim median {r['median_ms']:.1f} ms, "
-            f"p99 {r['p99_ms']:.1f} ms, max {r['max_ms']:.1f} ms ({r['claims']} claims); wall {r['wall_s']:.1f} s "
-            f"(after {r['startup_s']:.1f} s for the agents to start)",
+            f"{label}: {args.agents} agents x {args.runs} runs: claim {r['claim']} ({r['claims']} claims); "
+            f"wall {r['wall_s']:.1f} s (after {r['startup_s']:.1f} s for the agents to start); "
+            f"finish {r['finish']}; between runs {r['between']}; "
+            "runs per agent {}-{}".format(*r["runs_per_agent"]),
             flush=True,
         )
 

@@ -87,7 +87,7 @@ class LocalController:
         """An agent that starts while still holding runs died with them (Snakemake's `retries:`
         restarted it, or the pipeline was killed): requeue them now rather than after the
         heartbeat timeout."""
-        with self.log.locked():
+        with self.log.locked(urgent=True):
             self._sync()
             orphans = decide.orphaned_runs(self.state, agent)
             self._append(*(decide.crashed_event(r, f"agent {agent} restarted") for r in orphans))
@@ -101,7 +101,7 @@ class LocalController:
         self._sync()  # most of the news, read before taking the lock, so it is held briefly
         if isinstance(done := decide.next_action(self.state, self.policy, self._exhausted), Exhausted):
             return done  # final (see `decide.next_action`): no need to queue for the lock to learn it
-        with self.log.locked():
+        with self.log.locked(urgent=True):
             self._sync()
             reason = f"no heartbeat for {self.heartbeat_timeout:g} s"
             stale = decide.stale_runs(self.state, self.clock(), self.heartbeat_timeout)
@@ -150,7 +150,7 @@ class LocalController:
     def record_claim(self, agent: str, config: dict, engine_config: dict) -> Claim:
         """Book a config that another controller (the W&B server) handed out, so the store
         holds every run of the sweep whichever controller decided."""
-        with self.log.locked():
+        with self.log.locked(urgent=True):
             self._sync()
             index = len(self.state.by_index)
             return self._hand_out(Claim(run_id_for(index, config), index, config, 1), engine_config, agent)
@@ -176,7 +176,7 @@ class LocalController:
                         self._metrics_written_at = metric["time"]
             return False
         self._sync()  # most of the news, read before taking the lock
-        with self.log.locked():
+        with self.log.locked(urgent=True):
             self._sync()
             self._append(metric)
             run = self.state.runs[run_id]

@@ -10,6 +10,8 @@ filesystem. Two properties make that safe:
   finishes) reach the disk within a second, fsynced in the background (see `locked`).
 - The lock is a blocking `flock(2)` on `<log>.lock`, which the kernel releases when the holder
   dies, and which Linux maps to POSIX byte-range locks on NFS, so it also works across nodes.
+  Takers wait for it in turn, in order of arrival (`snakesweep.sweep.turns`, with two more
+  files: `<log>.ticket` and `<log>.queue`).
 
 The store knows nothing about sweeps; `snakesweep.sweep.state` gives the events their meaning.
 """
@@ -27,6 +29,8 @@ import weakref
 import zlib
 from pathlib import Path
 from typing import Iterator
+
+from snakesweep.sweep.turns import BACKGROUND, URGENT, Turns
 
 
 log = logging.getLogger(__name__)
@@ -103,21 +107,25 @@ class EventLog:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.lock_path = Path(str(self.path) + ".lock")
+        self._turns = Turns(self.path)
         self._holding = threading.local()  # per thread: an agent's heartbeat thread locks too
         self._dirty = threading.Event()  # durable appends not yet fsynced
         self._syncer: threading.Thread | None = None
         self._syncer_lock = threading.Lock()
 
     @contextlib.contextmanager
-    def locked(self, blocking: bool = True) -> Iterator[bool]:
+    def locked(self, blocking: bool = True, urgent: bool = False) -> Iterator[bool]:
         """Hold the exclusive lock: read, decide and append as one step. Yields True, or with
-        `blocking=False` False at once when another process holds the lock.
+        `blocking=False` False at once when the lock is taken (or an urgent taker is waiting).
 
-        A blocking `flock(2)`: waiters sleep in the kernel's queue and one is woken when the
-        lock is released. `filelock` polls instead (try, sleep, retry, at about 0.6 ms of Python
-        per try); with 64 agents on 2 cores the pollers took the CPU the lock's holder needed,
-        and claims waited seconds (`benchmarks/controller_scale.py`). The kernel releases the
-        lock when its holder dies, so a crashed agent never leaves the store locked.
+        `urgent` is for a step the agent waits on with nothing else to do (a claim, an early
+        stopping decision); it goes before records (a finish, a heartbeat). Takers wait their
+        turn, first come, first served, in those two lines (`snakesweep.sweep.turns`), and
+        sleep in the kernel until it comes. `filelock` polls instead (try, sleep, retry, at
+        about 0.6 ms of Python per try); with 64 agents on 2 cores the pollers took the CPU the
+        lock's holder needed, and claims waited seconds (`benchmarks/controller_scale.py`). The
+        lock itself is an `flock(2)`, which the kernel releases when its holder dies, so a
+        crashed agent never leaves the store locked.
 
         Durable appends are fsynced by a background thread within `SYNC_SECONDS`, not by the
         appending call: with dozens of agents, an fsync per finished run made every agent queue
@@ -127,20 +135,35 @@ class EventLog:
         """
         fd = self._lock_fd()
         self._holding.unsynced = False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False  # `blocking=False` and someone else holds it
-            return
-        try:
-            self._holding.value = True
-            yield True
-        finally:
-            self._holding.value = False
-            fcntl.flock(fd, fcntl.LOCK_UN)
+        with contextlib.ExitStack() as turn:
+            if not self._take(fd, blocking, urgent, turn):
+                yield False
+                return
+            try:
+                self._holding.value = True
+                yield True
+            finally:
+                self._holding.value = False
+                fcntl.flock(fd, fcntl.LOCK_UN)
         if self._holding.unsynced:
             self._dirty.set()
             self._start_syncer()
+
+    def _take(self, fd: int, blocking: bool, urgent: bool, turn: contextlib.ExitStack) -> bool:
+        """Take the `flock` on `fd`, in turn; `turn` holds this taker's place until it lets go.
+        An urgent taker takes a free lock at once; a background one never jumps the lines."""
+        if not Turns.available:
+            return _flock(fd, blocking)
+        if urgent:
+            turn.enter_context(self._turns.urgent())
+            if _flock(fd, blocking=False):
+                return True
+        elif not blocking:
+            return not self._turns.urgent_waiting() and _flock(fd, blocking=False)
+        if not blocking:
+            return False
+        turn.enter_context(self._turns.turn(URGENT if urgent else BACKGROUND))
+        return _flock(fd, blocking=True)
 
     def _start_syncer(self) -> None:
         with self._syncer_lock:
@@ -217,6 +240,14 @@ class EventLog:
         keep = handle.read().rfind(b"\n") + 1
         log.warning("%s: a write was torn by a crash; dropping its %d bytes", self.path, size - keep)
         handle.truncate(keep)
+
+
+def _flock(fd: int, blocking: bool) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+    except BlockingIOError:
+        return False
+    return True
 
 
 def _read_from(path: Path, offset: int) -> tuple[list[dict], int]:
