@@ -1,6 +1,9 @@
 """Turns at the store's lock: order of arrival within a line, urgent takers first, and no
 taker stuck behind one that died or behind a counter that was reset."""
 
+import errno
+import fcntl
+import logging
 import signal
 import struct
 import subprocess
@@ -117,3 +120,18 @@ def test_a_reset_counter_costs_order_not_progress(tmp_path):
         late = _taker(log, "late", order)  # draws number 0 again: its byte is taken
         late.join(timeout=10)
     assert order == ["late"]
+
+
+def test_a_filesystem_that_refuses_byte_range_locks_gets_the_bare_lock(tmp_path, monkeypatch, caplog):
+    def refuse(*args):  # what NFS without a lock manager answers
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "fcntl", refuse)
+    log = EventLog(tmp_path / "store.log")
+    with caplog.at_level(logging.WARNING):
+        for urgent in (True, False, True):
+            with log.locked(urgent=urgent) as got:
+                assert got
+                log.append({"event": "heartbeat", "run": "r", "time": 0.0})
+    assert len(log.read()) == 3
+    assert caplog.text.count("refuses byte-range locks") == 1  # said once, then the bare flock

@@ -164,10 +164,10 @@ class LocalController:
         """Record one epoch's metric; True if the run should stop (early termination)."""
         metric = {"event": "metric", "run": run_id, "step": step, "value": value, "time": self.clock()}
         if not self.policy.stops_early:
-            # Nothing to decide: written now if the lock is free and this agent wrote none in the
-            # last LIVE_METRIC_SECONDS, else with the next write (the run's finish at the
-            # latest), so that epochs never queue for the lock, and agents with very short
-            # epochs do not keep grabbing it between other agents' turns.
+            # Nothing to decide: written now if the lock is free (and no claim is waiting for it)
+            # and this agent wrote none in the last LIVE_METRIC_SECONDS, else with the next write
+            # (the run's finish at the latest), so that epochs never queue for the lock, and
+            # agents with very short epochs do not keep grabbing it between other agents' turns.
             self._pending.append(metric)
             if metric["time"] - self._metrics_written_at >= LIVE_METRIC_SECONDS:
                 with self.log.locked(blocking=False) as got:

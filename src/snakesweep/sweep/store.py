@@ -152,7 +152,7 @@ class EventLog:
     def _take(self, fd: int, blocking: bool, urgent: bool, turn: contextlib.ExitStack) -> bool:
         """Take the `flock` on `fd`, in turn; `turn` holds this taker's place until it lets go.
         An urgent taker takes a free lock at once; a background one never jumps the lines."""
-        if not Turns.available:
+        if not self._turns.on:
             return _flock(fd, blocking)
         if urgent:
             turn.enter_context(self._turns.urgent())

@@ -31,19 +31,23 @@ drops them when the process dies. Turns only order the takers; the store's `floc
 excludes them. So a taker that dies while waiting (the one after it stops waiting early) or one
 that does not queue (`locked(blocking=False)`, an older snakesweep) costs order for a moment,
 never exclusion. Where the OS has no OFD locks (macOS), `Turns.available` is False and the store
-uses the bare `flock`.
+uses the bare `flock`; likewise, with a warning, where the filesystem refuses byte-range locks.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
+import logging
 import os
 import struct
 import threading
 import weakref
 from pathlib import Path
 from typing import Iterator
+
+log = logging.getLogger(__name__)
 
 URGENT, BACKGROUND = 0, 1  # the two lines; a line's numbers use every other byte of the queue
 
@@ -53,6 +57,8 @@ _OFD_SETLKW = getattr(fcntl, "F_OFD_SETLKW", None)
 _FLOCK = struct.Struct("hhqqi")  # Linux's struct flock: type, whence, start, length, pid (0 for OFD)
 _COUNTER = struct.Struct("<Q")  # one per line in `<log>.ticket`, at 8 * line
 _GATE = 1 << 62  # the gate's byte in `<log>.queue`, far past any number's
+# what a filesystem that cannot take byte-range locks answers (NFS without a lock manager, FUSE)
+_UNSUPPORTED = {errno.ENOLCK, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOSYS}
 
 
 def _lock(fd: int, kind: int, byte: int, wait: bool = False) -> None:
@@ -65,6 +71,7 @@ class Turns:
     def __init__(self, log_path: Path):
         self._paths = {"ticket": Path(f"{log_path}.ticket"), "queue": Path(f"{log_path}.queue")}
         self._fds = threading.local()  # per thread, for the reason the module docstring gives
+        self.on = Turns.available  # off for good once the filesystem refuses a byte-range lock
 
     def _fd(self, name: str) -> int:
         fd = getattr(self._fds, name, None)
@@ -79,7 +86,12 @@ class Turns:
         """Hold the gate open for urgent takers: background takers wait while the block runs.
         Enter it before trying the store's lock, and leave it after letting go."""
         queue = self._fd("queue")
-        _lock(queue, fcntl.F_RDLCK, _GATE, wait=True)
+        try:
+            _lock(queue, fcntl.F_RDLCK, _GATE, wait=True)
+        except OSError as err:
+            self._give_up(err)
+            yield
+            return
         try:
             yield
         finally:
@@ -88,22 +100,29 @@ class Turns:
     def urgent_waiting(self) -> bool:
         """Whether an urgent taker is there now (for a background taker that will not wait)."""
         probe = _FLOCK.pack(fcntl.F_WRLCK, os.SEEK_SET, _GATE, 1, 0)
-        return _FLOCK.unpack(fcntl.fcntl(self._fd("queue"), _OFD_GETLK, probe))[0] != fcntl.F_UNLCK
+        try:
+            return _FLOCK.unpack(fcntl.fcntl(self._fd("queue"), _OFD_GETLK, probe))[0] != fcntl.F_UNLCK
+        except OSError as err:
+            self._give_up(err)
+            return False
 
     @contextlib.contextmanager
     def turn(self, line: int) -> Iterator[None]:
         """Return once every taker that drew a number of `line` before this one has had its
         turn (and, for the background line, once no urgent taker is waiting); the turn ends
         when the block does."""
-        queue = self._fd("queue")
-        number = self._draw(queue, line)
+        queue, number = self._fd("queue"), None
         try:
-            if number:  # None: no place in the line (see `_draw`); 0: the first taker ever
-                _lock(queue, fcntl.F_RDLCK, 2 * (number - 1) + line, wait=True)
-                _lock(queue, fcntl.F_UNLCK, 2 * (number - 1) + line)
-            if line == BACKGROUND:
-                _lock(queue, fcntl.F_WRLCK, _GATE, wait=True)
-                _lock(queue, fcntl.F_UNLCK, _GATE)
+            try:
+                number = self._draw(queue, line)
+                if number:  # None: no place in the line (see `_draw`); 0: the first taker ever
+                    _lock(queue, fcntl.F_RDLCK, 2 * (number - 1) + line, wait=True)
+                    _lock(queue, fcntl.F_UNLCK, 2 * (number - 1) + line)
+                if line == BACKGROUND:
+                    _lock(queue, fcntl.F_WRLCK, _GATE, wait=True)
+                    _lock(queue, fcntl.F_UNLCK, _GATE)
+            except OSError as err:
+                self._give_up(err)
             yield
         finally:
             if number is not None:
@@ -123,7 +142,24 @@ class Turns:
                 _lock(queue, fcntl.F_WRLCK, 2 * number + line)
             except (BlockingIOError, PermissionError):  # EAGAIN or EACCES: someone holds it
                 return None
-            os.pwrite(ticket, _COUNTER.pack(number + 1), _COUNTER.size * line)
+            try:
+                os.pwrite(ticket, _COUNTER.pack(number + 1), _COUNTER.size * line)
+            except OSError as err:  # a full disk, say: name the file, as other write errors do
+                _lock(queue, fcntl.F_UNLCK, 2 * number + line)
+                raise OSError(err.errno, err.strerror, str(self._paths["ticket"])) from err
             return number
         finally:
             fcntl.flock(ticket, fcntl.LOCK_UN)
+
+    def _give_up(self, err: OSError) -> None:
+        """Turns off turns if the filesystem cannot take byte-range locks; the store's `flock`
+        still excludes, so agents go on, in the kernel's order. Any other error is raised."""
+        if err.errno not in _UNSUPPORTED:
+            raise err
+        if self.on:
+            log.warning(
+                "%s: the filesystem refuses byte-range locks (%s); agents take the store's lock without turns",
+                self._paths["queue"],
+                err.strerror,
+            )
+        self.on = False
