@@ -2,9 +2,9 @@
 
 `flock(2)` does not queue its waiters. When the holder lets go, whichever process is running
 takes the lock, often the one that just let go, coming back for its next step, before the
-waiter the kernel woke gets a CPU. With 64 agents on 2 cores some agents waited a second for a
-claim while others took ten runs (`benchmarks/controller_scale.py`). `Turns` puts the takers in
-two lines, each first come, first served:
+waiter the kernel woke gets a CPU. With 64 agents on 2 cores some agents waited a second
+between runs while others did four times as many runs (`benchmarks/controller_scale.py`).
+`Turns` puts the takers in two lines, each first come, first served:
 
 - **urgent**: a taker whose agent waits on the answer with nothing to do: a claim, or the early
   stopping decision at the end of an epoch;
