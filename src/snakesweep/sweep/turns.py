@@ -65,6 +65,12 @@ def _lock(fd: int, kind: int, byte: int, wait: bool = False) -> None:
     fcntl.fcntl(fd, _OFD_SETLKW if wait else _OFD_SETLK, _FLOCK.pack(kind, os.SEEK_SET, byte, 1, 0))
 
 
+def _wait_until_free(fd: int, kind: int, byte: int) -> None:
+    """Sleep until a lock of `kind` on `byte` could be had (taking it, then dropping it)."""
+    _lock(fd, kind, byte, wait=True)
+    _lock(fd, fcntl.F_UNLCK, byte)
+
+
 class Turns:
     available = _OFD_SETLKW is not None
 
@@ -116,11 +122,9 @@ class Turns:
             try:
                 number = self._draw(queue, line)
                 if number:  # None: no place in the line (see `_draw`); 0: the first taker ever
-                    _lock(queue, fcntl.F_RDLCK, 2 * (number - 1) + line, wait=True)
-                    _lock(queue, fcntl.F_UNLCK, 2 * (number - 1) + line)
+                    _wait_until_free(queue, fcntl.F_RDLCK, 2 * (number - 1) + line)  # predecessor done
                 if line == BACKGROUND:
-                    _lock(queue, fcntl.F_WRLCK, _GATE, wait=True)
-                    _lock(queue, fcntl.F_UNLCK, _GATE)
+                    _wait_until_free(queue, fcntl.F_WRLCK, _GATE)  # no urgent taker there
             except OSError as err:
                 self._give_up(err)
             yield
