@@ -2,7 +2,7 @@
 
     python benchmarks/controller_scale.py --agents 64 --runs 1000 [--src DIR] [--repeat K]
 
-Each agent is a real process running `snakesweep.sweep.agent.run_agent` against one store, with
+Each agent is a real process running `snakesweep.agent.loop.run_agent` against one store, with
 a fake trainer whose epochs take `--epoch-seconds` (0 by default: contention at its worst). The
 sweep is random search with `run_cap = --runs`, so every claim asks the engine for a suggestion.
 Prints one line per repeat with the claim latency median, p99 and max in ms, and the wall time
@@ -36,6 +36,7 @@ SWEEP = {
         "dropout": {"distribution": "uniform", "min": 0.0, "max": 0.5},
     },
 }
+PARALLELISM = 4  # declared parallelism: random search sees no results, so any value gives the same runs
 
 
 def agent_main(store: str, agent: str, runs: int, epoch_seconds: float, go: str) -> None:
@@ -45,7 +46,7 @@ def agent_main(store: str, agent: str, runs: int, epoch_seconds: float, go: str)
     agent has imported the engine, so what is measured is the controller, not 64 Pythons
     importing scipy at once on a few cores (that start-up is reported on its own). For the same
     reason it leaves with `os._exit` once its results are out: the store is synced by then."""
-    from snakesweep.sweep.agent import run_agent
+    from snakesweep.agent.loop import run_agent
     from snakesweep.sweep.controller import LocalController
 
     timed = "next" if hasattr(LocalController, "next") else "claim"  # the method run_agent calls
@@ -76,7 +77,7 @@ def agent_main(store: str, agent: str, runs: int, epoch_seconds: float, go: str)
                 return {"state": "stopped", "summary": {"val_loss": loss}}
         return {"state": "finished", "summary": {"val_loss": loss}}
 
-    controller = Timed(store, {**SWEEP, "run_cap": runs}, 0, heartbeat_timeout=600)
+    controller = Timed(store, {**SWEEP, "run_cap": runs}, 0, parallelism=PARALLELISM, heartbeat_timeout=600)
     print("ready", flush=True)
     while not os.path.exists(go):
         time.sleep(0.01)

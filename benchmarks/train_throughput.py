@@ -43,7 +43,7 @@ import torch.nn.functional as F
 
 from snakesweep.seeding import seed_everything
 from snakesweep.train.model import ConvNet
-from snakesweep.train.run_config import DEFAULTS
+from snakesweep.train.run_config import defaults, load_schema
 from snakesweep.train.trainer import train
 
 BATCH = 128
@@ -85,7 +85,7 @@ def intro_way(dataset: dict, epochs: int, device: torch.device, threads: int, ro
 
     seed_everything(0, threads)
     model = ConvNet().to(device)  # same model; its built-in normalisation costs the same both ways
-    optimizer = torch.optim.Adam(model.parameters(), lr=DEFAULTS["learning_rate"])
+    optimizer = torch.optim.Adam(model.parameters(), lr=defaults(load_schema())["learning_rate"])
     model.train()
     samples = 0
     started = time.perf_counter()

@@ -11,8 +11,10 @@ import json
 import sys
 import time
 
-from snakesweep.sweep.agent import run_agent
-from snakesweep.sweep.controller import DEFAULT_PARALLELISM, LocalController
+from controller_helpers import PARALLELISM
+
+from snakesweep.agent.loop import run_agent
+from snakesweep.sweep.controller import LocalController
 
 
 def fake_train(seconds_per_epoch):
@@ -49,7 +51,7 @@ def main(store, sweep_json, agent, max_runs, seconds, timeout="30"):
         sweep["config"],
         sweep["seed"],
         heartbeat_timeout=float(timeout),
-        parallelism=sweep.get("parallelism", DEFAULT_PARALLELISM),
+        parallelism=sweep.get("parallelism", PARALLELISM),
     )
     controller.latencies = []
     summary = run_agent(

@@ -1,4 +1,4 @@
-"""The `snakesweep` command. Subcommands live here so later stages can add theirs.
+"""Reproducible hyperparameter sweeps: train one run, see where a sweep stands, or prove it.
 
 `snakesweep train` runs one config end to end (see snakesweep.train.run) and exits 0 when the
 run finished or was stopped, 1 when it failed (with one line saying why) or when the input was
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from snakesweep import paths
 from snakesweep.errors import UserError
+from snakesweep.train.wandb_run import MODES
 
 
 def _cpu_count() -> int:
@@ -63,13 +64,13 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from snakesweep.sweep.status import show
+    from snakesweep.inspect.status import show
 
     return show(args.results, args.watch)
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from snakesweep.sweep.verify import verify
+    from snakesweep.inspect.verify import verify
 
     print(verify(args.results, retrain_best=args.retrain))
     return 0
@@ -96,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--threads", type=int, default=None, help="torch CPU threads; results depend on it (default: all CPUs)"
     )
-    train.add_argument("--wandb-mode", default="offline", choices=("offline", "online", "disabled"))
+    train.add_argument("--wandb-mode", default="offline", choices=MODES)
     train.add_argument("--wandb-dir", default=None, help="where wandb writes its wandb/ folder (default: --out)")
     train.add_argument("--project", default="snakesweep", help="W&B project (default snakesweep)")
     train.add_argument("--group", default=None, help="W&B group, e.g. the sweep's name")

@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 from snakesweep import paths
+from snakesweep.sweep.metric import ranking_of
 
 
 def success_summary() -> str:
@@ -31,7 +32,7 @@ def render_success(best: dict, states: dict[str, int]) -> str:
     counts = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
     views = ", ".join(Path(p).name for p in (paths.PARALLEL_COORDINATES, paths.IMPORTANCE_PLOT, paths.PROGRESS_PLOT))
     rows = [
-        ("best run", f"{best['run_id']}: {metric['name']} = {metric['value']:.6g} ({metric['goal']})"),
+        ("best run", f"{best['run_id']}: {metric['name']} = {metric['value']:.6g} ({ranking_of(best).qualifier()})"),
         ("test accuracy", f"{best['test_accuracy_onnxruntime']:.4f} (onnxruntime, {best['test_images']} test images)"),
         ("best model", f"{paths.BEST_MODEL} (model card: {paths.MODEL_CARD})"),
         ("leaderboard", paths.LEADERBOARD),
@@ -50,3 +51,4 @@ def failure_summary() -> str:
         f"{paths.LOGS}/agent-<n>.log); `snakesweep status` shows the sweep's runs. Finished work "
         "is kept: run snakemake again once the cause is fixed."
     )
+

@@ -6,17 +6,21 @@
 #   tests/slurm/cluster.sh install        apt-get the packages (root)
 #   tests/slurm/cluster.sh start DIR      start the daemons
 #   tests/slurm/cluster.sh stop DIR       stop exactly the daemons started in DIR, by pid
+#   tests/slurm/cluster.sh foreign        list the SLURM config files present that this
+#                                         script did not write (a site's own SLURM)
 #
 # State, logs and pid files live in DIR. The configuration goes to /etc/slurm, where clients
 # look for it: the executor plugin's job step drops SLURM_* variables (SLURM_CONF included)
 # before its nested `srun`, so on a real cluster, and here, that srun finds the config only at
-# the default path. Each file is marked, an existing unmarked config is never overwritten, and
-# `stop` removes only marked files. Daemons run in the foreground under this script's control
-# and are stopped by their recorded pids, never by process name.
+# the default path. Each file is marked; `start` refuses to run while `foreign` lists anything,
+# so a site's config is never overwritten, and `stop` removes only marked files. Daemons run in
+# the foreground under this script's control and are stopped by their recorded pids, never by
+# process name.
 set -euo pipefail
 
 CONF_DIR=/etc/slurm
 MARKER="# written by snakesweep tests/slurm/cluster.sh: removed by its stop command"
+CONF_FILES=(slurm.conf gres.conf slurmdbd.conf) # the files this script writes to CONF_DIR
 PACKAGES=(slurmctld slurmd slurm-client munge slurmdbd mariadb-server)
 MYSQL_PORT=${SNAKESWEEP_TEST_MYSQL_PORT:-33061}
 DBD_PORT=${SNAKESWEEP_TEST_DBD_PORT:-16819}
@@ -33,6 +37,14 @@ install_packages() {
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     fi
+}
+
+foreign_config() {  # print each SLURM config file present that this script did not write
+    local f
+    for f in "${CONF_FILES[@]/#/$CONF_DIR/}" /etc/slurm-llnl/slurm.conf ${SLURM_CONF:+"$SLURM_CONF"}; do
+        # unreadable counts as foreign too
+        if [ -e "$f" ] && ! grep -qsF "$MARKER" "$f"; then echo "$f"; fi
+    done
 }
 
 wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
@@ -53,13 +65,13 @@ spawn() {  # spawn NAME COMMAND...: run in the background, record its pid
 
 start() {
     DIR=$(realpath -m "$1")
+    local foreign
+    foreign=$(foreign_config)
+    if [ -n "$foreign" ]; then
+        log "a SLURM config that this script did not write exists, not touching it:" $foreign
+        return 1
+    fi
     mkdir -p "$DIR"/{log,pids,state,spool,dev,run,mysql-run} "$CONF_DIR"
-    for f in slurm.conf gres.conf slurmdbd.conf; do
-        if [ -e "$CONF_DIR/$f" ] && ! grep -qF "$MARKER" "$CONF_DIR/$f"; then
-            log "$CONF_DIR/$f exists and was not written by this script: not overwriting it"
-            return 1
-        fi
-    done
     local host
     host=$(hostname -s)
 
@@ -178,7 +190,7 @@ stop() {
         fi
         rm -f "$file"
     done
-    for f in slurm.conf gres.conf slurmdbd.conf; do
+    for f in "${CONF_FILES[@]}"; do
         if [ -e "$CONF_DIR/$f" ] && grep -qF "$MARKER" "$CONF_DIR/$f"; then rm -f "$CONF_DIR/$f"; fi
     done
     log "stopped"
@@ -188,5 +200,6 @@ case "${1:-}" in
     install) install_packages ;;
     start) start "${2:?usage: cluster.sh start DIR}" ;;
     stop) stop "${2:?usage: cluster.sh stop DIR}" ;;
-    *) echo "usage: $0 install | start DIR | stop DIR" >&2; exit 2 ;;
+    foreign) foreign_config ;;
+    *) echo "usage: $0 install | start DIR | stop DIR | foreign" >&2; exit 2 ;;
 esac

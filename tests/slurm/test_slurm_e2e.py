@@ -1,8 +1,19 @@
-"""`snakemake --profile slurm` against a real single-node SLURM cluster (see cluster.sh).
+"""`snakemake --profile slurm` end to end against a real SLURM cluster.
 
-Runs where the cluster can be installed and started (root, apt-get); skipped with the reason
-elsewhere, or when SNAKESWEEP_SKIP_SLURM is set. The only overrides of the shipped profile are what this small test cluster needs:
-its partition name, no account, a short first status check.
+Which cluster (the `slurm` fixture):
+- one that already answers `sinfo` (a cluster's login node, say): the test submits its jobs
+  there, to a partition that `sinfo` reports with GPUs (or $SNAKESWEEP_SLURM_PARTITION), and
+  installs, starts, stops and changes nothing else; it works in this checkout, which the compute
+  nodes must see anyway since its jobs run this checkout's .venv;
+- a SLURM config that cluster.sh did not write (`cluster.sh foreign` lists it), but no cluster
+  answers: skipped, naming the files, which are left untouched;
+- no SLURM config at all: cluster.sh installs Debian's packages and starts a throw-away
+  single-node cluster with 2 fake GPUs (needs root and apt-get, else skipped), and afterwards
+  stops exactly its daemons and removes only the files it wrote.
+
+Skipped when SNAKESWEEP_SKIP_SLURM is set. The only overrides of the shipped profile are what a
+test needs: the partition, no account (sbatch then uses the user's default one, if any), a
+short first status check.
 """
 
 import hashlib
@@ -14,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -24,12 +36,65 @@ pytestmark = pytest.mark.slow
 CLUSTER = Path(__file__).with_name("cluster.sh")
 
 
+class Cluster(NamedTuple):
+    env: dict  # for SLURM's commands: without SLURM_CONF, as the plugin's job steps see it
+    partition: str
+    own: bool  # started by this fixture (one node, 2 fake GPUs), not the machine's own SLURM
+    setup: str  # what setting it up took, for the measurements
+
+
+def ask(*command: str, env: dict) -> tuple[bool, str]:
+    """(True, stdout) if the command succeeds, else (False, why not)."""
+    try:
+        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    except FileNotFoundError:
+        return False, f"{command[0]} is not installed"
+    except subprocess.TimeoutExpired:
+        return False, f"{command[0]} did not answer within 60 s"
+    if result.returncode != 0:
+        return False, (result.stderr or result.stdout).strip() or f"exit status {result.returncode}"
+    return True, result.stdout
+
+
+def gpu_partition(sinfo: str) -> str | None:
+    """From `sinfo -h -o %P|%a|%G`: the default partition if it is up and has GPUs, else the
+    first such one."""
+    rows = (line.split("|") for line in sinfo.splitlines())
+    names = [name for name, avail, gres in rows if avail == "up" and "gpu" in gres]
+    names.sort(key=lambda name: not name.endswith("*"))  # sinfo marks the default one with *
+    return names[0].rstrip("*") if names else None
+
+
+def existing_cluster(env: dict, sinfo: str) -> Cluster:
+    partition = os.environ.get("SNAKESWEEP_SLURM_PARTITION") or gpu_partition(sinfo)
+    if not partition:
+        pytest.skip(
+            "the SLURM cluster here reports no partition that is up and has GPUs "
+            f"(sinfo: {sinfo.strip()!r}); set SNAKESWEEP_SLURM_PARTITION to one"
+        )
+    works, why = ask("sacct", "-n", "-X", "-S", "now", env=env)
+    if not works:
+        pytest.skip(f"the SLURM cluster here has no job accounting, which the profile's status checks use (sacct: {why})")
+    return Cluster(env, partition, own=False, setup=f"SLURM: the cluster already here, partition {partition}")
+
+
 @pytest.fixture(scope="module")
-def slurm(tmp_path_factory):
+def slurm():
     if os.environ.get("SNAKESWEEP_SKIP_SLURM"):
         pytest.skip("SNAKESWEEP_SKIP_SLURM is set")
+    env = {key: value for key, value in os.environ.items() if key != "SLURM_CONF"}
+    answers, sinfo = ask("sinfo", "-h", "-o", "%P|%a|%G", env=env)
+    if answers:
+        yield existing_cluster(env, sinfo)  # used as it is: never started or stopped here
+        return
+    foreign = subprocess.run([str(CLUSTER), "foreign"], capture_output=True, text=True, check=True).stdout.split()
+    if foreign:
+        pytest.skip(
+            f"SLURM is configured here ({', '.join(foreign)}, not written by this test) but no cluster "
+            f"answers (sinfo: {sinfo}); not starting a test cluster over that configuration"
+        )
     if os.geteuid() != 0:
-        pytest.skip("starting SLURM daemons needs root")
+        pytest.skip("no SLURM cluster here, and starting a test cluster needs root")
     if not shutil.which("sbatch") and not shutil.which("apt-get"):
         pytest.skip("SLURM is not installed and apt-get is not available to install it")
     started = time.monotonic()
@@ -41,33 +106,37 @@ def slurm(tmp_path_factory):
     result = subprocess.run(
         ["timeout", "-k", "10", "180", str(CLUSTER), "start", str(state)], capture_output=True, text=True
     )
-    env = {key: value for key, value in os.environ.items() if key != "SLURM_CONF"}
     try:
         if result.returncode != 0:
             logs = "\n".join(f"== {p.name}\n{p.read_text()[-2000:]}" for p in sorted((state / "log").glob("*")))
             pytest.fail(f"the test SLURM cluster did not start:\n{result.stderr}\n{logs}")
-        yield env, f"SLURM set-up: packages {installed - started:.1f} s, daemons {time.monotonic() - installed:.1f} s"
+        setup = f"SLURM set-up: packages {installed - started:.1f} s, daemons {time.monotonic() - installed:.1f} s"
+        yield Cluster(env, "debug", own=True, setup=setup)
     finally:
         subprocess.run([str(CLUSTER), "stop", str(state)], check=False)
         shutil.rmtree(state, ignore_errors=True)
 
 
-def test_sweep_runs_through_snakemake_profile_slurm(slurm, tmp_path, measurement):
-    slurm, setup_time = slurm
-    measurement(setup_time)
-    work = copy_workflow(tmp_path / "w")
+def test_sweep_runs_through_snakemake_profile_slurm(slurm, tmp_path, request, measurement):
+    measurement(slurm.setup)
+    if slurm.own:
+        root = tmp_path
+    else:  # in this checkout (in .pytest_cache/), which the compute nodes must see
+        root = Path(tempfile.mkdtemp(prefix="run-", dir=request.config.cache.mkdir("slurm-e2e")))
+        request.addfinalizer(lambda: shutil.rmtree(root, ignore_errors=True))
+    work = copy_workflow(root / "w")
     config = tiny_config(work, agents={"count": 2, "device": "auto"}, sweep={"heartbeat_timeout": 60})
     started = time.monotonic()
     result = subprocess.run(
         [
             "timeout", "-k", "30", "900",
             sys.executable, "-m", "snakemake", "--profile", "slurm",
-            # what this test cluster needs, nothing else:
-            "--default-resources", "slurm_partition=debug", "runtime=30", "mem_mb=2000",
+            # what a test needs, nothing else:
+            "--default-resources", f"slurm_partition={slurm.partition}", "runtime=30", "mem_mb=2000",
             "--slurm-no-account", "--slurm-init-seconds-before-status-checks", "2",
             "--configfile", str(config),
         ],
-        cwd=work, env=slurm, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=work, env=slurm.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     measurement(f"SLURM end-to-end run (snakemake --profile slurm, 4 runs, 2 agents): {time.monotonic() - started:.1f} s")
     assert result.returncode == 0, result.stdout[-6000:]
@@ -75,18 +144,23 @@ def test_sweep_runs_through_snakemake_profile_slurm(slurm, tmp_path, measurement
     summaries = [json.loads((work / f"results/sweep/agents/{i}.json").read_text()) for i in (0, 1)]
     job_ids = [s["slurm_job_id"] for s in summaries]
     assert all(job_ids) and len(set(job_ids)) == 2, summaries
-    # each agent job got its own (fake) GPU from SLURM, and trained on the CPU because torch
-    # cannot use a fake GPU; the log says so
-    assert sorted(s["cuda_visible_devices"] for s in summaries) == ["0", "1"], summaries
-    assert {s["device"] for s in summaries} == {"cpu"}
+    # each agent job got a GPU from SLURM and trained on it, or on the CPU where torch cannot
+    # use it (and then the log says so)
     for i, summary in enumerate(summaries):
-        log = (work / f"results/logs/agent-{i}.log").read_text()
-        assert f"CUDA_VISIBLE_DEVICES={summary['cuda_visible_devices']} was assigned but torch sees no usable CUDA device" in log
+        assert summary["cuda_visible_devices"], summaries
+        if summary["device"] == "cpu":
+            log = (work / f"results/logs/agent-{i}.log").read_text()
+            assert f"CUDA_VISIBLE_DEVICES={summary['cuda_visible_devices']} was assigned but torch sees no usable CUDA device" in log
+        else:
+            assert summary["device"] == "cuda:0", summaries
+    if slurm.own:  # one node's two fake GPUs, one per agent job; torch cannot use them
+        assert sorted(s["cuda_visible_devices"] for s in summaries) == ["0", "1"], summaries
+        assert {s["device"] for s in summaries} == {"cpu"}
 
     # the agent jobs really were submitted with --gpus=1 (SLURM's own accounting says so)
     sacct = subprocess.run(
         ["sacct", "-X", "-n", "-P", "-j", ",".join(job_ids), "-o", "JobID,ReqTRES,State"],
-        env=slurm, capture_output=True, text=True, check=True,
+        env=slurm.env, capture_output=True, text=True, check=True,
     ).stdout
     rows = [line.split("|") for line in sacct.splitlines() if line]
     assert len(rows) == 2 and all("gres/gpu=1" in tres and state == "COMPLETED" for _, tres, state in rows), sacct

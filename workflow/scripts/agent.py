@@ -1,11 +1,11 @@
-"""Rule agent: one sweep agent (see snakesweep.sweep.agent_job)."""
+"""Rule agent: one sweep agent (see snakesweep.agent.job)."""
 
 from snakesweep.logs import job_logging
 from snakesweep.train.wandb_run import preload_wandb
 
 preload_wandb()  # before anything imports torch: see its docstring
 
-from snakesweep.sweep.agent_job import run_agent_job  # noqa: E402
+from snakesweep.agent.job import run_agent_job  # noqa: E402
 
 with job_logging(snakemake.log[0]):
     run_agent_job(

@@ -11,15 +11,16 @@ from pathlib import Path
 from snakesweep import paths
 from snakesweep.aggregate.best import publish_best
 from snakesweep.aggregate.importance import parameter_importance, write_importance
-from snakesweep.aggregate.leaderboard import RANKED_STATES, collect, rank, write_leaderboard
+from snakesweep.aggregate.leaderboard import collect, is_ranked, rank, write_leaderboard
 from snakesweep.aggregate.model_card import write_model_card
 from snakesweep.aggregate.plots import write_plots
 from snakesweep.aggregate.views import write_views
 from snakesweep.data.dataset import load_dataset
 from snakesweep.errors import UserError
-from snakesweep.sweep.spec import flatten_parameter_names, sweep_metric
-from snakesweep.sweep.state import fold
-from snakesweep.sweep.store import read_events
+from snakesweep.record.state import fold
+from snakesweep.record.store import read_events
+from snakesweep.sweep.metric import ranking_of
+from snakesweep.sweep.spec import flatten_parameter_names
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,8 @@ def aggregate(
     importance_out: str | Path,
 ) -> dict:
     sweep = json.loads(Path(sweep_path).read_text())
-    metric = sweep["config"]["metric"] = sweep_metric(sweep["config"])
-    name, goal = metric["name"], metric["goal"]
+    ranking = ranking_of(sweep)
+    name, goal = ranking.name, ranking.goal
     parameters = sorted(flatten_parameter_names(sweep["config"]["parameters"]))
 
     runs = fold(read_events(sweep["store"]))
@@ -51,12 +52,12 @@ def aggregate(
     counts = Counter(row["state"] for row in rows)
     log.info("sweep %s: %d runs (%s)", sweep["sweep_id"], len(rows), dict(counts))
     for row in ranked:
-        if row["state"] not in RANKED_STATES:
-            log.warning("run %s %s: %s", row["run_id"], row["state"], row["reason"])
+        if not is_ranked(row, name):
+            log.warning("run %s %s, not ranked: %s", row["run_id"], row["state"], row["reason"] or f"no value of {name}")
 
-    if not ranked or ranked[0]["state"] not in RANKED_STATES or name not in ranked[0]["summary"]:
+    if not ranked or not is_ranked(ranked[0], name):
         raise UserError(
-            f"{sweep_path}: no run of sweep {sweep['sweep_id']} finished "
+            f"{sweep_path}: no run of sweep {sweep['sweep_id']} can be ranked by {ranking.describe()} "
             f"({len(rows)} runs: {dict(counts) or 'none'}); see {paths.LOGS}/agent-*.log and "
             f"{runs_dir}/*/metrics.json for the reasons"
         )
@@ -66,10 +67,10 @@ def aggregate(
         from snakesweep.aggregate.wandb_best import wandb_best_run
 
         extra["wandb_best_run"] = wandb_best_run(sweep)
-    best = publish_best(ranked[0], sweep, runs_dir, dataset, model_out, best_json_out, extra)
+    best = publish_best(ranked[0], sweep, runs_dir, dataset, model_out, best_json_out, ranking, extra)
     write_model_card(card_out, best, sweep, dict(counts))
     log.info(
-        "best run %s: %s = %s, test accuracy %.4f (onnxruntime)",
-        best["run_id"], name, best["metric"]["value"], best["test_accuracy_onnxruntime"],
+        "best run %s by %s: %s, test accuracy %.4f (onnxruntime)",
+        best["run_id"], ranking.describe(), best["metric"]["value"], best["test_accuracy_onnxruntime"],
     )
     return best

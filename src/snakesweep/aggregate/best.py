@@ -7,12 +7,15 @@ It must equal the PyTorch figure the run recorded; if it does not, the aggregate
 
 from __future__ import annotations
 
+import dataclasses
+
 import shutil
 from pathlib import Path
 
 from snakesweep.atomic import atomic_write, write_json
 from snakesweep.data.arrays import file_sha256
 from snakesweep.errors import UserError
+from snakesweep.sweep.metric import Ranking
 from snakesweep.train.onnx_runtime import onnx_accuracy
 from snakesweep.train.outputs import ONNX_FILE
 
@@ -24,9 +27,9 @@ def publish_best(
     dataset: dict,
     model_out: str | Path,
     best_json_out: str | Path,
+    ranking: Ranking,
     extra: dict | None = None,
 ) -> dict:
-    metric = sweep["config"]["metric"]
     source = Path(runs_dir) / best["run_id"] / ONNX_FILE
     if not source.exists():
         raise UserError(f"{source}: the best run's model is missing; rerun its agent")
@@ -39,7 +42,7 @@ def publish_best(
         "state": best["state"],
         "config": best["run_config"],
         "swept": best["config"],
-        "metric": {"name": metric["name"], "goal": metric["goal"], "value": best["summary"][metric["name"]]},
+        "metric": {**dataclasses.asdict(ranking), "value": best["summary"][ranking.name]},
         "seed": sweep["seed"],
         "sweep_id": sweep["sweep_id"],
         "onnx_sha256": file_sha256(model_out),

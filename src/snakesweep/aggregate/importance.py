@@ -12,27 +12,21 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from pathlib import Path
 
 import numpy as np
 
 from snakesweep.atomic import atomic_write
 from snakesweep.seeding import derive_seed
+from snakesweep.sweep.metric import score
 
 COLUMNS = ("parameter", "importance", "correlation")
 TREES = 100
 
 
 def scored_runs(rows: list[dict], metric: str) -> list[dict]:
-    """The runs that have a finite value of the metric: finished and early-stopped ones."""
-    return [
-        row
-        for row in rows
-        if row["state"] in ("finished", "stopped")
-        and isinstance(row["summary"].get(metric), (int, float))
-        and math.isfinite(row["summary"][metric])
-    ]
+    """The runs that are ranked (`snakesweep.sweep.metric.score`), in their order."""
+    return [row for row in rows if score(row["state"], row["summary"], metric) is not None]
 
 
 def is_numeric(values: list) -> bool:

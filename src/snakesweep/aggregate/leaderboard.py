@@ -10,14 +10,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from pathlib import Path
 
 from snakesweep.atomic import atomic_write
-from snakesweep.sweep.state import Run
+from snakesweep.record.state import Run
+from snakesweep.sweep.metric import score
 from snakesweep.train.outputs import METRICS_FILE
 
-RANKED_STATES = ("finished", "stopped")
 REPORTED_METRICS = ("val_accuracy", "val_loss", "test_accuracy", "test_loss")
 
 
@@ -53,13 +52,16 @@ def rank(rows: list[dict], metric: str, goal: str) -> list[dict]:
     finite metric) after them, by run id."""
 
     def value(row):
-        v = row["summary"].get(metric)
-        return v if row["state"] in RANKED_STATES and isinstance(v, (int, float)) and math.isfinite(v) else None
+        return score(row["state"], row["summary"], metric)
 
-    ranked = [r for r in rows if value(r) is not None]
+    ranked = [r for r in rows if is_ranked(r, metric)]
     ranked.sort(key=lambda r: (-value(r) if goal == "maximize" else value(r), r["run_id"]))
-    rest = sorted((r for r in rows if value(r) is None), key=lambda r: r["run_id"])
+    rest = sorted((r for r in rows if not is_ranked(r, metric)), key=lambda r: r["run_id"])
     return ranked + rest
+
+
+def is_ranked(row: dict, metric: str) -> bool:
+    return score(row["state"], row["summary"], metric) is not None
 
 
 def write_leaderboard(path: str | Path, ranked: list[dict], metric: str, parameters: list[str]) -> None:
@@ -76,10 +78,9 @@ def leaderboard_text(ranked: list[dict], metric: str, parameters: list[str]) -> 
          "epochs_completed", "onnx_sha256", "reason"]
     )
     for position, row in enumerate(ranked, start=1):
-        ranked_row = row["state"] in RANKED_STATES and row["summary"].get(metric) is not None
         writer.writerow(
             [
-                position if ranked_row else "",
+                position if is_ranked(row, metric) else "",
                 row["run_id"],
                 row["state"],
                 _cell(row["summary"].get(metric)),

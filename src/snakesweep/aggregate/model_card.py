@@ -6,6 +6,8 @@ from pathlib import Path
 
 from snakesweep import paths
 from snakesweep.atomic import atomic_write
+from snakesweep.sweep.metric import ranking_of
+from snakesweep.train.outputs import ONNX_FILE
 
 
 def write_model_card(path: str | Path, best: dict, sweep: dict, counts: dict[str, int]) -> None:
@@ -17,7 +19,7 @@ def write_model_card(path: str | Path, best: dict, sweep: dict, counts: dict[str
     text = f"""# Best model of sweep `{sweep['name']}`
 
 ConvNet for MNIST digits (two 5x5 conv blocks and a linear classifier), chosen by
-**{metric['name']}** ({metric['goal']}) = **{metric['value']:.6g}** among the sweep's runs ({states}).
+{ranking_of(sweep).describe()} = **{metric['value']:.6g}** among the sweep's runs ({states}).
 
 | | |
 |---|---|
@@ -39,7 +41,7 @@ the graph). Output `logits`: `(N, 10)`; the predicted digit is the argmax.
 
 ```python
 import numpy as np, onnxruntime as ort
-session = ort.InferenceSession("model.onnx")
+session = ort.InferenceSession("{ONNX_FILE}")
 logits = session.run(None, {{"images": np.zeros((1, 1, 28, 28), np.float32)}})[0]
 print(logits.argmax(axis=1))
 ```

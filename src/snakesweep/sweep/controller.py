@@ -1,6 +1,9 @@
 """The local controller: hands out configs, tracks heartbeats, requeues crashed runs, stops
-runs early. Each method is one read-decide-append step under the store's lock, so any number
-of agent processes can call it at once and each config is handed out exactly once.
+runs early. Every decision (`start_agent`, `next`, `record_claim`, and `report` when the sweep
+stops runs early) is one read-decide-append step under the store's lock, so any number of agent
+processes can call it at once and each config is handed out exactly once. Records that need no
+decision (heartbeats, a run's finish, live metrics of a sweep without early termination) are
+appended under the lock without reading the log first.
 
 The rules themselves are pure functions in `snakesweep.sweep.decide`; this class only keeps
 the folded state up to date (applying each new line of the log once), calls one rule, and
@@ -14,13 +17,13 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from snakesweep.record.state import DONE_STATES, Run, SweepState, runs_done_by
+from snakesweep.record.store import EventLog, ReplacedLog
 from snakesweep.sweep import decide, engine
 from snakesweep.sweep.decide import Exhausted, Requeue, Suggest, Wait
-from snakesweep.sweep.spec import sweep_hash
-from snakesweep.sweep.state import DONE_STATES, Run, SweepState, runs_done_by
-from snakesweep.sweep.store import EventLog, ReplacedLog
+from snakesweep.sweep.metric import engine_metric
+from snakesweep.sweep.spec import run_config, sweep_hash
 
-DEFAULT_PARALLELISM = 4  # the schema's default for sweep.parallelism; tests and tools use it too
 LIVE_METRIC_SECONDS = 1.0  # an agent writes epoch metrics (for `snakesweep status`) at most this often
 WAIT_POLL_SECONDS = 0.1  # how often an agent told to Wait looks at the log's size
 
@@ -45,9 +48,9 @@ class LocalController:
         store_path: str | Path,
         sweep_config: dict,
         sweep_seed: int,
+        parallelism: int,
         heartbeat_timeout: float = 120.0,
         max_attempts: int = 3,
-        parallelism: int = DEFAULT_PARALLELISM,
         clock: Callable[[], float] = time.time,
     ):
         self.log = EventLog(store_path)
@@ -56,7 +59,7 @@ class LocalController:
         self.heartbeat_timeout = heartbeat_timeout
         self.policy = decide.policy_for(sweep_config, heartbeat_timeout, max_attempts, parallelism)
         self.clock = clock
-        self.metric = sweep_config.get("metric", {}).get("name")
+        self.metric = engine_metric(sweep_config)
         self._engine_runs = engine.EngineRuns(self.metric)
         self._sample = engine.RandomSampler(sweep_config) if sweep_config.get("method") == "random" else None
         self._pending: list[dict] = []  # metrics `report` held back while the lock was busy
@@ -111,13 +114,13 @@ class LocalController:
                 run = action.run
                 return self._hand_out(Claim(run.run_id, run.index, run.config, run.attempt + 1), run.engine_config, agent)
             if isinstance(action, Suggest):
-                suggestion = engine.suggest(
+                engine_config = engine.suggest(
                     self.sweep_config, self._seen(action.index), self.sweep_seed, action.index, self._sample
                 )
-                if suggestion is None:  # only a grid runs out, and runs are never removed
+                if engine_config is None:  # only a grid runs out, and runs are never removed
                     self._exhausted = True
                     return decide.next_action(self.state, self.policy, exhausted=True)
-                engine_config, config = suggestion
+                config = run_config(self.sweep_config["parameters"], engine_config)
                 claim = Claim(run_id_for(action.index, config), action.index, config, 1)
                 return self._hand_out(claim, engine_config, agent)
             return action
@@ -137,11 +140,6 @@ class LocalController:
                 self._sync()
                 if not isinstance(decide.next_action(self.state, self.policy, self._exhausted), Wait):
                     return
-
-    def claim(self, agent: str) -> Claim | None:
-        """The next config for `agent`, or None when there is none to hand out right now."""
-        action = self.next(agent)
-        return action if isinstance(action, Claim) else None
 
     def _seen(self, index: int) -> list:
         view = decide.suggestion_view(self.state, index, self.policy.parallelism, self.sweep_config["method"])
@@ -164,10 +162,11 @@ class LocalController:
         """Record one epoch's metric; True if the run should stop (early termination)."""
         metric = {"event": "metric", "run": run_id, "step": step, "value": value, "time": self.clock()}
         if not self.policy.stops_early:
-            # Nothing to decide: written now if the lock is free (and no claim is waiting for it)
-            # and this agent wrote none in the last LIVE_METRIC_SECONDS, else with the next write
-            # (the run's finish at the latest), so that epochs never queue for the lock, and
-            # agents with very short epochs do not keep grabbing it between other agents' turns.
+            # Nothing to decide: held back, and written (with any held before it) by the first
+            # later `report` of this agent that comes LIVE_METRIC_SECONDS after its last write and
+            # finds the lock free with no claim waiting, or else by the run's `finish`. So epochs
+            # never queue for the lock, and agents with very short epochs do not keep grabbing
+            # it between other agents' turns.
             self._pending.append(metric)
             if metric["time"] - self._metrics_written_at >= LIVE_METRIC_SECONDS:
                 with self.log.locked(blocking=False) as got:

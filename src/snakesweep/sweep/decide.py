@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from snakesweep.sweep.state import Run, SweepState
+from snakesweep.record.state import Run, SweepState
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,10 +5,14 @@ numpy that random and bayes search draw from. Seeding both from the sweep seed a
 suggestion's index, right before each call, makes suggestion number i the same in every
 process and every run of the sweep, however many agents ask and in which order. Which runs the
 engine is shown, and as what, is decided by `snakesweep.sweep.decide` (declared parallelism).
+
+This is the only module that imports `sweeps`. It deals in the engine's own config form
+(`{name: {"value": v}}`); turning that into the objective's keys is `spec.run_config`'s job.
 """
 
 from __future__ import annotations
 
+import json
 import random
 
 import numpy as np
@@ -19,9 +23,9 @@ import sweeps
 from sweeps import SweepRun, stop_runs
 from sweeps.params import HyperParameterSet
 
+from snakesweep.record.state import CRASHED, FAILED, FINISHED, RUNNING, STOPPED, Run
 from snakesweep.seeding import derive_seed
-from snakesweep.sweep.spec import flatten_run_config, to_plain
-from snakesweep.sweep.state import CRASHED, FAILED, FINISHED, RUNNING, STOPPED, Run
+from snakesweep.sweep.metric import engine_metric
 
 _ENGINE_STATES = {RUNNING: "running", CRASHED: "crashed", FINISHED: "finished", FAILED: "failed", STOPPED: "finished"}
 
@@ -68,7 +72,9 @@ def next_run(sweep_config: dict, runs: list[SweepRun]) -> SweepRun | None:
     method: half a second of every grid or random sweep's register and agent jobs. Grid and
     random go straight to the functions `next_runs` would call, with the arguments it would
     pass (sweeps 0.3.0); anything else, a config the engine would reject included, goes through
-    `next_runs` itself. `snakesweep verify` replays suggestions with `sweeps.next_run`."""
+    `next_runs` itself. `snakesweep verify` replays suggestions through this same function, so
+    it proves that the record follows from these calls; `tests/unit/sweep/test_engine.py`
+    holds them to `sweeps.next_run`'s results."""
     method, parameters = sweep_config.get("method"), sweep_config.get("parameters")
     if isinstance(parameters, dict) and parameters:
         if method == "grid":
@@ -92,31 +98,26 @@ def warm_up(sweep_config: dict) -> None:
 _WARM_UP_RUN = Run(run_id="warm-up", index=0, config={}, engine_config={}, agent="", state=FINISHED)
 
 
-def suggest(sweep_config: dict, seen: list[SweepRun], sweep_seed: int, index: int, sample=None) -> tuple[dict, dict] | None:
-    """Suggestion number `index` given the engine views `seen`: (engine config, trainer config),
-    or None when the search is exhausted (a grid whose every point has been handed out).
-    `sample`, a `RandomSampler` of this sweep, draws random search's suggestion faster."""
+def suggest(sweep_config: dict, seen: list[SweepRun], sweep_seed: int, index: int, sample=None) -> dict | None:
+    """Suggestion number `index` given the engine views `seen`, in the engine's form, or None
+    when the search is exhausted (a grid whose every point has been handed out). `sample`, a
+    `RandomSampler` of this sweep, draws random search's suggestion faster."""
     seed = derive_seed(sweep_seed, "suggest", index)
     random.seed(seed)
     np.random.seed(seed % (1 << 32))
     if sample is not None:
-        engine_config = sample()
-    else:
-        suggestion = next_run(sweep_config, seen)
-        if suggestion is None:
-            return None
-        engine_config = suggestion.config
-    engine_config = to_plain(engine_config)
-    trainer_config = flatten_run_config({name: spec["value"] for name, spec in engine_config.items()})
-    return engine_config, trainer_config
+        return to_plain(sample())
+    suggestion = next_run(sweep_config, seen)
+    return None if suggestion is None else to_plain(suggestion.config)
 
 
 class RandomSampler:
     """Random search's draw, as `sweeps.random_search.random_search_next_runs` makes it, with the
     parameter set built once. The engine rebuilds and re-validates it (jsonschema, per
     parameter) on every call: 2.6 of a suggestion's 3.1 ms, paid under the store's lock. Same
-    RNG state in, same config out: `tests/test_engine.py` holds the two to the same values, and
-    `snakesweep verify` replays every suggestion with the engine's own `next_run`."""
+    RNG state in, same config out: `tests/unit/sweep/test_engine.py` holds the two to the same
+    values, and `snakesweep verify` replays every suggestion with the engine's own
+    `random_search_next_runs` (through `next_run`), not with this sampler."""
 
     def __init__(self, sweep_config: dict):
         self._params = HyperParameterSet.from_config(sweep_config["parameters"])
@@ -131,6 +132,17 @@ def should_stop(sweep_config: dict, run: Run, step: int, peers: list[SweepRun]) 
     """Early termination's decision for `run` after epoch `step`, given the settled `peers`."""
     if "early_terminate" not in sweep_config:
         return False
-    metric = sweep_config["metric"]["name"]
-    candidate = to_engine_run(run, metric, upto_step=step)
+    candidate = to_engine_run(run, engine_metric(sweep_config), upto_step=step)
     return any(r.name == run.run_id for r in stop_runs(sweep_config, [*peers, candidate], validate=False))
+
+
+def to_plain(value):
+    """`value` as plain JSON data: numpy scalars (the engine returns some, e.g. q_uniform's
+    np.float64) become Python numbers, so configs dump to YAML and JSON unchanged."""
+
+    def scalar(v):
+        if hasattr(v, "item"):
+            return v.item()
+        raise TypeError(f"cannot serialise {type(v).__name__}")
+
+    return json.loads(json.dumps(value, default=scalar))

@@ -8,6 +8,7 @@ runs of two experiments.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from pathlib import Path
@@ -17,9 +18,10 @@ from snakesweep.atomic import write_json
 from snakesweep.data.arrays import file_sha256
 from snakesweep.data.dataset import load_dataset
 from snakesweep.errors import UserError
-from snakesweep.sweep.controller import DEFAULT_PARALLELISM
-from snakesweep.sweep.spec import load_sweep_file, sweep_hash
-from snakesweep.train.run_config import resolve_run_config
+from snakesweep.sweep.metric import ranking
+from snakesweep.sweep.spec import Checks, load_sweep_file, sweep_hash
+from snakesweep.train import objective
+from snakesweep.train.run_config import known_parameters, resolve_run_config
 
 log = logging.getLogger(__name__)
 
@@ -33,15 +35,15 @@ def register_sweep(
     out_path: str | Path,
     seed: int,
     controller: str,
+    parallelism: int,
     train_defaults: dict,
     project: str,
     entity: str | None,
     wandb_mode: str,
     config_file: str = paths.CONFIG_FILE,
     train_source: str | None = None,
-    parallelism: int = DEFAULT_PARALLELISM,
 ) -> dict:
-    spec = load_sweep_file(sweep_file)
+    spec = load_sweep_file(sweep_file, objective_checks())
     # The resolved config, not the overrides as written: `train: {}` and the defaults spelled
     # out are the same experiment, and so the same sweep.
     train = resolve_run_config(train_defaults, source=f"{train_source or config_file}: train")
@@ -61,6 +63,7 @@ def register_sweep(
         "hash": digest,
         "seed": seed,
         "parallelism": parallelism,
+        "ranking": dataclasses.asdict(ranking(spec, objective.DEFAULT_RANKING)),
         "train": train,
         "project": project,
         "entity": entity,
@@ -82,6 +85,11 @@ def register_sweep(
     log.info("%s %s sweep %s (%s)", "continuing" if continued else "registered", controller, record["sweep_id"], sweep_file)
     write_json(out_path, record)
     return record
+
+
+def objective_checks() -> Checks:
+    """What a sweep file is checked against: the built-in ConvNet's parameters and metrics."""
+    return Checks(known_parameters(), objective.METRICS, objective.EPOCH_METRICS)
 
 
 def register_wandb_sweep(spec: dict, project: str, entity: str | None, wandb_mode: str, config_file: str) -> dict:

@@ -2,12 +2,14 @@
 
 The file is the standard W&B sweep format and is validated by W&B's own engine (`sweeps`), whose
 messages are already clear; we only add the file name. On top of that we check what the engine
-cannot know: that every swept parameter is one the trainer has, and that the metric is one it
-logs (a typo in either would otherwise surface only after the first run).
+cannot know: that every swept parameter is one the objective has, and that the metric is one
+it logs (a typo in either would otherwise surface only after the first run). What the objective
+has and logs is given by the caller, so the spec knows nothing of any particular trainer.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -17,15 +19,21 @@ import yaml
 
 from snakesweep.config_errors import yaml_error
 from snakesweep.errors import UserError
-from snakesweep.train.run_config import known_parameters
-
-# What the trainer logs: per epoch (usable by hyperband) and once at the end.
-EPOCH_METRICS = ("train_loss", "val_loss", "val_accuracy")
-FINAL_METRICS = ("test_loss", "test_accuracy")
-METRICS = EPOCH_METRICS + FINAL_METRICS
+from snakesweep.sweep.metric import engine_metric
 
 
-def load_sweep_file(path: str | Path) -> dict:
+@dataclasses.dataclass(frozen=True)
+class Checks:
+    """What the sweep file is checked against beyond W&B's own validation: the objective's
+    parameters, the metrics it logs, and those it logs every epoch (hyperband needs one).
+    None: anything goes."""
+
+    parameters: tuple[str, ...] | None = None
+    metrics: tuple[str, ...] | None = None
+    epoch_metrics: tuple[str, ...] | None = None
+
+
+def load_sweep_file(path: str | Path, checks: Checks = Checks()) -> dict:
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: sweep file not found (config key sweep.file)")
@@ -34,15 +42,15 @@ def load_sweep_file(path: str | Path) -> dict:
     config = yaml.safe_load(path.read_text())
     if not isinstance(config, dict):
         raise UserError(f"{path}: a sweep file must be a mapping with method, metric and parameters")
-    return validate_sweep(config, str(path))
+    return validate_sweep(config, str(path), checks)
 
 
-def validate_sweep(config: Mapping[str, Any], source: str) -> dict:
-    """The engine's own validation (schema, distributions, bounds), then ours; returns the
+def validate_sweep(config: Mapping[str, Any], source: str, checks: Checks = Checks()) -> dict:
+    """The engine's own validation (schema, distributions, bounds), then `checks`; returns the
     config as plain JSON data."""
     from sweeps.config import schema_violations_from_proposed_config
 
-    from snakesweep.sweep.engine import next_run
+    from snakesweep.sweep.engine import next_run, to_plain
 
     plain = to_plain(dict(config))
     violations = schema_violations_from_proposed_config(plain)
@@ -55,71 +63,60 @@ def validate_sweep(config: Mapping[str, Any], source: str) -> dict:
         next_run(plain, [])
     except Exception as err:  # the engine raises ValueError, ValidationError, KeyError, ...
         raise UserError(f"{source}: {err}") from None
-    flat = flatten_parameter_names(plain["parameters"])
-    unknown = sorted(set(flat) - set(known_parameters()))
-    if unknown:
-        raise UserError(
-            f"{source}: parameters.{flat[unknown[0]]}: the trainer has no parameter {unknown[0]!r} "
-            f"(known: {', '.join(known_parameters())})"
-        )
-    metric = plain.get("metric", {}).get("name")
-    if metric is not None and metric not in METRICS:
-        raise UserError(f"{source}: metric.name: the trainer never logs {metric!r} (it logs: {', '.join(METRICS)})")
-    if "early_terminate" in plain and metric not in EPOCH_METRICS:
-        raise UserError(
-            f"{source}: early_terminate needs a metric logged every epoch, one of {', '.join(EPOCH_METRICS)}"
-        )
+    _check_objective(plain, source, checks)
     return plain
 
 
-# W&B's default goal for a sweep metric that names none (its schema's default).
-DEFAULT_GOAL = "minimize"
-# A sweep without a metric (random search needs none) is still ranked: by validation accuracy.
-UNSPECIFIED_METRIC = {"name": "val_accuracy", "goal": "maximize"}
-
-
-def sweep_metric(sweep_config: Mapping[str, Any]) -> dict:
-    """The metric runs are ranked by: {"name", "goal"}, with W&B's defaults."""
-    if "metric" not in sweep_config:
-        return dict(UNSPECIFIED_METRIC)
-    metric = sweep_config["metric"]
-    return {"name": metric["name"], "goal": metric.get("goal", DEFAULT_GOAL)}
+def _check_objective(plain: dict, source: str, checks: Checks) -> None:
+    flat = flatten_parameter_names(plain["parameters"])
+    if checks.parameters is not None:
+        unknown = sorted(set(flat) - set(checks.parameters))
+        if unknown:
+            raise UserError(
+                f"{source}: parameters.{flat[unknown[0]]}: the trainer has no parameter {unknown[0]!r} "
+                f"(known: {', '.join(checks.parameters)})"
+            )
+    metric = engine_metric(plain)
+    if metric is not None and checks.metrics is not None and metric not in checks.metrics:
+        raise UserError(f"{source}: metric.name: the trainer never logs {metric!r} (it logs: {', '.join(checks.metrics)})")
+    if "early_terminate" in plain and checks.epoch_metrics is not None and metric not in checks.epoch_metrics:
+        raise UserError(
+            f"{source}: early_terminate needs a metric logged every epoch, one of {', '.join(checks.epoch_metrics)}"
+        )
 
 
 def flatten_parameter_names(parameters: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
-    """Trainer key -> its path in the sweep file. Nested `parameters` only group keys."""
+    """Objective key -> its path in the sweep file. Nested `parameters` only group keys."""
     names: dict[str, str] = {}
     for key, spec in parameters.items():
         path = f"{prefix}{key}"
-        if isinstance(spec, Mapping) and "parameters" in spec:
+        if _is_group(spec):
             names.update(flatten_parameter_names(spec["parameters"], prefix=f"{path}.parameters."))
         else:
             names[key] = path
     return names
 
 
-def flatten_run_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    """A suggested config (nested groups allowed) as the trainer's flat keys."""
+def run_config(parameters: Mapping[str, Any], engine_config: Mapping[str, Any]) -> dict[str, Any]:
+    """A suggestion in the engine's form (`{name: {"value": v}}`) as the objective's flat keys:
+    a nested group (a parameter with `parameters` of its own) only groups its keys."""
+    return _flatten(parameters, {name: spec["value"] for name, spec in engine_config.items()})
+
+
+def _flatten(parameters: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
     flat: dict[str, Any] = {}
-    for key, value in config.items():
-        if isinstance(value, Mapping) and key not in known_parameters():
-            flat.update(flatten_run_config(value))
+    for key, value in values.items():
+        spec = parameters.get(key)
+        if _is_group(spec) and isinstance(value, Mapping):
+            flat.update(_flatten(spec["parameters"], value))
         else:
             flat[key] = value
     return flat
 
 
+def _is_group(spec: Any) -> bool:
+    return isinstance(spec, Mapping) and "parameters" in spec
+
+
 def sweep_hash(config: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
-def to_plain(value):
-    """`value` as plain JSON data: numpy scalars (the engine returns some, e.g. q_uniform's
-    np.float64) become Python numbers, so configs dump to YAML and JSON unchanged."""
-
-    def scalar(v):
-        if hasattr(v, "item"):
-            return v.item()
-        raise TypeError(f"cannot serialise {type(v).__name__}")
-
-    return json.loads(json.dumps(value, default=scalar))

@@ -38,6 +38,7 @@ from torch import nn
 
 from snakesweep.atomic import atomic_write
 from snakesweep.train.onnx_runtime import INPUT_NAME, OUTPUT_NAME, onnx_logits, ort_session
+from snakesweep.train.outputs import ONNX_FILE
 
 log = logging.getLogger("snakesweep.onnx")
 
@@ -183,7 +184,7 @@ def _serialise(program) -> bytes:
     import onnx
 
     with tempfile.TemporaryDirectory() as tmp:
-        target = Path(tmp) / "model.onnx"
+        target = Path(tmp) / ONNX_FILE
         program.save(target, external_data=False)
         model = onnx.load_from_string(target.read_bytes())
     for nodes in [model.graph.node, *(f.node for f in model.functions)]:

@@ -44,8 +44,6 @@ def known_parameters(schema: Mapping[str, Any] | None = None) -> tuple[str, ...]
     return tuple(sorted((schema or load_schema())["properties"]))
 
 
-DEFAULTS: dict[str, Any] = defaults(load_schema())
-
 # JSON has no NaN or infinity, and the trainer cannot use them: a "number" must be finite.
 _NUMBER = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
     "number",

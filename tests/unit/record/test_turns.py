@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from snakesweep.sweep.store import EventLog
-from snakesweep.sweep.turns import BACKGROUND, URGENT, Turns
+from snakesweep.record.store import EventLog
+from snakesweep.record.turns import BACKGROUND, URGENT, Turns
 
 pytestmark = pytest.mark.skipif(not Turns.available, reason="needs open-file-description locks (Linux)")
 
@@ -92,7 +92,7 @@ def test_a_record_that_will_not_wait_steps_aside_for_an_urgent_taker(tmp_path):
 
 TAKE_AND_SAY = """
 import sys
-from snakesweep.sweep.store import EventLog
+from snakesweep.record.store import EventLog
 with EventLog(sys.argv[1]).locked():
     print("got it", flush=True)
 """

@@ -4,11 +4,11 @@ agent's run is in flight, so that the run, if its agent has died, finds a taker.
 import threading
 import time
 
-from snakesweep.sweep.agent import run_agent
-from snakesweep.sweep.controller import LocalController
+from snakesweep.agent.loop import run_agent
 from snakesweep.sweep.decide import Exhausted, Wait
-from snakesweep.sweep.state import fold
-from snakesweep.sweep.store import EventLog
+from snakesweep.record.state import fold
+from snakesweep.record.store import EventLog
+from controller_helpers import claim, make_controller
 
 SWEEP = {
     "method": "grid",
@@ -23,8 +23,8 @@ def _finish(claim, on_epoch):
 
 def test_an_idle_agent_waits_for_a_dead_agents_run_and_takes_it(tmp_path):
     store = tmp_path / "store.log"
-    held = LocalController(store, SWEEP, 0).claim("dead")  # the grid's only config; its agent dies
-    survivor = LocalController(store, SWEEP, 0, heartbeat_timeout=0.5)
+    held = claim(make_controller(store, SWEEP, 0), "dead")  # the grid's only config; its agent dies
+    survivor = make_controller(store, SWEEP, 0, heartbeat_timeout=0.5)
     summary = run_agent(survivor, "survivor", 5, _finish, heartbeat_interval=0.1, wait_seconds=0.1)
     assert summary["runs"] == [{"run_id": held.run_id, "state": "finished", "attempt": 2}]
     run = fold(survivor.log.read())[held.run_id]
@@ -33,9 +33,9 @@ def test_an_idle_agent_waits_for_a_dead_agents_run_and_takes_it(tmp_path):
 
 def test_a_waiting_agent_leaves_as_soon_as_the_last_run_ends(tmp_path):
     store = tmp_path / "store.log"
-    other = LocalController(store, SWEEP, 0)
-    held = other.claim("other")  # the grid's only config, in flight on a live agent
-    waiter = LocalController(store, SWEEP, 0)
+    other = make_controller(store, SWEEP, 0)
+    held = claim(other, "other")  # the grid's only config, in flight on a live agent
+    waiter = make_controller(store, SWEEP, 0)
     threading.Timer(0.3, lambda: other.finish(held.run_id, "finished", {"val_accuracy": 0.9})).start()
     started = time.monotonic()
     summary = run_agent(waiter, "waiter", 5, _finish, heartbeat_interval=0.1, wait_seconds=30.0)
@@ -44,9 +44,9 @@ def test_a_waiting_agent_leaves_as_soon_as_the_last_run_ends(tmp_path):
 
 def test_news_that_changes_nothing_does_not_end_a_wait(tmp_path):
     store = tmp_path / "store.log"
-    other = LocalController(store, SWEEP, 0)
-    held = other.claim("other")
-    waiter = LocalController(store, SWEEP, 0)
+    other = make_controller(store, SWEEP, 0)
+    held = claim(other, "other")
+    waiter = make_controller(store, SWEEP, 0)
     assert isinstance(waiter.next("waiter"), Wait)
     beats = [threading.Timer(0.05 * i, other.heartbeat, [held.run_id]) for i in range(1, 8)]
     for beat in beats:
@@ -58,10 +58,10 @@ def test_news_that_changes_nothing_does_not_end_a_wait(tmp_path):
 
 def test_exhausted_is_answered_without_queueing_for_the_lock(tmp_path):
     store, sweep = tmp_path / "store.log", {**SWEEP, "run_cap": 1}  # a grid learns it is done under the lock
-    other = LocalController(store, sweep, 0)
-    held = other.claim("other")
+    other = make_controller(store, sweep, 0)
+    held = claim(other, "other")
     other.finish(held.run_id, "finished", {"val_accuracy": 0.9})  # the only run is done
-    leaving = LocalController(store, sweep, 0)
+    leaving = make_controller(store, sweep, 0)
     answers = []
     with EventLog(store).locked():  # someone holds the lock (a separate descriptor: it excludes)
         asking = threading.Thread(target=lambda: answers.append(leaving.next("leaving")), daemon=True)

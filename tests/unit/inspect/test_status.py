@@ -16,7 +16,7 @@ import pytest
 from filelock import FileLock
 
 from snakesweep.errors import UserError
-from snakesweep.sweep.status import load, planned_runs, render, summarize
+from snakesweep.inspect.status import load, planned_runs, render, summarize
 
 SWEEP = {
     "sweep_id": "local-abc",
@@ -26,6 +26,7 @@ SWEEP = {
         "metric": {"name": "val_accuracy", "goal": "maximize"},
         "parameters": {"learning_rate": {"values": [0.1, 0.2]}, "group": {"parameters": {"batch_size": {"values": [8, 16]}}}},
     },
+    "ranking": {"name": "val_accuracy", "goal": "maximize", "source": "sweep"},
     "train": {},
 }
 

@@ -9,11 +9,11 @@ from collections import Counter
 from pathlib import Path
 
 
-from snakesweep.sweep.controller import LocalController
-from snakesweep.sweep.state import fold
-from snakesweep.sweep.store import EventLog, encode
+from snakesweep.record.state import fold
+from snakesweep.record.store import EventLog, encode
+from controller_helpers import claim, make_controller
 
-FAKE_AGENT = Path(__file__).with_name("fake_agent.py")
+FAKE_AGENT = Path(__file__).parents[2] / "fake_agent.py"
 
 GRID_24 = {
     "method": "grid",
@@ -81,51 +81,51 @@ def test_a_sigkilled_agents_run_is_requeued_and_finished_by_another(tmp_path):
 
 def test_a_restarted_agent_requeues_its_own_runs_at_once(tmp_path):
     config = {**GRID_24, "parameters": {"learning_rate": {"values": [0.1, 0.2]}}}
-    controller = LocalController(tmp_path / "store.log", config, 0, heartbeat_timeout=3600)
-    first = controller.claim("a0")
+    controller = make_controller(tmp_path / "store.log", config, 0, heartbeat_timeout=3600)
+    first = claim(controller, "a0")
     assert controller.start_agent("a0") == [first.run_id]
-    again = controller.claim("a0")
+    again = claim(controller, "a0")
     assert again.run_id == first.run_id and again.attempt == 2
 
 
 def test_a_finished_run_is_never_handed_out_again(tmp_path):
     config = {**GRID_24, "parameters": {"learning_rate": {"values": [0.1]}}}
     now = [0.0]
-    controller = LocalController(tmp_path / "store.log", config, 0, heartbeat_timeout=10, clock=lambda: now[0])
-    claim = controller.claim("a0")
-    controller.finish(claim.run_id, "finished", {"val_loss": 0.5})
+    controller = make_controller(tmp_path / "store.log", config, 0, heartbeat_timeout=10, clock=lambda: now[0])
+    done = claim(controller, "a0")
+    controller.finish(done.run_id, "finished", {"val_loss": 0.5})
     now[0] = 1e6  # long after any heartbeat
-    assert controller.claim("a1") is None
-    assert fold(controller.log.read())[claim.run_id].state == "finished"
+    assert claim(controller, "a1") is None
+    assert fold(controller.log.read())[done.run_id].state == "finished"
 
 
 def test_a_run_that_keeps_crashing_is_given_up_after_max_attempts(tmp_path):
     config = {**GRID_24, "parameters": {"learning_rate": {"values": [0.1]}}}
-    controller = LocalController(tmp_path / "store.log", config, 0, heartbeat_timeout=3600, max_attempts=2)
-    controller.claim("a0")
+    controller = make_controller(tmp_path / "store.log", config, 0, heartbeat_timeout=3600, max_attempts=2)
+    claim(controller, "a0")
     controller.start_agent("a0")
-    assert controller.claim("a0").attempt == 2
+    assert claim(controller, "a0").attempt == 2
     controller.start_agent("a0")
-    assert controller.claim("a0") is None
+    assert claim(controller, "a0") is None
     assert [r.state for r in controller.runs().values()] == ["crashed"]
 
 
 def test_torn_last_write_is_ignored_at_every_offset(tmp_path):
     config = {**GRID_24, "parameters": {"learning_rate": {"values": [0.1, 0.2, 0.3]}}}
     store = tmp_path / "store.log"
-    controller = LocalController(store, config, 0)
-    first = controller.claim("a0")
+    controller = make_controller(store, config, 0)
+    first = claim(controller, "a0")
     controller.finish(first.run_id, "finished", {"val_loss": 0.5})
-    controller.claim("a0")
+    claim(controller, "a0")
     intact = store.read_bytes()
     last_start = intact.rstrip(b"\n").rfind(b"\n") + 1
     for cut in range(last_start, len(intact)):
         store.write_bytes(intact[:cut])
-        runs = LocalController(store, config, 0).runs()
+        runs = make_controller(store, config, 0).runs()
         assert runs[first.run_id].state == "finished"
         assert len(runs) == 1  # the torn claim never returned to its agent: it did not happen
         # the next writer cuts the torn tail off and the log stays readable
-        later = LocalController(store, config, 0)
+        later = make_controller(store, config, 0)
         later.heartbeat(first.run_id)
         assert [e["event"] for e in later.log.read()] == ["claim", "finish", "heartbeat"]
 
@@ -142,8 +142,8 @@ def _random_suggestions(tmp_path, name, seed, n=5):
         "method": "random",
         "parameters": {"learning_rate": {"distribution": "log_uniform_values", "min": 1e-4, "max": 1e-1}, "batch_size": {"values": [32, 64, 128]}},
     }
-    controller = LocalController(tmp_path / f"{name}.log", config, seed)
-    return [controller.claim("a").config for _ in range(n)]
+    controller = make_controller(tmp_path / f"{name}.log", config, seed)
+    return [claim(controller, "a").config for _ in range(n)]
 
 
 def test_random_suggestions_are_the_same_for_the_same_seed(tmp_path):
@@ -157,8 +157,8 @@ def test_random_suggestions_are_the_same_for_the_same_seed(tmp_path):
 
 def test_run_cap_bounds_a_random_sweep(tmp_path):
     config = {"method": "random", "run_cap": 3, "parameters": {"learning_rate": {"min": 0.001, "max": 0.1}}}
-    controller = LocalController(tmp_path / "s.log", config, 0)
-    claims = [controller.claim("a") for _ in range(5)]
+    controller = make_controller(tmp_path / "s.log", config, 0)
+    claims = [claim(controller, "a") for _ in range(5)]
     assert [c is not None for c in claims] == [True, True, True, False, False]
 
 
@@ -169,12 +169,12 @@ def test_hyperband_stops_a_bad_run(tmp_path):
         "early_terminate": {"type": "hyperband", "min_iter": 1, "eta": 2},
         "parameters": {"learning_rate": {"values": [0.1, 0.2, 0.3, 0.4]}},
     }
-    controller = LocalController(tmp_path / "s.log", config, 0, parallelism=1)
+    controller = make_controller(tmp_path / "s.log", config, 0, parallelism=1)
     for i in range(3):  # each better than the last: none is stopped
-        claim = controller.claim("a")
-        assert not controller.report(claim.run_id, 1, 0.12 - 0.01 * i)
-        controller.finish(claim.run_id, "finished", {"val_loss": 0.12 - 0.01 * i})
-    bad = controller.claim("a")  # index 3 with parallelism 1 sees runs 0..1
+        good = claim(controller, "a")
+        assert not controller.report(good.run_id, 1, 0.12 - 0.01 * i)
+        controller.finish(good.run_id, "finished", {"val_loss": 0.12 - 0.01 * i})
+    bad = claim(controller, "a")  # index 3 with parallelism 1 sees runs 0..1
     assert controller.report(bad.run_id, 1, 5.0) is True
     assert controller.runs()[bad.run_id].should_stop
     assert controller.runs()[bad.run_id].stopped_at == 1
@@ -195,7 +195,7 @@ def test_a_run_that_raises_is_failed_with_its_reason_and_the_agent_goes_on(tmp_p
 WRITER = """
 import sys
 from snakesweep.sweep.controller import LocalController
-controller = LocalController(sys.argv[1], {"method": "grid", "parameters": {"learning_rate": {"values": [0.1]}}}, 0)
+controller = LocalController(sys.argv[1], {"method": "grid", "parameters": {"learning_rate": {"values": [0.1]}}}, 0, parallelism=1)
 print("ready", flush=True)
 while True:
     controller.heartbeat(sys.argv[2])
@@ -207,10 +207,10 @@ def test_killing_a_writer_at_random_instants_never_corrupts_the_store(tmp_path):
 
     config = {"method": "grid", "parameters": {"learning_rate": {"values": [0.1, 0.2]}}}
     store = tmp_path / "store.log"
-    controller = LocalController(store, config, 0)
-    done = controller.claim("a0")
+    controller = make_controller(store, config, 0)
+    done = claim(controller, "a0")
     controller.finish(done.run_id, "finished", {"val_loss": 0.5})
-    held = controller.claim("a0")
+    held = claim(controller, "a0")
     rng = random.Random(0)
     for _ in range(15):
         writer = subprocess.Popen([sys.executable, "-c", WRITER, str(store), held.run_id], stdout=subprocess.PIPE, text=True)
@@ -218,6 +218,6 @@ def test_killing_a_writer_at_random_instants_never_corrupts_the_store(tmp_path):
         time.sleep(rng.uniform(0.0, 0.05))
         writer.send_signal(signal.SIGKILL)
         writer.wait()
-        runs = LocalController(store, config, 0).runs()
+        runs = make_controller(store, config, 0).runs()
         assert runs[done.run_id].state == "finished" and runs[held.run_id].state == "running"
     assert sum(1 for e in EventLog(store).read() if e["event"] == "heartbeat") > 15

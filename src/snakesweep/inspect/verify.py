@@ -12,16 +12,18 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 from snakesweep import paths
+from snakesweep.aggregate.leaderboard import collect, leaderboard_text, rank
 from snakesweep.data.arrays import file_sha256
 from snakesweep.errors import UserError
+from snakesweep.inspect.results import SweepResults, load
+from snakesweep.record.state import FINISHED, STOPPED, SweepState
 from snakesweep.sweep import decide, engine
-from snakesweep.sweep.controller import DEFAULT_PARALLELISM
-from snakesweep.sweep.state import FINISHED, STOPPED, SweepState
-from snakesweep.sweep.store import read_events
+from snakesweep.sweep.metric import engine_metric, ranking_of
+from snakesweep.sweep.spec import flatten_parameter_names, run_config
+from snakesweep.train.outputs import METRICS_FILE, ONNX_FILE
 
 log = logging.getLogger(__name__)
 
@@ -30,46 +32,32 @@ class Discrepancy(UserError):
     """What the results hold does not follow from the store."""
 
 
-@dataclass
-class Sweep:
-    """A finished sweep's record and folders, found from the results folder alone."""
+class Sweep(SweepResults):
+    """A finished sweep's results with its events folded, as the agents folded them."""
 
-    results: Path
-    record: dict
-    state: SweepState
-
-    def path(self, workflow_path: str) -> Path:
-        """A workflow path (`results/...`) inside this results folder, wherever it is."""
-        return self.results / Path(workflow_path).relative_to(paths.RESULTS)
-
-    @property
-    def parallelism(self) -> int:
-        return self.record.get("parallelism", DEFAULT_PARALLELISM)
+    def __init__(self, results: SweepResults):
+        super().__init__(results.results, results.record, results.events)
+        self.state = SweepState().apply_all(self.events)
+        self.parallelism = self.record["parallelism"]
 
 
-def load(results: str | Path) -> Sweep:
-    results = Path(results)
-    sweep_json = results / Path(paths.SWEEP).relative_to(paths.RESULTS)
-    if not sweep_json.exists():
-        raise UserError(f"{sweep_json}: no sweep here (run snakemake first, or pass --results)")
-    record = json.loads(sweep_json.read_text())
-    sweep = Sweep(results, record, SweepState())
-    store = sweep.path(record["store"])
-    if not store.exists():
-        raise UserError(f"{store}: the sweep's store is missing")
-    sweep.state.apply_all(read_events(store))
-    return sweep
+def load_finished(results: str | Path) -> Sweep:
+    sweep = load(results)
+    if not sweep.store.exists():
+        raise UserError(f"{sweep.store}: the sweep's store is missing")
+    return Sweep(sweep)
 
 
 def check_suggestions(sweep: Sweep) -> int:
     """Every run's config is the engine's suggestion for its index, given what it was shown."""
     config, seed, runs = sweep.record["config"], sweep.record["seed"], sweep.state.by_index
-    views = engine.EngineRuns(config.get("metric", {}).get("name"))
+    views = engine.EngineRuns(engine_metric(config))
     for run in runs:
         shown = decide.suggestion_view(sweep.state, run.index, sweep.parallelism, config["method"])
         expected = engine.suggest(config, [views.view(r, ended) for r, ended in shown], seed, run.index)
-        if expected is None or expected[0] != run.engine_config or expected[1] != run.config:
-            found = "none (the search was exhausted)" if expected is None else json.dumps(expected[1], sort_keys=True)
+        flat = None if expected is None else run_config(config["parameters"], expected)
+        if expected != run.engine_config or flat != run.config:
+            found = "none (the search was exhausted)" if expected is None else json.dumps(flat, sort_keys=True)
             raise Discrepancy(
                 f"run {run.run_id}: its config {json.dumps(run.config, sort_keys=True)} is not the engine's "
                 f"suggestion {run.index}, which is {found}"
@@ -82,7 +70,7 @@ def check_stops(sweep: Sweep) -> int:
     config = sweep.record["config"]
     if "early_terminate" not in config:
         return 0
-    views = engine.EngineRuns(config["metric"]["name"])
+    views = engine.EngineRuns(engine_metric(config))
     decisions = 0
     for run in sweep.state.by_index:
         peers = [views.view(r, True) for r in decide.stop_peers(sweep.state, run, sweep.parallelism)]
@@ -107,7 +95,7 @@ def check_models(sweep: Sweep) -> int:
     for run in sweep.state.by_index:
         if run.state not in (FINISHED, STOPPED):
             continue
-        model = sweep.path(paths.RUNS_DIR) / run.run_id / "model.onnx"
+        model = sweep.path(paths.RUNS_DIR) / run.run_id / ONNX_FILE
         if run.onnx_sha256 is None:
             raise Discrepancy(f"run {run.run_id}: the store records no model digest (a store from before verify)")
         if not model.exists():
@@ -120,13 +108,10 @@ def check_models(sweep: Sweep) -> int:
 
 def check_outputs(sweep: Sweep) -> dict:
     """The leaderboard and results/best/ are what the aggregate makes of the recorded results."""
-    from snakesweep.aggregate.leaderboard import collect, leaderboard_text, rank
-    from snakesweep.sweep.spec import flatten_parameter_names, sweep_metric
-
-    metric = sweep_metric(sweep.record["config"])
+    metric = ranking_of(sweep.record)
     parameters = sorted(flatten_parameter_names(sweep.record["config"]["parameters"]))
-    ranked = rank(collect(sweep.state.runs, sweep.path(paths.RUNS_DIR)), metric["name"], metric["goal"])
-    expected = leaderboard_text(ranked, metric["name"], parameters).splitlines()
+    ranked = rank(collect(sweep.state.runs, sweep.path(paths.RUNS_DIR)), metric.name, metric.goal)
+    expected = leaderboard_text(ranked, metric.name, parameters).splitlines()
     board = sweep.path(paths.LEADERBOARD)
     found = board.read_text().splitlines() if board.exists() else []
     for line, (want, have) in enumerate(zip(expected, found), start=1):
@@ -147,7 +132,7 @@ def check_outputs(sweep: Sweep) -> dict:
 
 def retrain(sweep: Sweep, run_id: str) -> str:
     """Train `run_id` again from its recorded seed and config; its ONNX bytes must be the same."""
-    from snakesweep.train.run import METRICS_FILE, ONNX_FILE, execute_run
+    from snakesweep.train.run import execute_run  # torch: only when asked to retrain
 
     metrics = json.loads((sweep.path(paths.RUNS_DIR) / run_id / METRICS_FILE).read_text())
     with tempfile.TemporaryDirectory(prefix="snakesweep-verify-") as scratch:
@@ -169,7 +154,7 @@ def retrain(sweep: Sweep, run_id: str) -> str:
 
 def verify(results: str | Path = paths.RESULTS, retrain_best: bool = False) -> str:
     """Check everything; return the one-paragraph summary, or raise the first Discrepancy."""
-    sweep = load(results)
+    sweep = load_finished(results)
     local = sweep.record["controller"] == "local"
     suggestions = check_suggestions(sweep) if local else 0
     stops = check_stops(sweep) if local else 0

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from snakesweep.sweep.store import decode, encode
+from snakesweep.record.store import decode_all, encode
 
 pytestmark = pytest.mark.slow
 
@@ -75,7 +75,7 @@ def test_a_recorded_metric_rewritten_with_a_valid_checksum_is_found(results):
     lines = store.read_bytes().splitlines(keepends=True)
     target = _runs(results)[-1]["run_id"]
     for i, line in enumerate(lines):
-        event = decode(line)
+        (event,) = decode_all(line)
         if event["event"] == "finish" and event["run"] == target:
             event["summary"] = {**event["summary"], "val_accuracy": 0.999}
             lines[i] = encode(event)  # a well-formed line: only replaying the results can tell
@@ -92,7 +92,7 @@ def test_a_stored_suggestion_that_the_engine_would_not_make_is_found(results):
     (store,) = (results / "sweep" / "stores").glob("*.log")
     lines = store.read_bytes().splitlines(keepends=True)
     for i, line in enumerate(lines):
-        event = decode(line)
+        (event,) = decode_all(line)
         if event["event"] == "claim" and event["index"] == 1:
             event["config"] = {**event["config"], "learning_rate": 0.5}
             lines[i], victim = encode(event), event["run"]

@@ -1,54 +1,26 @@
 """`snakesweep status`: where a sweep stands, read from its store while it runs or after.
 
-Strictly read-only: the sweep record and the event log are read with plain `open()` (the log
-with `store.read_events`, which takes no lock and creates nothing), so status works on a
-read-only mount, from a cluster's login node, and never makes an agent wait for the lock.
+Strictly read-only, through `snakesweep.inspect.results`, so status works on a read-only
+mount, from a cluster's login node, and never makes an agent wait for the lock.
 
 `summarize` is a pure function of the events, the sweep record and the clock; `render` turns
-its result into the text the command prints. Only `load` touches files.
+its result into the text the command prints. Files are read by `_snapshot` alone: the results
+through `results.load`, and the run schema's defaults when the sweep record lacks the epochs.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import sys
 import time
 from pathlib import Path
 
-from snakesweep import paths
-from snakesweep.errors import UserError
-from snakesweep.sweep.spec import sweep_metric
-from snakesweep.sweep.state import CRASHED, DONE_STATES, FAILED, FINISHED, RUNNING, STOPPED, fold
-from snakesweep.sweep.store import read_events
+from snakesweep.inspect.results import load
+from snakesweep.record.state import CRASHED, DONE_STATES, FAILED, FINISHED, RUNNING, STOPPED, fold
+from snakesweep.sweep.metric import Ranking, ranking_of, score
 
 QUEUED = "queued"
 STATES = (QUEUED, RUNNING, FINISHED, STOPPED, FAILED, CRASHED)
-RANKED = (FINISHED, STOPPED)  # as in the leaderboard: the best run is one of these
 RECENT = 10  # the time left is estimated from this many latest runs (the first ones warm up)
-
-
-def under_results(results: str | Path, path: str) -> Path:
-    """`path` (named relative to the working directory, as in `paths`) inside `results`, so a
-    results folder that was copied or mounted elsewhere is read in place."""
-    relative = Path(path)
-    if relative.is_relative_to(paths.RESULTS):
-        return Path(results) / relative.relative_to(paths.RESULTS)
-    return relative
-
-
-def load(results: str | Path) -> tuple[dict, list[dict]]:
-    """The sweep record and the store's events; one clear line if there is no sweep."""
-    record_path = under_results(results, paths.SWEEP)
-    try:
-        sweep = json.loads(record_path.read_text())
-    except FileNotFoundError:
-        raise UserError(
-            f"{record_path}: no sweep here yet: start one with snakemake, or point --results at its results folder"
-        ) from None
-    except (OSError, ValueError) as err:
-        raise UserError(f"{record_path}: cannot read the sweep record ({err})") from None
-    return sweep, read_events(under_results(results, paths.store_path(sweep["sweep_id"])))
 
 
 def planned_runs(sweep_config: dict) -> int | None:
@@ -75,8 +47,7 @@ def summarize(events: list[dict], sweep: dict, now: float, run_defaults: dict | 
     """Everything the status view shows, as plain data. `run_defaults` are the trainer's
     defaults, for the epochs of a run that neither the sweep nor config.yaml's `train` set."""
     config = sweep["config"]
-    metric = sweep_metric(config)
-    name, goal = metric["name"], metric["goal"]
+    ranking = ranking_of(sweep)
     runs = fold(events)
     claimed, finished_at = _times(events)
     counts = {state: 0 for state in STATES}
@@ -106,12 +77,12 @@ def summarize(events: list[dict], sweep: dict, now: float, run_defaults: dict | 
         "sweep_id": sweep["sweep_id"],
         "name": sweep.get("name", sweep["sweep_id"]),
         "method": config.get("method"),
-        "metric": name,
-        "goal": goal,
+        "metric": ranking.name if ranking else None,
+        "ranking": ranking,
         "planned": planned,
         "counts": counts,
         "running": running,
-        "best": _best(runs.values(), name, goal),
+        "best": _best(runs.values(), ranking),
         "elapsed": (end - start) if start is not None else 0.0,
         "active": active,
         "left": _time_left(durations, counts[QUEUED], [now - claimed[r["run_id"]] for r in running]),
@@ -141,16 +112,14 @@ def _recent_durations(runs: dict, claimed: dict, finished_at: dict) -> list[floa
     return [end - claimed[run_id] for end, run_id in warm[-RECENT:]]
 
 
-def _best(runs, metric: str | None, goal: str) -> dict | None:
+def _best(runs, ranking: Ranking | None) -> dict | None:
     """The best finished or stopped run by its summary value, as the leaderboard ranks."""
-    scored = [
-        (run.summary[metric], run)
-        for run in runs
-        if run.state in RANKED and isinstance(run.summary.get(metric), (int, float)) and math.isfinite(run.summary[metric])
-    ]
+    if ranking is None:
+        return None
+    scored = [(value, run) for run in runs if (value := score(run.state, run.summary, ranking.name)) is not None]
     if not scored:
         return None
-    pick = max if goal == "maximize" else min
+    pick = max if ranking.goal == "maximize" else min
     value, run = pick(scored, key=lambda item: item[0])
     return {"run_id": run.run_id, "value": value, "config": run.config}
 
@@ -171,7 +140,7 @@ def render(summary: dict) -> str:
     counts = summary["counts"]
     lines = [
         f"sweep {summary['sweep_id']} ({summary['name']}): {summary['method']}, "
-        + (f"metric {summary['metric']} ({summary['goal']})" if summary["metric"] else "no metric"),
+        + (f"metric {summary['ranking'].describe()}" if summary["ranking"] else "no metric: runs are not ranked"),
         "runs: " + ", ".join(f"{'?' if counts[s] is None else counts[s]} {s}" for s in STATES)
         + (f" (of {summary['planned']} planned)" if summary["planned"] is not None else " (no run_cap: open-ended)"),
     ]
@@ -230,8 +199,8 @@ def show(results: str | Path, watch: float | None = None, out=None) -> int:
 
 
 def _snapshot(results: str | Path) -> str:
-    sweep, events = load(results)
-    return render(summarize(events, sweep, time.time(), _run_defaults(sweep)))
+    sweep = load(results)
+    return render(summarize(sweep.events, sweep.record, time.time(), _run_defaults(sweep.record)))
 
 
 def _run_defaults(sweep: dict) -> dict:

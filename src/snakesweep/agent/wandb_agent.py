@@ -13,15 +13,16 @@ import os
 
 import yaml
 
-from snakesweep.sweep.agent import Heartbeat, TrainOne, train_safely
+from snakesweep.agent.loop import Heartbeat, TrainOne, heartbeat_interval, record_outcome, train_safely
 from snakesweep.sweep.controller import LocalController
-from snakesweep.sweep.spec import flatten_run_config
+from snakesweep.sweep.spec import run_config
 
 log = logging.getLogger(__name__)
 
 
-def suggested_config() -> tuple[dict, dict]:
-    """(engine config, trainer config) of the run `wandb.agent` is starting."""
+def suggested_config(parameters: dict) -> tuple[dict, dict]:
+    """(engine config, trainer config) of the run `wandb.agent` is starting; `parameters` are
+    the sweep file's, which say what is a nested group."""
     import wandb
 
     path = os.environ.get(wandb.env.SWEEP_PARAM_PATH)
@@ -30,7 +31,7 @@ def suggested_config() -> tuple[dict, dict]:
     with open(path) as handle:
         raw = yaml.safe_load(handle) or {}
     engine_config = {k: v for k, v in raw.items() if isinstance(v, dict) and "value" in v and k != "wandb_version"}
-    return engine_config, flatten_run_config({k: v["value"] for k, v in engine_config.items()})
+    return engine_config, run_config(parameters, engine_config)
 
 
 def run_wandb_agent(sweep: dict, controller: LocalController, agent: str, max_runs: int, train_one: TrainOne) -> dict:
@@ -39,15 +40,13 @@ def run_wandb_agent(sweep: dict, controller: LocalController, agent: str, max_ru
     runs = []
 
     def one_run() -> None:
-        engine_config, config = suggested_config()
+        engine_config, config = suggested_config(sweep["config"]["parameters"])
         claim = controller.record_claim(agent, config, engine_config)
         log.info("run %s (W&B run %s): %s", claim.run_id, os.environ.get(wandb.env.RUN_ID), config)
-        with Heartbeat(controller, interval=max(controller.heartbeat_timeout / 6, 1.0)) as beat, beat.run(claim.run_id):
+        with Heartbeat(controller, heartbeat_interval(controller.heartbeat_timeout)) as beat, beat.run(claim.run_id):
             # W&B's server decides early termination for its sweeps; the store only records.
             outcome = train_safely(controller, claim, lambda c, on_epoch: train_one(c, lambda e, m: False))
-        controller.finish(
-            claim.run_id, outcome["state"], outcome.get("summary", {}), outcome.get("reason"), outcome.get("onnx_sha256")
-        )
+        record_outcome(controller, claim, outcome)
         runs.append({"run_id": claim.run_id, "state": outcome["state"], "wandb_run_id": os.environ.get(wandb.env.RUN_ID)})
 
     wandb.agent(sweep["sweep_id"], function=one_run, count=max_runs, project=sweep["project"], entity=sweep["entity"])

@@ -8,7 +8,7 @@ from snakesweep.summary import failure_summary, success_summary
 BEST = {
     "run_id": "0003-abcdef12",
     "sweep_id": "local-123",
-    "metric": {"name": "val_loss", "goal": "minimize", "value": 0.0812345},
+    "metric": {"name": "val_loss", "goal": "minimize", "source": "sweep", "value": 0.0812345},
     "test_accuracy_onnxruntime": 0.9731,
     "test_images": 1000,
 }

@@ -3,13 +3,14 @@
 import pytest
 
 from snakesweep.errors import UserError
-from snakesweep.sweep.spec import flatten_run_config, load_sweep_file
+from snakesweep.sweep.register import objective_checks
+from snakesweep.sweep.spec import load_sweep_file, run_config
 
 
 def _load(tmp_path, text):
     path = tmp_path / "sweep.yaml"
     path.write_text(text)
-    return load_sweep_file(path)
+    return load_sweep_file(path, objective_checks())
 
 
 @pytest.mark.parametrize(
@@ -51,15 +52,24 @@ def test_nested_groups_flatten_to_trainer_keys(tmp_path):
         "  reg:\n    parameters:\n      dropout: {min: 0.0, max: 0.5}\n",
     )
     assert spec["parameters"]["reg"]["parameters"]["dropout"] == {"min": 0.0, "max": 0.5}
-    assert flatten_run_config({"learning_rate": 0.1, "reg": {"dropout": 0.2}, "kernels": [8, 16]}) == {
-        "learning_rate": 0.1,
-        "dropout": 0.2,
-        "kernels": [8, 16],
-    }
+    suggestion = {"learning_rate": {"value": 0.1}, "reg": {"value": {"dropout": 0.2}}, "kernels": {"value": [8, 16]}}
+    assert run_config(spec["parameters"], suggestion) == {"learning_rate": 0.1, "dropout": 0.2, "kernels": [8, 16]}
+
+
+def test_a_mapping_value_that_is_not_a_group_stays_one_parameter():
+    parameters = {"layers": {"values": [{"a": 1}]}, "reg": {"parameters": {"dropout": {"value": 0.1}}}}
+    suggestion = {"layers": {"value": {"a": 1}}, "reg": {"value": {"dropout": 0.1}}}
+    assert run_config(parameters, suggestion) == {"layers": {"a": 1}, "dropout": 0.1}
+
+
+def test_without_checks_any_parameter_and_metric_pass(tmp_path):
+    path = tmp_path / "sweep.yaml"
+    path.write_text("method: grid\nmetric: {name: my_loss}\nparameters: {layer1_size: {values: [8, 16]}}\n")
+    assert load_sweep_file(path)["parameters"] == {"layer1_size": {"values": [8, 16]}}
 
 
 def test_shipped_sweep_files_are_valid():
     from workflow_helpers import REPO
 
     for path in [REPO / "configs/sweep.yaml", *(REPO / "configs/sweeps").glob("*.yaml")]:
-        assert load_sweep_file(path)["parameters"]
+        assert load_sweep_file(path, objective_checks())["parameters"]

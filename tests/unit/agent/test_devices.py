@@ -10,7 +10,7 @@ import time
 import pytest
 
 from snakesweep.errors import UserError
-from snakesweep.sweep import devices
+from snakesweep.agent import devices
 
 
 def test_cuda_without_a_gpu_is_a_clear_error(monkeypatch):
@@ -51,7 +51,7 @@ def test_agents_take_distinct_gpu_slots(monkeypatch, tmp_path):
 
 HOLDER = """
 import sys, time
-from snakesweep.sweep import devices
+from snakesweep.agent import devices
 devices.cuda_device_count = lambda: 1
 with devices.acquire_device("cuda", sys.argv[1], per_gpu=1) as d:
     print(d, flush=True)

@@ -15,29 +15,26 @@ from pathlib import Path
 from snakesweep import paths
 from snakesweep.atomic import write_json
 from snakesweep.data.dataset import load_dataset
-from snakesweep.sweep.agent import run_agent
-from snakesweep.sweep.controller import DEFAULT_PARALLELISM, Claim, LocalController
-from snakesweep.sweep.devices import acquire_device
+from snakesweep.agent.devices import acquire_device
+from snakesweep.agent.loop import heartbeat_interval, run_agent
+from snakesweep.sweep.controller import Claim, LocalController
 from snakesweep.train.run import execute_run
 from snakesweep.train.run_config import run_seed
 
 log = logging.getLogger(__name__)
 
 
-def sweep_metric_summary(metrics: dict, metric: str | None) -> dict:
-    """The run's summary for the controller: every final metric, and the sweep metric's last
-    value (W&B ranks runs by the summary value, i.e. the last one logged)."""
-    summary = {k: v for k, v in (metrics.get("final") or {}).items() if isinstance(v, (int, float))}
-    if metric and metric not in summary and metrics.get("history"):
-        values = [row[metric] for row in metrics["history"] if metric in row]
-        if values:
-            summary[metric] = values[-1]
-    return summary
+def run_summary(metrics: dict) -> dict:
+    """The run's summary for the store, as W&B keeps a run's summary: the last logged value of
+    every number it logged per epoch, then its final metrics. Runs are ranked by the ranking
+    metric's value here, whether or not the sweep file names that metric."""
+    last: dict = {}
+    for row in [*(metrics.get("history") or []), metrics.get("final") or {}]:
+        last.update(row)
+    return {k: v for k, v in last.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
 def make_train_one(sweep: dict, data: str, manifest: str, device: str, threads: int, wandb_mode: str):
-    metric = sweep["config"].get("metric", {}).get("name")
-
     def train_one(claim: Claim, on_epoch) -> dict:
         run_config = {**sweep["train"], **claim.config}
         result = execute_run(
@@ -57,7 +54,7 @@ def make_train_one(sweep: dict, data: str, manifest: str, device: str, threads: 
         )
         return {
             "state": result["state"],
-            "summary": sweep_metric_summary(result, metric),
+            "summary": run_summary(result),
             "reason": result["reason"],
             "onnx_sha256": (result.get("onnx") or {}).get("sha256"),
         }
@@ -88,13 +85,13 @@ def run_agent_job(
             sweep["store"],
             sweep["config"],
             sweep["seed"],
+            parallelism=sweep["parallelism"],
             heartbeat_timeout=heartbeat_timeout,
             max_attempts=max_attempts,
-            parallelism=sweep.get("parallelism", DEFAULT_PARALLELISM),
         )
         train_one = make_train_one(sweep, data, manifest, chosen, threads, wandb_mode)
         if sweep["controller"] == "wandb":
-            from snakesweep.sweep.wandb_agent import run_wandb_agent
+            from snakesweep.agent.wandb_agent import run_wandb_agent
 
             summary = run_wandb_agent(sweep, controller, agent, max_runs, train_one)
         else:
@@ -103,7 +100,7 @@ def run_agent_job(
                 agent,
                 max_runs,
                 train_one,
-                heartbeat_interval=max(heartbeat_timeout / 6, 1.0),
+                heartbeat_interval=heartbeat_interval(heartbeat_timeout),
                 wait_seconds=2.0,
             )
     summary.update(

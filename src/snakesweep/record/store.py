@@ -10,10 +10,10 @@ filesystem. Two properties make that safe:
   finishes) reach the disk within a second, fsynced in the background (see `locked`).
 - The lock is a blocking `flock(2)` on `<log>.lock`, which the kernel releases when the holder
   dies, and which Linux maps to POSIX byte-range locks on NFS, so it also works across nodes.
-  Takers wait for it in turn, in order of arrival (`snakesweep.sweep.turns`, with two more
+  Takers wait for it in turn, in order of arrival (`snakesweep.record.turns`, with two more
   files: `<log>.ticket` and `<log>.queue`).
 
-The store knows nothing about sweeps; `snakesweep.sweep.state` gives the events their meaning.
+The store knows nothing about sweeps; `snakesweep.record.state` gives the events their meaning.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import zlib
 from pathlib import Path
 from typing import Iterator
 
-from snakesweep.sweep.turns import BACKGROUND, URGENT, Turns
+from snakesweep.record.turns import BACKGROUND, URGENT, Turns
 
 
 log = logging.getLogger(__name__)
@@ -41,12 +41,6 @@ SYNC_SECONDS = 1.0  # durable appends reach the disk within this time (see `Even
 def encode(event: dict) -> bytes:
     body = json.dumps(event, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return f"{zlib.crc32(body.encode()):08x} {body}\n".encode()
-
-
-def decode(line: bytes) -> dict | None:
-    """The event on one complete line, or None if the line is torn or corrupted."""
-    body = _checked_body(line.rstrip(b"\n"))
-    return None if body is None else _parse(body)
 
 
 def _checked_body(line: bytes) -> bytes | None:
@@ -120,7 +114,7 @@ class EventLog:
 
         `urgent` is for a step the agent waits on with nothing else to do (a claim, an early
         stopping decision); it goes before records (a finish, a heartbeat). Takers wait their
-        turn, first come, first served, in those two lines (`snakesweep.sweep.turns`), and
+        turn, first come, first served, in those two lines (`snakesweep.record.turns`), and
         sleep in the kernel until it comes. `filelock` polls instead (try, sleep, retry, at
         about 0.6 ms of Python per try); with 64 agents on 2 cores the pollers took the CPU the
         lock's holder needed, and claims waited seconds (`benchmarks/controller_scale.py`). The

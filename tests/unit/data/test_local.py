@@ -15,7 +15,7 @@ from snakesweep.data.local import LocalDataError, load_local
 from snakesweep.data.prepare import prepare_dataset
 from snakesweep.errors import UserError
 
-GENUINE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "mnist"
+GENUINE = Path(__file__).resolve().parents[4] / "shared" / "data" / "mnist"
 SIZES = {"train": 50, "t10k": 20}
 
 

@@ -14,15 +14,21 @@ import traceback
 from typing import Callable, Iterator
 
 from snakesweep.errors import UserError, is_storage_error
+from snakesweep.record.state import FAILED
 from snakesweep.sweep.controller import Claim, LocalController
 from snakesweep.sweep.decide import Exhausted, Wait
-from snakesweep.sweep.state import FAILED
 
 log = logging.getLogger(__name__)
 
 # train_one(claim, on_epoch) -> {"state": ..., "summary": {...}, "reason": ...}
 # on_epoch(epoch, metrics) -> True to stop the run early
 TrainOne = Callable[[Claim, Callable[[int, dict], bool]], dict]
+
+
+def heartbeat_interval(heartbeat_timeout: float) -> float:
+    """How often an agent says its run is alive: six beats per timeout, so a few lost or late
+    ones never make a live run look crashed; at most once a second."""
+    return max(heartbeat_timeout / 6, 1.0)
 
 
 class Heartbeat:
@@ -109,11 +115,16 @@ def run_one(controller: LocalController, claim: Claim, train_one: TrainOne) -> d
     """Train one claimed run and record how it ended."""
     log.info("run %s (attempt %d): %s", claim.run_id, claim.attempt, claim.config)
     outcome = train_safely(controller, claim, train_one)
+    record_outcome(controller, claim, outcome)
+    return {"run_id": claim.run_id, "state": outcome["state"], "attempt": claim.attempt}
+
+
+def record_outcome(controller: LocalController, claim: Claim, outcome: dict) -> None:
+    """Record how the run ended (`train_one`'s outcome) in the store, and say it in the log."""
     controller.finish(
         claim.run_id, outcome["state"], outcome.get("summary", {}), outcome.get("reason"), outcome.get("onnx_sha256")
     )
     log.info("run %s %s%s", claim.run_id, outcome["state"], f": {outcome['reason']}" if outcome.get("reason") else "")
-    return {"run_id": claim.run_id, "state": outcome["state"], "attempt": claim.attempt}
 
 
 def train_safely(controller: LocalController, claim: Claim, train_one: TrainOne) -> dict:

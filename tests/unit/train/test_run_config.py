@@ -8,8 +8,9 @@ from snakemake.utils import validate
 
 from snakesweep import paths
 from snakesweep.errors import UserError
+from snakesweep.sweep.register import objective_checks
 from snakesweep.sweep.spec import validate_sweep
-from snakesweep.train.run_config import DEFAULTS, known_parameters, load_schema, resolve_run_config, run_seed
+from snakesweep.train.run_config import defaults, known_parameters, load_schema, resolve_run_config, run_seed
 
 CONFIG_SCHEMA = str(paths.CHECKOUT / paths.CONFIG_SCHEMA)
 
@@ -30,7 +31,7 @@ def test_the_schema_is_valid_and_gives_every_key_a_default():
 
 
 def test_defaults_come_from_the_schema_and_fill_missing_keys():
-    assert DEFAULTS == INTRO_DEFAULTS
+    assert defaults(load_schema()) == INTRO_DEFAULTS
     assert resolve_run_config({}) == INTRO_DEFAULTS
     assert resolve_run_config({"epochs": 2}) == {**INTRO_DEFAULTS, "epochs": 2}
     resolve_run_config({})["kernels"].append(64)  # callers get their own copy
@@ -52,7 +53,7 @@ def _config_is_valid(train: dict) -> bool:
 @pytest.mark.parametrize("key", known_parameters())
 def test_the_workflow_the_sweep_and_the_trainer_accept_the_same_keys(key):
     assert _config_is_valid({key: INTRO_DEFAULTS[key]})
-    validate_sweep({"method": "grid", "parameters": {key: {"value": INTRO_DEFAULTS[key]}}}, "sweep.yaml")
+    validate_sweep({"method": "grid", "parameters": {key: {"value": INTRO_DEFAULTS[key]}}}, "sweep.yaml", objective_checks())
     assert resolve_run_config({key: INTRO_DEFAULTS[key]}) == INTRO_DEFAULTS
 
 

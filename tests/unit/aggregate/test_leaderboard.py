@@ -17,15 +17,17 @@ from snakesweep.aggregate.leaderboard import collect, rank, write_leaderboard
 from snakesweep.atomic import write_json
 from snakesweep.data.arrays import file_sha256
 from snakesweep.errors import UserError
-from snakesweep.sweep.controller import LocalController
-from snakesweep.sweep.state import fold
-from snakesweep.sweep.store import EventLog
+from snakesweep.record.state import fold
+from snakesweep.record.store import EventLog
+from snakesweep.sweep.metric import Ranking
+from controller_helpers import claim, make_controller
 
 SWEEP = {
     "method": "grid",
     "metric": {"name": "val_accuracy", "goal": "maximize"},
     "parameters": {"learning_rate": {"values": [0.1, 0.2, 0.3, 0.4, 0.5]}},
 }
+RANKING = Ranking("val_accuracy", "maximize", "sweep")
 HEARTBEAT_TIMEOUT = 0.3
 
 
@@ -44,18 +46,18 @@ def sweep_runs(tmp_path):
     """Five runs, as agents leave them: finished (0.90), failed, crashed (its agent died and
     it has no attempts left), finished (0.95), stopped early (0.90, a tie with the first)."""
     runs_dir = tmp_path / "runs"
-    controller = LocalController(tmp_path / "store.log", SWEEP, 0, heartbeat_timeout=HEARTBEAT_TIMEOUT, max_attempts=1)
-    first = controller.claim("a")
+    controller = make_controller(tmp_path / "store.log", SWEEP, 0, heartbeat_timeout=HEARTBEAT_TIMEOUT, max_attempts=1)
+    first = claim(controller, "a")
     controller.finish(first.run_id, "finished", {"val_accuracy": 0.90})
     _metrics(runs_dir / first.run_id, 0.90, 0.91)
-    failed = controller.claim("a")
+    failed = claim(controller, "a")
     controller.finish(failed.run_id, "failed", {}, "loss became nan at epoch 1 step 3")
-    crashed = controller.claim("a")  # agent a dies here: no heartbeat, no finish
-    best = controller.claim("b")
+    crashed = claim(controller, "a")  # agent a dies here: no heartbeat, no finish
+    best = claim(controller, "b")
     controller.finish(best.run_id, "finished", {"val_accuracy": 0.95})
     _metrics(runs_dir / best.run_id, 0.95, 0.96)
     time.sleep(HEARTBEAT_TIMEOUT + 0.2)
-    stopped = controller.claim("b")  # finds the crashed run stale; max_attempts=1: given up
+    stopped = claim(controller, "b")  # finds the crashed run stale; max_attempts=1: given up
     controller.finish(stopped.run_id, "stopped", {"val_accuracy": 0.90})
     _metrics(runs_dir / stopped.run_id, 0.90, 0.89, "stopped", "stopped early after epoch 2")
     ids = {"first": first, "failed": failed, "crashed": crashed, "best": best, "stopped": stopped}
@@ -141,7 +143,7 @@ def best_run(tmp_path):
 
 def _publish(row, sweep, dataset, tmp_path):
     out = tmp_path / "best"
-    return publish_best(row, sweep, tmp_path / "runs", dataset, out / "model.onnx", out / "best_run.json")
+    return publish_best(row, sweep, tmp_path / "runs", dataset, out / "model.onnx", out / "best_run.json", RANKING)
 
 
 def test_publish_best_copies_the_model_and_measures_it_again(best_run):
@@ -150,7 +152,7 @@ def test_publish_best_copies_the_model_and_measures_it_again(best_run):
     copied = tmp_path / "best/model.onnx"
     assert copied.read_bytes() == (tmp_path / "runs/0003-abcdef01/model.onnx").read_bytes()
     assert record["test_accuracy_onnxruntime"] == record["test_accuracy_pytorch"] == 0.8
-    assert record["metric"] == {"name": "val_accuracy", "goal": "maximize", "value": 0.95}
+    assert record["metric"] == {"name": "val_accuracy", "goal": "maximize", "source": "sweep", "value": 0.95}
     assert record["onnx_sha256"] == file_sha256(copied) and record["test_images"] == 10
     assert json.loads((tmp_path / "best/best_run.json").read_text()) == record
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from snakesweep.sweep.state import fold
-from snakesweep.sweep.store import EventLog
+from snakesweep.record.state import fold
+from snakesweep.record.store import EventLog
 from workflow_helpers import copy_workflow, run_pipeline, snakemake, tiny_config
 
 pytestmark = pytest.mark.slow

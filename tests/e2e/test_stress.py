@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from snakesweep.sweep.state import fold
-from snakesweep.sweep.store import EventLog
+from snakesweep.record.state import fold
+from snakesweep.record.store import EventLog
 
-FAKE_AGENT = Path(__file__).with_name("fake_agent.py")
+FAKE_AGENT = Path(__file__).parents[1] / "fake_agent.py"
 AGENTS = 16
 
 GRID_200 = {

@@ -4,7 +4,7 @@ import pytest
 
 from snakesweep.sweep import decide
 from snakesweep.sweep.decide import Exhausted, Requeue, Suggest, Wait
-from snakesweep.sweep.state import SweepState
+from snakesweep.record.state import SweepState
 
 BAYES = {"method": "bayes", "metric": {"name": "val_loss", "goal": "minimize"}, "parameters": {"x": {"min": 0.0, "max": 1.0}}}
 RANDOM = {"method": "random", "parameters": {"x": {"min": 0.0, "max": 1.0}}}

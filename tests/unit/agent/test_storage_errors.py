@@ -17,12 +17,12 @@ from snakesweep import paths
 from snakesweep.atomic import write_json
 from snakesweep.data.arrays import array_sha256, load_arrays
 from snakesweep.logs import job_logging
-from snakesweep.sweep.agent import run_agent
-from snakesweep.sweep.agent_job import run_agent_job
-from snakesweep.sweep.controller import LocalController
+from snakesweep.agent.loop import run_agent
+from snakesweep.agent.job import run_agent_job
 from snakesweep.sweep.register import register_sweep
-from snakesweep.sweep.state import fold
-from snakesweep.sweep.store import EventLog
+from snakesweep.record.state import fold
+from snakesweep.record.store import EventLog
+from controller_helpers import PARALLELISM, claim, make_controller
 
 SWEEP = {
     "method": "grid",
@@ -53,7 +53,7 @@ def _writes_fail_under(monkeypatch, folder: Path, code: int):
 @pytest.mark.parametrize("taker", ["restarted agent", "another agent"])
 def test_a_run_whose_agent_cannot_write_is_handed_out_again(tmp_path, taker):
     store, timeout = tmp_path / "store.log", 0.5
-    controller = LocalController(store, SWEEP, 0, heartbeat_timeout=timeout)
+    controller = make_controller(store, SWEEP, 0, heartbeat_timeout=timeout)
 
     def disk_full(claim, on_epoch):
         raise NO_SPACE
@@ -65,14 +65,14 @@ def test_a_run_whose_agent_cannot_write_is_handed_out_again(tmp_path, taker):
     assert (left.state, left.attempt) == ("running", 1)  # neither failed nor finished
 
     if taker == "restarted agent":  # Snakemake's `retries:`, or the pipeline run again: at once
-        agent, other = "a", LocalController(store, SWEEP, 0, heartbeat_timeout=60)
+        agent, other = "a", make_controller(store, SWEEP, 0, heartbeat_timeout=60)
         assert other.start_agent("a") == [left.run_id]
     else:  # once the run's heartbeat is overdue
-        agent, other = "b", LocalController(store, SWEEP, 0, heartbeat_timeout=timeout)
+        agent, other = "b", make_controller(store, SWEEP, 0, heartbeat_timeout=timeout)
         time.sleep(timeout + 0.2)
-    claim = other.claim(agent)
-    assert (claim.run_id, claim.config, claim.attempt) == (left.run_id, left.config, 2)
-    other.finish(claim.run_id, "finished", {"val_accuracy": 0.9})
+    held = claim(other, agent)
+    assert (held.run_id, held.config, held.attempt) == (left.run_id, left.config, 2)
+    other.finish(held.run_id, "finished", {"val_accuracy": 0.9})
     assert _runs(store)[left.run_id].state == "finished"
 
 
@@ -86,7 +86,7 @@ def registered(tmp_path, monkeypatch, tiny_npz):
     write_json(tmp_path / "data/manifest.json", {"sha256": {k: array_sha256(v) for k, v in arrays.items()}})
     (tmp_path / "sweep.yaml").write_text(json.dumps(SWEEP))
     register_sweep(
-        "sweep.yaml", "data/mnist.npz", "data/manifest.json", paths.SWEEP, seed=0, controller="local",
+        "sweep.yaml", "data/mnist.npz", "data/manifest.json", paths.SWEEP, seed=0, controller="local", parallelism=PARALLELISM,
         train_defaults={"epochs": 1}, project="p", entity=None, wandb_mode="disabled",
     )
     return tmp_path

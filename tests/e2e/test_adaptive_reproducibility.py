@@ -12,7 +12,7 @@ import sys
 import pytest
 import yaml
 
-from snakesweep.sweep.state import fold
+from snakesweep.record.state import fold
 from test_faults import _agent_processes, _events, _kill_an_agent_when
 from workflow_helpers import REPO, copy_workflow, run_pipeline, tiny_config
 

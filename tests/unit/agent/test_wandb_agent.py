@@ -21,11 +21,11 @@ from snakesweep.aggregate.aggregate import aggregate
 from snakesweep.atomic import write_json
 from snakesweep.data.arrays import array_sha256, load_arrays
 from snakesweep.errors import UserError
-from snakesweep.sweep.agent_job import make_train_one
-from snakesweep.sweep.controller import LocalController
+from snakesweep.agent.job import make_train_one
 from snakesweep.sweep.register import register_sweep
-from snakesweep.sweep.state import fold
-from snakesweep.sweep.wandb_agent import run_wandb_agent
+from controller_helpers import PARALLELISM, make_controller
+from snakesweep.record.state import fold
+from snakesweep.agent.wandb_agent import run_wandb_agent
 
 PLANTED_KEY = "local-" + "f" * 40
 SWEEP = """
@@ -51,7 +51,7 @@ def workdir(tmp_path, monkeypatch, tiny_npz):
 
 def _register(mode="online"):
     return register_sweep(
-        "sweep.yaml", "data/mnist.npz", "data/manifest.json", "results/sweep/sweep.json", seed=0, controller="wandb",
+        "sweep.yaml", "data/mnist.npz", "data/manifest.json", "results/sweep/sweep.json", seed=0, controller="wandb", parallelism=PARALLELISM,
         train_defaults={"epochs": 1}, project="proj", entity=None, wandb_mode=mode, config_file="config.yaml",
     )
 
@@ -123,7 +123,7 @@ def test_register_agents_and_aggregate_through_the_wandb_api(workdir, monkeypatc
 
     monkeypatch.setattr(wandb, "agent", fake_agent)
     sweep = json.loads(Path("results/sweep/sweep.json").read_text())
-    controller = LocalController(sweep["store"], sweep["config"], sweep["seed"])
+    controller = make_controller(sweep["store"], sweep["config"], sweep["seed"])
     # the runs themselves log offline: there is no server to talk to here
     train_one = make_train_one(sweep, "data/mnist.npz", "data/manifest.json", "cpu", 1, "offline")
     summary = run_wandb_agent(sweep, controller, "0", 5, train_one)

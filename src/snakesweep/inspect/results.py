@@ -1,0 +1,59 @@
+"""A sweep's results folder, read in place: the one loader `status` and `verify` share.
+
+Strictly read-only: the sweep record and the event log are read with plain `open()` (the log
+with `store.read_events`, which takes no lock and creates nothing), so both tools work on a
+read-only mount, from a cluster's login node, on a results folder copied elsewhere, and never
+make an agent wait for the lock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from snakesweep import paths
+from snakesweep.errors import UserError
+from snakesweep.record.store import read_events
+
+
+@dataclasses.dataclass
+class SweepResults:
+    """A sweep's record (sweep.json) and events, found from its results folder alone."""
+
+    results: Path
+    record: dict
+    events: list[dict]
+
+    def path(self, workflow_path: str) -> Path:
+        """A workflow path (`results/...`, as `paths` names it) inside this results folder."""
+        return under_results(self.results, workflow_path)
+
+    @property
+    def store(self) -> Path:
+        return self.path(self.record["store"])
+
+
+def under_results(results: str | Path, workflow_path: str) -> Path:
+    """`workflow_path` (relative to the working directory, as in `paths`) inside `results`."""
+    relative = Path(workflow_path)
+    if relative.is_relative_to(paths.RESULTS):
+        return Path(results) / relative.relative_to(paths.RESULTS)
+    return relative
+
+
+def load(results: str | Path) -> SweepResults:
+    """The sweep under `results`; one clear line if there is none, or it cannot be read."""
+    record_path = under_results(results, paths.SWEEP)
+    try:
+        record = json.loads(record_path.read_text())
+    except FileNotFoundError:
+        raise UserError(
+            f"{record_path}: no sweep here yet: start one with snakemake, or point --results at its results folder"
+        ) from None
+    except (OSError, ValueError) as err:
+        raise UserError(f"{record_path}: cannot read the sweep record ({err})") from None
+    # A store not there yet reads as no events: `status` may look before the first claim.
+    sweep = SweepResults(Path(results), record, [])
+    sweep.events = read_events(sweep.store)
+    return sweep

@@ -1,0 +1,75 @@
+"""The sweep metric, defined once: what the engine is told, and what runs are ranked by.
+
+W&B's behaviour when a sweep file names no `metric`: grid and random search run (they need
+none), bayes search and early termination are refused, and nothing is ranked. snakesweep does
+the same for the engine: it sees no metric, so no value is reported to it and no run is stopped
+early. The sweep still ends with a leaderboard and a published best model, so runs are then
+ranked by the objective's own metric when it has one (the ConvNet's `val_accuracy`, maximized),
+and every place that shows the ranking says that it came from the objective, not the sweep.
+
+`ranking` is decided once, when the sweep is registered, and kept in its record
+(`results/sweep/sweep.json`); everything after reads it back with `ranking_of`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Mapping
+
+from snakesweep.record.state import FINISHED, STOPPED
+
+DEFAULT_GOAL = "minimize"  # W&B's schema default for metric.goal
+RANKED_STATES = (FINISHED, STOPPED)  # a failed or crashed run is never ranked, whatever it logged
+FROM_SWEEP, FROM_OBJECTIVE = "sweep", "objective"
+
+
+@dataclasses.dataclass(frozen=True)
+class Ranking:
+    name: str
+    goal: str  # maximize or minimize
+    source: str  # FROM_SWEEP: the sweep file's metric; FROM_OBJECTIVE: the file names none
+
+    def qualifier(self) -> str:
+        """The goal, and why this metric when the sweep file names none."""
+        if self.source == FROM_SWEEP:
+            return self.goal
+        return f"{self.goal}; the sweep file names no metric, so the objective's own"
+
+    def describe(self) -> str:
+        """How runs were ranked, in words, for the summary, the model card and `status`."""
+        return f"{self.name} ({self.qualifier()})"
+
+
+def engine_metric(sweep_config: Mapping[str, Any]) -> str | None:
+    """The metric the engine and early termination see: the file's, or None as under W&B."""
+    metric = sweep_config.get("metric")
+    return metric["name"] if metric else None
+
+
+def ranking(sweep_config: Mapping[str, Any], objective_default: Mapping[str, str] | None) -> Ranking | None:
+    """What runs are ranked by: the sweep file's metric with W&B's default goal, else the
+    objective's default metric (`{"name", "goal"}`), else None (nothing can be ranked)."""
+    if sweep_config.get("metric"):
+        metric = sweep_config["metric"]
+        return Ranking(metric["name"], metric.get("goal", DEFAULT_GOAL), FROM_SWEEP)
+    if objective_default:
+        return Ranking(objective_default["name"], objective_default["goal"], FROM_OBJECTIVE)
+    return None
+
+
+def ranking_of(record: Mapping[str, Any]) -> Ranking | None:
+    """The ranking a registered sweep's record (sweep.json) holds, or a best run's (best_run.json
+    `metric`, which also holds the value)."""
+    saved = record.get("ranking", record.get("metric"))
+    return Ranking(saved["name"], saved["goal"], saved["source"]) if saved else None
+
+
+def score(state: str, summary: Mapping[str, Any], metric: str) -> float | None:
+    """The value a run is ranked by, or None when it is not ranked: only a finished or
+    early-stopped run with a finite number for the metric is (a NaN never ranks best)."""
+    value = summary.get(metric)
+    if state not in RANKED_STATES or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return value if math.isfinite(value) else None
+
