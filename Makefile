@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CORES  ?= 4
 
-.PHONY: run test lint report clean-results
+.PHONY: run test test-fast lint report clean-results
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest
+
+# The unit tests alone, for a contributor's edit-test loop: no snakemake, cluster or swarm of
+# processes (those tests are marked slow); under 3 minutes on 2 cores.
+test-fast: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/snakemake --lint

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from workcopy import REPO, copy_tree, job_benchmarks, run_snakemake
+from workcopy import REPO, copy_checkout, job_benchmarks, run_snakemake
 
 TARGETS = {"intro": ("the W&B intro's published", 0.9805), "full-mnist": ("the goal", 0.990)}
 
@@ -35,7 +35,7 @@ def main() -> None:
     overrides["data"]["path"] = str(args.mnist.resolve())
 
     with tempfile.TemporaryDirectory(prefix="snakesweep-accuracy-") as tmp:
-        work = copy_tree((args.keep or Path(tmp)) / "work")
+        work = copy_checkout((args.keep or Path(tmp)) / "work", compiled=True)
         elapsed = run_snakemake(work, overrides)
         best = json.loads((work / "results" / "best" / "best_run.json").read_text())
         jobs = job_benchmarks(work)

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import yaml
 
-from workcopy import REPO, copy_tree, job_benchmarks, run_snakemake
+from workcopy import REPO, copy_checkout, job_benchmarks, run_snakemake
 
 SERIAL_JOBS = ("download_mnist", "subsample", "register_sweep", "aggregate")
 
@@ -128,7 +128,7 @@ def main() -> None:
     results, floors = [], []
     for attempt in range(1, args.repeat + 1):
         with tempfile.TemporaryDirectory(prefix="snakesweep-efficiency-") as tmp:
-            results.append(measure(copy_tree((args.keep or Path(tmp)) / str(attempt))))
+            results.append(measure(copy_checkout((args.keep or Path(tmp)) / str(attempt), compiled=True)))
         floors.append(floor(results[-1]["busy"], results[-1]["agents"]))
         report(results[-1], floors[-1])
     if args.repeat > 1:

@@ -1,4 +1,4 @@
-"""Run the real pipeline in a scratch copy of this working tree (shared by the benchmarks).
+"""Run the real pipeline in a scratch copy of this working tree (shared by the benchmarks and the tests).
 
 The copy is of the working tree, not a `git clone`, so uncommitted work is measured too; the
 virtualenv, results/, resources/ and .snakemake/ are left out, so every run starts cold.
@@ -18,15 +18,51 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-SKIPPED = (".venv", ".git", "results", "resources", ".snakemake", "__pycache__", "*.egg-info", ".pytest_cache")
+# What a run writes or builds, left out of a copy of a tree that is not a git checkout (in a
+# checkout, .gitignore says the same): these paths from the top, and these names anywhere.
+SKIPPED_PATHS = (".venv", ".git", "results", "resources", ".snakemake", "wandb", "benchmarks/out")
+SKIPPED_NAMES = ("__pycache__", "*.egg-info", ".pytest_cache")
 
 
-def copy_tree(dest: Path) -> Path:
-    """The copy, with its src/ byte-compiled as an installed checkout's would be after its first
-    run (the jobs import the copy's src/, see run_snakemake)."""
-    shutil.copytree(REPO, dest, ignore=shutil.ignore_patterns(*SKIPPED), symlinks=True)
-    compileall.compile_dir(dest / "src", quiet=1)
+def copy_checkout(dest: Path, source: Path = REPO, compiled: bool = False) -> Path:
+    """Every file a clone of `source` would hold: tracked files and new ones git does not ignore,
+    uncommitted edits included (so a test or benchmark runs the tree, not the last commit). A
+    `source` that is no git checkout (a copy made by this function, an unpacked archive) is
+    copied whole, less what a run writes or builds. `compiled` byte-compiles the copy's src/ as
+    an installed checkout's would be after its first run, so a timed run does not pay for it.
+    Run the copy's own package by putting its src/ first on PYTHONPATH (see run_snakemake)."""
+    names = git_files(source)
+    if names is None:
+        shutil.copytree(source, dest, ignore=skipped(source), symlinks=True)
+    else:
+        for name in names:
+            if (source / name).is_file():  # a tracked file deleted in the tree is not copied
+                (dest / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source / name, dest / name)
+    if compiled:
+        compileall.compile_dir(dest / "src", quiet=1)
     return dest
+
+
+def skipped(source: Path):
+    """copytree's `ignore` for SKIPPED_PATHS under `source` and SKIPPED_NAMES anywhere."""
+    by_name = shutil.ignore_patterns(*SKIPPED_NAMES)
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        where = Path(folder).relative_to(source)
+        return by_name(folder, names) | {name for name in names if (where / name).as_posix() in SKIPPED_PATHS}
+
+    return ignore
+
+
+def git_files(source: Path) -> list[str] | None:
+    """The files `git ls-files` lists for a clone of `source`, or None where `source` is not the
+    top of a git checkout or git is missing."""
+    if not (source / ".git").exists() or not shutil.which("git"):
+        return None
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            cwd=source, capture_output=True, check=True).stdout.decode()
+    return list(filter(None, listed.split("\0")))
 
 
 def run_snakemake(workdir: Path, overrides: dict | None = None, cores: int = 2) -> float:

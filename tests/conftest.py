@@ -72,7 +72,7 @@ def tiny_run(tmp_path_factory):
     """The tiny sweep run once, uninterrupted, by the real snakemake: (workdir, config, result).
     Its leaderboard is the reference that interrupted runs must reproduce byte for byte.
     `snakesweep status` is asked every second while it runs (`result.status`): it only reads,
-    so the reference is unchanged, and tests/test_status.py needs no run of its own."""
+    so the reference is unchanged, and tests/unit/inspect/test_status.py needs no run of its own."""
     from workflow_helpers import copy_workflow, run_pipeline_watched, tiny_config
 
     work = copy_workflow(tmp_path_factory.mktemp("sweep") / "w")

@@ -14,6 +14,11 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW_FILES = ("Snakefile", "workflow", "configs", "envs", "slurm")
 
+# copy_checkout, what a clone of this working tree holds, is defined once, for the benchmarks
+# too; run a copy's own package with `checkout_env(dest)`.
+sys.path.insert(0, str(REPO / "benchmarks"))
+from workcopy import copy_checkout  # noqa: E402
+
 
 def copy_workflow(dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
@@ -23,20 +28,6 @@ def copy_workflow(dest: Path) -> Path:
             shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(src, dest / name)
-    return dest
-
-
-def copy_checkout(dest: Path) -> Path:
-    """Every file a clone of this working tree would hold: tracked files and new ones git does
-    not ignore, uncommitted edits included (so the tests test the tree, not the last commit).
-    Run the copy's own package with `checkout_env(dest)`."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO, capture_output=True, check=True
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        if (REPO / name).is_file():  # a tracked file deleted in the tree is not copied
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, dest / name)
     return dest
 
 

@@ -5,7 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from workflow_helpers import REPO
+
+pytestmark = pytest.mark.slow  # starts snakemake or many processes: not in `make test-fast`
 
 
 def test_snakemake_lint_is_clean():

@@ -16,6 +16,8 @@ from snakemake_executor_plugin_slurm.utils import set_gres_string
 
 from workflow_helpers import REPO, copy_workflow, snakemake
 
+pytestmark = pytest.mark.slow  # starts snakemake or many processes: not in `make test-fast`
+
 PROFILE = yaml.safe_load((REPO / "slurm/profile.yaml").read_text())
 
 

@@ -13,6 +13,8 @@ import pytest
 from snakesweep.record.state import fold
 from snakesweep.record.store import EventLog
 
+pytestmark = pytest.mark.slow  # starts snakemake or many processes: not in `make test-fast`
+
 FAKE_AGENT = Path(__file__).parents[1] / "fake_agent.py"
 AGENTS = 16
 

@@ -100,4 +100,28 @@ def test_bad_sweep_file_is_rejected_at_register_before_any_agent(tmp_path, sweep
 
 
 # The bayes + hyperband example is run end to end, and proven reproducible with any number of
-# agents, in tests/test_adaptive_reproducibility.py.
+# agents, in tests/e2e/test_adaptive_reproducibility.py.
+
+
+# Seed 000's sweep exactly as that seed writes it: a grid over the learning rate, no metric.
+SEED_000_SWEEP = """method: grid
+parameters:
+  learning_rate:
+    values: [0.001, 0.01, 0.1]
+"""
+
+
+def test_a_sweep_without_a_metric_runs_to_the_end_and_says_how_it_ranked(tmp_path):
+    work = copy_workflow(tmp_path / "w")
+    result = run_pipeline(work, tiny_config(work, sweep=SEED_000_SWEEP))
+    rows = list(csv.DictReader((work / "results/leaderboard.csv").open()))
+    assert sorted(float(r["learning_rate"]) for r in rows) == [0.001, 0.01, 0.1]
+    assert [r["rank"] for r in rows] == ["1", "2", "3"] and {r["state"] for r in rows} == {"finished"}
+    values = [float(r["val_accuracy"]) for r in rows]
+    assert values == sorted(values, reverse=True)
+    best = json.loads((work / "results/best/best_run.json").read_text())
+    assert best["metric"]["source"] == "objective" and best["run_id"] == rows[0]["run_id"]
+    note = "the sweep file names no metric, so the objective's own"
+    assert f"val_accuracy = {best['metric']['value']:.6g} (maximize; {note})" in result.stdout
+    assert f"val_accuracy (maximize; {note})" in (work / "results/best/README.md").read_text()
+    assert "no run" not in result.stdout and "not ranked" not in result.stdout

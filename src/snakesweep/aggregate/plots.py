@@ -21,7 +21,7 @@ def save_figure(fig, path: Path) -> None:
 
     Matplotlib's PNGs carry no date; their one text chunk by default is `Software` (the
     matplotlib version and URL), which is dropped here, so the file holds only the image
-    (tests/test_views.py checks there is no tEXt, iTXt or tIME chunk). `atomic_write` keeps
+    (tests/unit/aggregate/test_views.py checks there is no tEXt, iTXt or tIME chunk). `atomic_write` keeps
     a crash from leaving half a PNG behind.
     """
     with atomic_write(path) as handle:

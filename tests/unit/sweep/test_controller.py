@@ -8,6 +8,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 
 from snakesweep.record.state import fold
 from snakesweep.record.store import EventLog, encode
@@ -45,6 +47,7 @@ def _configs(runs):
     return [json.dumps(r.config, sort_keys=True) for r in runs.values()]
 
 
+@pytest.mark.slow  # eight agent processes
 def test_eight_agents_hand_out_a_grid_of_24_exactly_once(tmp_path):
     store, sweep = tmp_path / "store.log", _sweep_file(tmp_path, GRID_24)
     agents = [_agent(tmp_path, store, sweep, f"a{i}", seconds=0.05) for i in range(8)]  # long enough for all to start
@@ -202,6 +205,7 @@ while True:
 """
 
 
+@pytest.mark.slow  # a writer process started and SIGKILLed over and over
 def test_killing_a_writer_at_random_instants_never_corrupts_the_store(tmp_path):
     import random
 

@@ -1,4 +1,4 @@
-"""benchmarks/gpu_check.sh, the script that proves the GPU path (issue 13), and the GPU path itself.
+"""benchmarks/gpu_check.py, the script that proves the GPU path (issue 13), and the GPU path itself.
 
 The script's --cpu-only mode runs every step that needs no GPU, at tiny size, as CI's smoke test,
 in a copy of this working tree (so a broken script is caught here, not in scarce GPU time).
@@ -17,19 +17,25 @@ import pytest
 import torch
 from workflow_helpers import REPO, copy_checkout
 
+import gpu_check  # benchmarks/, on sys.path through workflow_helpers
 from snakesweep import paths
 from snakesweep.train.run import execute_run
 
 SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
-HELPER = REPO / "benchmarks" / "gpu_check.py"
 STEPS = range(6)
 
 
 def run_gpu_check(checkout: Path, *args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
     """The copy's script, with the Python running the tests (the copy has no .venv)."""
     env = {**os.environ, "PYTHON": sys.executable, **(env_extra or {})}
-    return subprocess.run(["bash", "benchmarks/gpu_check.sh", *args], check=False, cwd=checkout, env=env,
+    return subprocess.run([sys.executable, "benchmarks/gpu_check.py", *args], check=False, cwd=checkout, env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
+
+
+def report(folder: Path) -> dict:
+    """The JSON report a run wrote into `folder`, with each step's entry by its number."""
+    written = json.loads((folder / "gpu-check.json").read_text())
+    return {**written, "steps": {step["step"]: step for step in written["steps"]}}
 
 
 @pytest.mark.slow
@@ -38,8 +44,9 @@ def test_cpu_only_runs_every_step_and_leaves_the_checkout_alone(tmp_path, measur
     before = sorted(p.relative_to(checkout) for p in checkout.rglob("*"))
     mnist = {"MNIST_DIR": str(SHARED_MNIST)} if SHARED_MNIST.is_dir() else {}
     started = time.perf_counter()
-    result = run_gpu_check(checkout, "--cpu-only", env_extra={"TMPDIR": str(tmp_path), **mnist})
-    measurement(f"benchmarks/gpu_check.sh --cpu-only: {time.perf_counter() - started:.0f} s")
+    result = run_gpu_check(checkout, "--cpu-only", "--out", str(tmp_path / "report"),
+                           env_extra={"TMPDIR": str(tmp_path), **mnist})
+    measurement(f"benchmarks/gpu_check.py --cpu-only: {time.perf_counter() - started:.0f} s")
     out = result.stdout
     assert result.returncode == 0, out[-3000:]
     for step in STEPS:
@@ -48,6 +55,11 @@ def test_cpu_only_runs_every_step_and_leaves_the_checkout_alone(tmp_path, measur
     assert "agent 0: device cpu" in out and "agent 1: device cpu" in out
     assert ("data: local source" if mnist else "no MNIST folder") in out
     assert out.rstrip().splitlines()[-1].startswith("all steps ok")
+    written = report(tmp_path / "report")
+    assert written["failed"] == [] and sorted(written["steps"]) == list(STEPS)
+    assert written["steps"][3]["findings"]["bit_identical"] is True
+    assert [a["device"] for a in written["steps"][4]["findings"]["pipelines"][0]["agents"]] == ["cpu", "cpu"]
+    assert (tmp_path / "report" / "gpu-check.txt").read_text() == out
     assert sorted(p.relative_to(checkout) for p in checkout.rglob("*")) == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("gpu-check.")]  # scratch removed
 
@@ -59,30 +71,35 @@ def test_without_a_gpu_the_gpu_run_fails_at_step_1(tmp_path):
     assert result.returncode == 1, result.stdout[-3000:]
     assert "-- step 1 FAILED" in result.stdout and "torch sees no CUDA GPU here" in result.stdout
     assert "== step 2" not in result.stdout
+    (folder,) = tmp_path.glob("gpu-check-report-*")  # the default --out: beside the scratch folder
+    written = report(folder)
+    assert written["failed"] == [1] and written["steps"][1]["findings"]["cuda_available"] is False
 
 
 def write_agent(workdir: Path, name: str, slot: int, start: str, end: str) -> None:
-    """An agent's summary and log as a GPU agent job leaves them (snakesweep.sweep.agent_job)."""
+    """An agent's summary and log as a GPU agent job leaves them (snakesweep.agent.job)."""
     summary = workdir / paths.agent_output(name)
     summary.parent.mkdir(parents=True, exist_ok=True)
     summary.write_text(json.dumps({"agent": name, "runs": [{"run_id": "0000-x"}], "device": "cuda:0",
                                    "cuda_visible_devices": None}))
     log = workdir / paths.LOGS / f"agent-{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    log.write_text(f"2026-01-01 {start},000 INFO snakesweep.sweep.devices: device: cuda:0 (GPU 0, slot {slot} of 1)\n"
+    log.write_text(f"2026-01-01 {start},000 INFO snakesweep.agent.devices: device: cuda:0 (GPU 0, slot {slot} of 1)\n"
                    f"2026-01-01 {end},000 INFO snakesweep.run: run finished\n")
 
 
 @pytest.mark.parametrize(("second_start", "clash"), [("10:00:30", True), ("10:01:30", False)])
-def test_agents_report_flags_one_gpu_slot_held_by_two_agents_at_once(tmp_path, second_start, clash):
+def test_agents_report_flags_one_gpu_slot_held_by_two_agents_at_once(tmp_path, capsys, second_start, clash):
     write_agent(tmp_path, "0", 1, "10:00:00", "10:01:00")
     write_agent(tmp_path, "1", 1, second_start, "10:02:00")
-    result = subprocess.run([sys.executable, HELPER, "agents", tmp_path], check=False, capture_output=True, text=True)
-    assert "agent 0: device cuda:0 (GPU 0 slot 1 of 1)" in result.stdout
-    assert (result.returncode, "held GPU 0 slot 1 at the same time" in result.stdout) == (int(clash), clash)
+    found = gpu_check.agents(tmp_path)
+    out = capsys.readouterr().out
+    assert "agent 0: device cuda:0 (GPU 0 slot 1 of 1)" in out
+    assert found["agents"][0]["slot"] == "GPU 0 slot 1 of 1"
+    assert ("failed" in found, "held GPU 0 slot 1 at the same time" in out) == (clash, clash)
 
 
-def test_compare_runs_names_what_differs(tiny_npz, tmp_path):
+def test_compare_runs_names_what_differs(tiny_npz, tmp_path, capsys):
     run = tmp_path / "a"
     execute_run({"epochs": 1}, tiny_npz, run, seed=0, threads=1, wandb_mode="disabled")
     changed = tmp_path / "b"
@@ -94,13 +111,16 @@ def test_compare_runs_names_what_differs(tiny_npz, tmp_path):
     onnx = bytearray((run / "model.onnx").read_bytes())
     onnx[100] ^= 1
     (changed / "model.onnx").write_bytes(bytes(onnx))
-    result = subprocess.run([sys.executable, HELPER, "compare-runs", run, changed], check=False, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
+    found = gpu_check.compare_runs(run, changed)  # a difference is a finding, not a failure
+    out = capsys.readouterr().out
+    lines = out.splitlines()
     assert "metrics.json without timing/wandb: 1 values differ:" in lines
-    assert [line for line in lines if line.startswith("  ")] == [
-        f"  final.test_accuracy: {metrics['final']['test_accuracy'] - 0.5!r} != {metrics['final']['test_accuracy']!r}"]
-    assert "first difference at byte 100)" in result.stdout and "determinism: NOT bit-identical" in lines
+    accuracy = metrics["final"]["test_accuracy"]
+    difference = f"final.test_accuracy: {accuracy - 0.5!r} != {accuracy!r}"
+    assert [line for line in lines if line.startswith("  ")] == [f"  {difference}"]
+    assert found["metrics_differences"] == [difference] and found["onnx_first_difference"] == 100
+    assert "first difference at byte 100)" in out and "determinism: NOT bit-identical" in lines
+    assert "failed" not in found and found["bit_identical"] is False
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
