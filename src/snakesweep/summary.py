@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 from snakesweep import paths
-from snakesweep.sweep.metric import ranking_of
+from snakesweep.sweep.metric import published_ranking
 
 
 def success_summary() -> str:
@@ -32,7 +32,7 @@ def render_success(best: dict, states: dict[str, int]) -> str:
     counts = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
     views = ", ".join(Path(p).name for p in (paths.PARALLEL_COORDINATES, paths.IMPORTANCE_PLOT, paths.PROGRESS_PLOT))
     rows = [
-        ("best run", f"{best['run_id']}: {metric['name']} = {metric['value']:.6g} ({ranking_of(best).qualifier()})"),
+        ("best run", f"{best['run_id']}: {metric['name']} = {metric['value']:.6g} ({published_ranking(best).qualifier()})"),
         ("test accuracy", f"{best['test_accuracy_onnxruntime']:.4f} (onnxruntime, {best['test_images']} test images)"),
         ("best model", f"{paths.BEST_MODEL} (model card: {paths.MODEL_CARD})"),
         ("leaderboard", paths.LEADERBOARD),

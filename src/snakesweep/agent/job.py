@@ -13,10 +13,10 @@ import os
 from pathlib import Path
 
 from snakesweep import paths
-from snakesweep.atomic import write_json
-from snakesweep.data.dataset import load_dataset
 from snakesweep.agent.devices import acquire_device
 from snakesweep.agent.loop import heartbeat_interval, run_agent
+from snakesweep.atomic import write_json
+from snakesweep.data.dataset import load_dataset
 from snakesweep.sweep.controller import Claim, LocalController
 from snakesweep.train.run import execute_run
 from snakesweep.train.run_config import run_seed

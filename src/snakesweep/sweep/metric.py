@@ -18,6 +18,7 @@ import math
 from typing import Any, Mapping
 
 from snakesweep.record.state import FINISHED, STOPPED
+from snakesweep.train import objective
 
 DEFAULT_GOAL = "minimize"  # W&B's schema default for metric.goal
 RANKED_STATES = (FINISHED, STOPPED)  # a failed or crashed run is never ranked, whatever it logged
@@ -59,10 +60,17 @@ def ranking(sweep_config: Mapping[str, Any], objective_default: Mapping[str, str
 
 
 def ranking_of(record: Mapping[str, Any]) -> Ranking | None:
-    """The ranking a registered sweep's record (sweep.json) holds, or a best run's (best_run.json
-    `metric`, which also holds the value)."""
-    saved = record.get("ranking", record.get("metric"))
-    return Ranking(saved["name"], saved["goal"], saved["source"]) if saved else None
+    """The ranking a registered sweep's record (sweep.json) holds. A record registered before
+    rankings were kept is of a sweep of the ConvNet, the only objective there was then."""
+    if "ranking" in record:
+        return Ranking(**record["ranking"]) if record["ranking"] else None
+    return ranking(record["config"], objective.DEFAULT_RANKING)
+
+
+def published_ranking(best: Mapping[str, Any]) -> Ranking:
+    """The ranking a published best run (best_run.json) was chosen by."""
+    metric = best["metric"]
+    return Ranking(metric["name"], metric["goal"], metric["source"])
 
 
 def score(state: str, summary: Mapping[str, Any], metric: str) -> float | None:

@@ -44,6 +44,7 @@ def register_sweep(
     train_source: str | None = None,
 ) -> dict:
     spec = load_sweep_file(sweep_file, objective_checks())
+    refuse_user_code(spec, str(sweep_file))
     # The resolved config, not the overrides as written: `train: {}` and the defaults spelled
     # out are the same experiment, and so the same sweep.
     train = resolve_run_config(train_defaults, source=f"{train_source or config_file}: train")
@@ -90,6 +91,17 @@ def register_sweep(
 def objective_checks() -> Checks:
     """What a sweep file is checked against: the built-in ConvNet's parameters and metrics."""
     return Checks(known_parameters(), objective.METRICS, objective.EPOCH_METRICS)
+
+
+def refuse_user_code(spec: dict, source: str) -> None:
+    """A W&B sweep file's `program` or `command` names the user's own training code, which the
+    built-in ConvNet objective cannot run: refuse it rather than train the ConvNet instead."""
+    for key in ("program", "command"):
+        if key in spec:
+            raise UserError(
+                f"{source}: {key}: snakesweep runs only its built-in ConvNet so far, not your own training code; "
+                f"remove {key} to sweep the ConvNet"
+            )
 
 
 def register_wandb_sweep(spec: dict, project: str, entity: str | None, wandb_mode: str, config_file: str) -> dict:

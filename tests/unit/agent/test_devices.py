@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from snakesweep.errors import UserError
 from snakesweep.agent import devices
+from snakesweep.errors import UserError
 
 
 def test_cuda_without_a_gpu_is_a_clear_error(monkeypatch):

@@ -5,9 +5,9 @@ import threading
 import time
 
 from snakesweep.agent.loop import run_agent
-from snakesweep.sweep.decide import Exhausted, Wait
 from snakesweep.record.state import fold
 from snakesweep.record.store import EventLog
+from snakesweep.sweep.decide import Exhausted, Wait
 from controller_helpers import claim, make_controller
 
 SWEEP = {

@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 
 from snakesweep import paths
+from snakesweep.agent.job import run_agent_job
+from snakesweep.agent.loop import run_agent
 from snakesweep.atomic import write_json
 from snakesweep.data.arrays import array_sha256, load_arrays
 from snakesweep.logs import job_logging
-from snakesweep.agent.loop import run_agent
-from snakesweep.agent.job import run_agent_job
-from snakesweep.sweep.register import register_sweep
 from snakesweep.record.state import fold
 from snakesweep.record.store import EventLog
+from snakesweep.sweep.register import register_sweep
 from controller_helpers import PARALLELISM, claim, make_controller
 
 SWEEP = {

@@ -17,15 +17,15 @@ import yaml
 from wandb.apis import public as wandb_public
 from wandb.sdk.lib import config_util
 
+from snakesweep.agent.job import make_train_one
 from snakesweep.aggregate.aggregate import aggregate
 from snakesweep.atomic import write_json
 from snakesweep.data.arrays import array_sha256, load_arrays
 from snakesweep.errors import UserError
-from snakesweep.agent.job import make_train_one
 from snakesweep.sweep.register import register_sweep
 from controller_helpers import PARALLELISM, make_controller
-from snakesweep.record.state import fold
 from snakesweep.agent.wandb_agent import run_wandb_agent
+from snakesweep.record.state import fold
 
 PLANTED_KEY = "local-" + "f" * 40
 SWEEP = """

@@ -2,9 +2,9 @@
 
 import pytest
 
+from snakesweep.record.state import SweepState
 from snakesweep.sweep import decide
 from snakesweep.sweep.decide import Exhausted, Requeue, Suggest, Wait
-from snakesweep.record.state import SweepState
 
 BAYES = {"method": "bayes", "metric": {"name": "val_loss", "goal": "minimize"}, "parameters": {"x": {"min": 0.0, "max": 1.0}}}
 RANDOM = {"method": "random", "parameters": {"x": {"min": 0.0, "max": 1.0}}}
