@@ -1,4 +1,5 @@
-"""Reproducible hyperparameter sweeps: train one run, see where a sweep stands, or prove it.
+"""Reproducible hyperparameter sweeps: train one run, see where a sweep stands, prove it, or run
+its failed runs again.
 
 `snakesweep train` runs one config end to end (see snakesweep.train.run) and exits 0 when the
 run finished or was stopped, 1 when it failed (with one line saying why) or when the input was
@@ -76,6 +77,20 @@ def _verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _retry(args: argparse.Namespace) -> int:
+    from snakesweep.sweep.retry import retry_runs
+
+    chosen = retry_runs(args.results, args.run_ids or None)
+    if not chosen:
+        print("no failed or crashed run to run again")
+        return 0
+    print(
+        f"{len(chosen)} run(s) will run again, with the same index, config and seed: {', '.join(chosen)}\n"
+        "run snakemake again (with the same options) to run them; finished runs are not redone"
+    )
+    return 0
+
+
 def _positive_seconds(text: str) -> float:
     value = float(text)
     if not value > 0:
@@ -113,6 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--results", default=paths.RESULTS, help="the workflow's results folder (default results)")
     verify.add_argument("--retrain", action="store_true", help="also retrain the best run and compare its ONNX bytes")
     verify.set_defaults(handler=_verify)
+
+    retry = commands.add_parser("retry", help="run the sweep's failed runs again (after fixing your code); then snakemake")
+    retry.add_argument("run_ids", nargs="*", metavar="RUN_ID", help="only these runs (default: every failed or crashed run)")
+    retry.add_argument("--results", default=paths.RESULTS, help="the workflow's results folder (default results)")
+    retry.set_defaults(handler=_retry)
     return parser
 
 

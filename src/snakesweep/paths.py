@@ -33,6 +33,7 @@ BENCHMARKS = f"{RESULTS}/benchmarks"
 # Sweep stage
 SWEEP_DIR = f"{RESULTS}/sweep"
 SWEEP = f"{SWEEP_DIR}/sweep.json"  # the registered sweep: controller, id, resolved config
+RETRIES = f"{SWEEP_DIR}/retries.jsonl"  # `snakesweep retry`'s requests; newer than the agents' output, it reruns them
 SWEEP_STORES = f"{SWEEP_DIR}/stores"  # one event log per local sweep id: <id>.log
 GPU_SLOTS = f"{SWEEP_DIR}/gpu-slots"
 AGENT = SWEEP_DIR + "/agents/{agent}.json"  # a Snakemake wildcard pattern
@@ -58,3 +59,12 @@ def store_path(sweep_id: str) -> str:
 
 def agent_output(agent: int | str) -> str:
     return AGENT.format(agent=agent)
+
+
+def under_results(results: str | Path, workflow_path: str) -> Path:
+    """`workflow_path` (named relative to the working directory, as here) inside the results
+    folder `results`, so that a results folder copied or mounted elsewhere is read in place."""
+    relative = Path(workflow_path)
+    if relative.is_relative_to(RESULTS):
+        return Path(results) / relative.relative_to(RESULTS)
+    return relative

@@ -28,13 +28,10 @@ def success_summary() -> str:
 
 
 def render_success(best: dict, states: dict[str, int]) -> str:
-    metric = best["metric"]
     counts = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
     views = ", ".join(Path(p).name for p in (paths.PARALLEL_COORDINATES, paths.IMPORTANCE_PLOT, paths.PROGRESS_PLOT))
     rows = [
-        ("best run", f"{best['run_id']}: {metric['name']} = {metric['value']:.6g} ({published_ranking(best).qualifier()})"),
-        ("test accuracy", f"{best['test_accuracy_onnxruntime']:.4f} (onnxruntime, {best['test_images']} test images)"),
-        ("best model", f"{paths.BEST_MODEL} (model card: {paths.MODEL_CARD})"),
+        *_best_rows(best),
         ("leaderboard", paths.LEADERBOARD),
         ("sweep views", f"{paths.PLOTS_DIR}/ ({views})"),
         ("report", "snakemake --report report.html"),
@@ -42,6 +39,19 @@ def render_success(best: dict, states: dict[str, int]) -> str:
     lines = [f"snakesweep: sweep {best['sweep_id']} done, {sum(states.values())} runs ({counts})"]
     lines += [f"  {label:<14} {text}" for label, text in rows]
     return "\n".join(lines)
+
+
+def _best_rows(best: dict) -> list[tuple[str, str]]:
+    """The best run and its model: the ConvNet's with its test accuracy, the user's code's
+    with the model it wrote (if any), or why there is none."""
+    if best["run_id"] is None:
+        return [("best run", f"none: {best['reason']}")]
+    metric = best["metric"]
+    rows = [("best run", f"{best['run_id']}: {metric['name']} = {metric['value']:.6g} ({published_ranking(best).qualifier()})")]
+    if "test_accuracy_onnxruntime" in best:
+        rows.append(("test accuracy", f"{best['test_accuracy_onnxruntime']:.4f} (onnxruntime, {best['test_images']} test images)"))
+    model = paths.BEST_MODEL if best.get("onnx_sha256") else "none (the best run wrote no model.onnx)"
+    return [*rows, ("best model", f"{model} (model card: {paths.MODEL_CARD})")]
 
 
 def failure_summary() -> str:

@@ -177,7 +177,7 @@ def test_when_every_run_fails_aggregate_says_so_and_points_at_the_logs(tmp_path)
     sweep = DIVERGING_SWEEP.replace("[0.05, 1.0e+12]", "[1.0e+12, 1.0e+13]")
     result = snakemake(work, "--cores", "2", "--configfile", str(tiny_config(work, agents=1, sweep=sweep)))
     assert result.returncode != 0
-    assert "no run of sweep" in result.stdout and "finished (2 runs: {'failed': 2})" in result.stdout
+    assert "no run of sweep" in result.stdout and "can be ranked by val_accuracy (maximize) (2 runs: {'failed': 2})" in result.stdout
     assert "results/logs/agent-*.log" in result.stdout
     assert not (work / "results/best/model.onnx").exists()
     assert not (work / "results/leaderboard.csv").exists()  # no half-written aggregate

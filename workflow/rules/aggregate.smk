@@ -9,27 +9,7 @@ rule aggregate:
         dataset=paths.DATASET,
         manifest=paths.MANIFEST,
     output:
-        model=report(
-            paths.BEST_MODEL, caption="../report/best_model.rst", category="Best model"
-        ),
-        best=report(
-            paths.BEST_RUN, caption="../report/best_run.rst", category="Best model"
-        ),
-        card=report(
-            paths.MODEL_CARD, caption="../report/model_card.rst", category="Best model"
-        ),
-        leaderboard=report(
-            paths.LEADERBOARD, caption="../report/leaderboard.rst", category="Sweep"
-        ),
-        plots=report(
-            directory(paths.PLOTS_DIR),
-            patterns=["{name}.png"],
-            caption="../report/plots.rst",
-            category="Sweep",
-        ),
-        importance=report(
-            paths.IMPORTANCE, caption="../report/importance.rst", category="Sweep"
-        ),
+        **aggregate_outputs(),
     log:
         log_path("aggregate"),
     benchmark:

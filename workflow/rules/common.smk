@@ -6,6 +6,7 @@ from snakemake.utils import update_config, validate
 from snakesweep import paths
 from snakesweep.config_errors import describe_config_error, file_defining
 from snakesweep.config_types import typed_command_line
+from snakesweep.objectives.choice import CONVNET, objective_kind
 
 CONFIG_SCHEMA = f"{workflow.basedir}/{paths.CONFIG_SCHEMA}"
 
@@ -33,16 +34,45 @@ def benchmark_path(name):
     return f"{paths.BENCHMARKS}/{name}.tsv"
 
 
+# The built-in ConvNet, or the user's program (the sweep file's) or function (sweep.function).
+OBJECTIVE = objective_kind(config["sweep"]["file"], config["sweep"]["function"])
+
+
 def final_outputs():
     """The targets of the default run: the best model and the sweep's overview."""
-    return [
-        paths.BEST_MODEL,
-        paths.BEST_RUN,
-        paths.MODEL_CARD,
-        paths.LEADERBOARD,
-        paths.PLOTS_DIR,
-        paths.IMPORTANCE,
-    ]
+    return [str(path) for path in aggregate_outputs().values()]  # plain paths, without flags
+
+
+def aggregate_outputs():
+    """What the aggregate writes. The ConvNet's best run always has a model.onnx; the user's
+    code may write none, so its best model (when there is one) is not a declared output.
+    """
+    model = {
+        "model": report(
+            paths.BEST_MODEL, caption="../report/best_model.rst", category="Best model"
+        )
+    }
+    return {
+        **(model if OBJECTIVE == CONVNET else {}),
+        "best": report(
+            paths.BEST_RUN, caption="../report/best_run.rst", category="Best model"
+        ),
+        "card": report(
+            paths.MODEL_CARD, caption="../report/model_card.rst", category="Best model"
+        ),
+        "leaderboard": report(
+            paths.LEADERBOARD, caption="../report/leaderboard.rst", category="Sweep"
+        ),
+        "plots": report(
+            directory(paths.PLOTS_DIR),
+            patterns=["{name}.png"],
+            caption="../report/plots.rst",
+            category="Sweep",
+        ),
+        "importance": report(
+            paths.IMPORTANCE, caption="../report/importance.rst", category="Sweep"
+        ),
+    }
 
 
 def agent_outputs():

@@ -9,6 +9,7 @@ rule register_sweep:
         manifest=paths.MANIFEST,
     output:
         sweep=paths.SWEEP,
+        retries=paths.RETRIES,
     log:
         log_path("register_sweep"),
     benchmark:
@@ -19,6 +20,8 @@ rule register_sweep:
         seed=config["seed"],
         controller=config["sweep"]["controller"],
         parallelism=config["sweep"]["parallelism"],
+        function=config["sweep"]["function"],
+        run_timeout=config["sweep"]["run_timeout"],
         project=config["sweep"]["project"],
         entity=config["sweep"]["entity"],
         train=config["train"],
@@ -32,6 +35,7 @@ rule register_sweep:
 rule agent:
     input:
         sweep=paths.SWEEP,
+        retries=paths.RETRIES,
         dataset=paths.DATASET,
         manifest=paths.MANIFEST,
     output:

@@ -9,7 +9,7 @@ with job_logging(snakemake.log[0]):
         data_path=snakemake.input.dataset,
         manifest_path=snakemake.input.manifest,
         runs_dir=snakemake.params.runs_dir,
-        model_out=snakemake.output.model,
+        model_out=getattr(snakemake.output, "model", None),
         best_json_out=snakemake.output.best,
         card_out=snakemake.output.card,
         leaderboard_out=snakemake.output.leaderboard,

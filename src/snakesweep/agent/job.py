@@ -7,6 +7,7 @@ With the local controller the agent loop asks our store for configs; with the W&
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -17,49 +18,11 @@ from snakesweep.agent.devices import acquire_device
 from snakesweep.agent.loop import heartbeat_interval, run_agent
 from snakesweep.atomic import write_json
 from snakesweep.data.dataset import load_dataset
-from snakesweep.sweep.controller import Claim, LocalController
-from snakesweep.train.run import execute_run
-from snakesweep.train.run_config import run_seed
+from snakesweep.objectives import convnet
+from snakesweep.objectives.choice import USER_CODE
+from snakesweep.sweep.controller import LocalController
 
 log = logging.getLogger(__name__)
-
-
-def run_summary(metrics: dict) -> dict:
-    """The run's summary for the store, as W&B keeps a run's summary: the last logged value of
-    every number it logged per epoch, then its final metrics. Runs are ranked by the ranking
-    metric's value here, whether or not the sweep file names that metric."""
-    last: dict = {}
-    for row in [*(metrics.get("history") or []), metrics.get("final") or {}]:
-        last.update(row)
-    return {k: v for k, v in last.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-
-
-def make_train_one(sweep: dict, data: str, manifest: str, device: str, threads: int, wandb_mode: str):
-    def train_one(claim: Claim, on_epoch) -> dict:
-        run_config = {**sweep["train"], **claim.config}
-        result = execute_run(
-            run_config,
-            data_path=data,
-            out_dir=Path(paths.RUNS_DIR) / claim.run_id,
-            seed=run_seed(sweep["seed"], run_config),
-            device=device,
-            threads=threads,
-            wandb_mode=wandb_mode,
-            project=sweep["project"],
-            group=sweep["name"],
-            manifest_path=manifest,
-            on_epoch=on_epoch,
-            tags=(sweep["sweep_id"], f"run-{claim.run_id}"),
-            wandb_dir=paths.WANDB_DIR,
-        )
-        return {
-            "state": result["state"],
-            "summary": run_summary(result),
-            "reason": result["reason"],
-            "onnx_sha256": (result.get("onnx") or {}).get("sha256"),
-        }
-
-    return train_one
 
 
 def run_agent_job(
@@ -89,20 +52,8 @@ def run_agent_job(
             heartbeat_timeout=heartbeat_timeout,
             max_attempts=max_attempts,
         )
-        train_one = make_train_one(sweep, data, manifest, chosen, threads, wandb_mode)
-        if sweep["controller"] == "wandb":
-            from snakesweep.agent.wandb_agent import run_wandb_agent
-
-            summary = run_wandb_agent(sweep, controller, agent, max_runs, train_one)
-        else:
-            summary = run_agent(
-                controller,
-                agent,
-                max_runs,
-                train_one,
-                heartbeat_interval=heartbeat_interval(heartbeat_timeout),
-                wait_seconds=2.0,
-            )
+        with objective_runs(sweep, data, manifest, chosen, threads, wandb_mode) as train_one:
+            summary = _run(sweep, controller, agent, max_runs, train_one, heartbeat_timeout)
     summary.update(
         sweep_id=sweep["sweep_id"],
         device=chosen,
@@ -112,3 +63,28 @@ def run_agent_job(
     )
     write_json(out_path, summary)
     return summary
+
+
+@contextlib.contextmanager
+def objective_runs(sweep: dict, data: str, manifest: str, device: str, threads: int, wandb_mode: str):
+    """The sweep's objective as the agent loop sees it, a `train_one(claim, on_epoch)`: the
+    built-in ConvNet, or the user's program or function (a sweep registered before objectives
+    were recorded is the ConvNet's)."""
+    if sweep.get("objective", {}).get("kind") in USER_CODE:
+        from snakesweep.objectives.user_code import user_code_runs
+
+        with user_code_runs(sweep, data, device, threads, wandb_mode) as train_one:
+            yield train_one
+    else:
+        yield convnet.make_train_one(sweep, data, manifest, device, threads, wandb_mode)
+
+
+def _run(sweep: dict, controller: LocalController, agent: str, max_runs: int, train_one, heartbeat_timeout: float):
+    """The loop that hands out this agent's runs: W&B's server, or the local controller."""
+    if sweep["controller"] == "wandb":
+        from snakesweep.agent.wandb_agent import run_wandb_agent
+
+        return run_wandb_agent(sweep, controller, agent, max_runs, train_one)
+    return run_agent(
+        controller, agent, max_runs, train_one, heartbeat_interval=heartbeat_interval(heartbeat_timeout), wait_seconds=2.0
+    )

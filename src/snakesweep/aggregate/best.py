@@ -1,23 +1,26 @@
-"""The sweep's best run, its model copied out and its accuracy measured again.
+"""The sweep's best run, its model copied out and checked again.
 
-The test accuracy in best_run.json is re-measured here with onnxruntime on the test split, from
-the copied file itself: what a consumer of `results/best/model.onnx` gets is what is reported.
-It must equal the PyTorch figure the run recorded; if it does not, the aggregate fails.
+The ConvNet's test accuracy in best_run.json is re-measured here with onnxruntime on the test
+split, from the copied file itself: what a consumer of `results/best/model.onnx` gets is what is
+reported. It must equal the PyTorch figure the run recorded; if it does not, the aggregate
+fails. A model.onnx that the user's own best run wrote is published once onnxruntime has
+loaded the copy and its sha256 is the one the run recorded (what it computes is the user's).
 """
 
 from __future__ import annotations
 
 import dataclasses
-
+import json
 import shutil
 from pathlib import Path
 
+from snakesweep import paths
 from snakesweep.atomic import atomic_write, write_json
 from snakesweep.data.arrays import file_sha256
 from snakesweep.errors import UserError
 from snakesweep.sweep.metric import Ranking
 from snakesweep.train.onnx_runtime import onnx_accuracy
-from snakesweep.train.outputs import ONNX_FILE
+from snakesweep.train.outputs import METRICS_FILE, ONNX_FILE
 
 
 def publish_best(
@@ -58,4 +61,55 @@ def publish_best(
             f"{model_out}: onnxruntime test accuracy {accuracy} differs from PyTorch's {torch_accuracy}"
         )
     write_json(best_json_out, record)
+    return record
+
+
+def publish_user_best(best: dict, sweep: dict, runs_dir: str | Path, best_json_out: str | Path, ranking: Ranking) -> dict:
+    """best_run.json for the user's own code, and its model.onnx when the run wrote one."""
+    from snakesweep.objectives.user_code import FILES_DIR  # the run folder's layout
+
+    run_dir = Path(runs_dir) / best["run_id"]
+    record = {
+        "run_id": best["run_id"],
+        "state": best["state"],
+        "config": best["config"],
+        "swept": best["config"],
+        "metric": {**dataclasses.asdict(ranking), "value": best["summary"][ranking.name]},
+        "summary": best["summary"],
+        "seed": json.loads((run_dir / METRICS_FILE).read_text())["seed"],
+        "sweep_id": sweep["sweep_id"],
+        "artifacts": best["artifacts"] or {},
+        "onnx_sha256": None,
+    }
+    model = run_dir / FILES_DIR / ONNX_FILE
+    if best["onnx_sha256"] and model.exists():
+        record["onnx_sha256"] = _publish_loaded_model(model, best["onnx_sha256"], Path(paths.BEST_MODEL))
+    write_json(best_json_out, record)
+    return record
+
+
+def _publish_loaded_model(source: Path, recorded: str, target: Path) -> str:
+    import onnxruntime
+
+    with atomic_write(target) as handle, open(source, "rb") as src:
+        shutil.copyfileobj(src, handle)
+    if file_sha256(target) != recorded:
+        target.unlink()
+        raise UserError(f"{source}: sha256 differs from the one its run recorded; the file was changed")
+    onnxruntime.InferenceSession(str(target), providers=["CPUExecutionProvider"])
+    return recorded
+
+
+def publish_unranked(sweep: dict, best_json_out: str | Path, card_out: str | Path, counts: dict) -> dict:
+    """Without a metric there is no best run: best_run.json and the model card say so."""
+    record = {
+        "run_id": None,
+        "sweep_id": sweep["sweep_id"],
+        "metric": None,
+        "reason": "the sweep file names no metric, so no run is ranked; name one to rank runs and publish the best",
+        "runs": counts,
+    }
+    write_json(best_json_out, record)
+    with atomic_write(card_out, "w") as handle:
+        handle.write(f"# Sweep `{sweep['name']}`\n\nNo best run: {record['reason']}.\n")
     return record

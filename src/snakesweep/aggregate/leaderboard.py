@@ -13,22 +13,46 @@ import json
 from pathlib import Path
 
 from snakesweep.atomic import atomic_write
+from snakesweep.objectives.choice import USER_CODE
 from snakesweep.record.state import Run
-from snakesweep.sweep.metric import score
+from snakesweep.sweep.metric import ranking_of, score
+from snakesweep.sweep.spec import flatten_parameter_names
 from snakesweep.train.outputs import METRICS_FILE
 
-REPORTED_METRICS = ("val_accuracy", "val_loss", "test_accuracy", "test_loss")
+REPORTED_METRICS = ("val_accuracy", "val_loss", "test_accuracy", "test_loss")  # the ConvNet's
+CONVNET_COLUMNS = ("epochs_completed", "onnx_sha256")
 
 
-def collect(runs: dict[str, Run], runs_dir: str | Path) -> list[dict]:
-    """One row per run of the store, joined with its metrics.json when the run wrote one."""
+def build(sweep: dict, runs: dict[str, Run], runs_dir: str | Path) -> tuple[list[dict], list[dict], str]:
+    """The rows (in the store's order), the same best first, and the leaderboard's CSV text:
+    what the aggregate writes and `snakesweep verify` recomputes from the store."""
+    ranking = ranking_of(sweep)
+    metric = ranking.name if ranking else None
+    user_code = sweep.get("objective", {}).get("kind") in USER_CODE
+    rows = collect(runs, runs_dir, user_code)
+    ranked = rank(rows, metric, ranking.goal if ranking else None)
+    parameters = sorted(flatten_parameter_names(sweep["config"]["parameters"]))
+    return rows, ranked, leaderboard_text(ranked, metric, parameters, value_columns(rows, metric, user_code))
+
+
+def collect(runs: dict[str, Run], runs_dir: str | Path, user_code: bool = False) -> list[dict]:
+    """One row per run of the store, joined with its metrics.json when the run wrote one. The
+    ConvNet's values come from its metrics.json; the user's code's are what it logged, its
+    summary in the store."""
     rows = []
     for run in runs.values():
         metrics_file = Path(runs_dir) / run.run_id / METRICS_FILE
         metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
         history = metrics.get("history") or []
-        # per-epoch metrics (val_*) as of the last epoch, then the final ones (test_*)
-        final = {**(history[-1] if history else {}), **(metrics.get("final") or {})}
+        if user_code:
+            values = dict(run.summary)
+            # W&B draws a run's curves against its step
+            history = [{**row, "epoch": row.get("_step", i)} for i, row in enumerate(history)]
+        else:
+            # per-epoch metrics (val_*) as of the last epoch, then the final ones (test_*)
+            final = {**(history[-1] if history else {}), **(metrics.get("final") or {})}
+            values = {key: final.get(key) for key in (*REPORTED_METRICS, "epochs_completed")}
+            values["onnx_sha256"] = (metrics.get("onnx") or {}).get("sha256")
         rows.append(
             {
                 "run_id": run.run_id,
@@ -37,9 +61,9 @@ def collect(runs: dict[str, Run], runs_dir: str | Path) -> list[dict]:
                 "config": run.config,
                 "run_config": metrics.get("config") or {},
                 "summary": run.summary,
-                "metrics": {key: final.get(key) for key in REPORTED_METRICS},
-                "epochs_completed": final.get("epochs_completed"),
-                "onnx_sha256": (metrics.get("onnx") or {}).get("sha256"),
+                "metrics": values,
+                "onnx_sha256": run.onnx_sha256 if user_code else values["onnx_sha256"],
+                "artifacts": run.artifacts,
                 "reason": run.reason or metrics.get("reason"),
                 "history": history,
             }
@@ -47,9 +71,17 @@ def collect(runs: dict[str, Run], runs_dir: str | Path) -> list[dict]:
     return rows
 
 
-def rank(rows: list[dict], metric: str, goal: str) -> list[dict]:
-    """Best first by the sweep metric's summary value; unranked runs (failed, crashed, no
-    finite metric) after them, by run id."""
+def value_columns(rows: list[dict], metric: str | None, user_code: bool) -> list[str]:
+    """The value columns after the parameters: the ConvNet's fixed set, or every key the user's
+    runs logged (their last values), sorted."""
+    if not user_code:
+        return [*(m for m in REPORTED_METRICS if m != metric), *CONVNET_COLUMNS]
+    return sorted({key for row in rows for key in row["metrics"]} - {metric, "_step"})
+
+
+def rank(rows: list[dict], metric: str | None, goal: str | None) -> list[dict]:
+    """Best first by the ranking metric's summary value; unranked runs (failed, crashed, no
+    finite metric, or no metric to rank by at all) after them, by run id."""
 
     def value(row):
         return score(row["state"], row["summary"], metric)
@@ -60,34 +92,30 @@ def rank(rows: list[dict], metric: str, goal: str) -> list[dict]:
     return ranked + rest
 
 
-def is_ranked(row: dict, metric: str) -> bool:
-    return score(row["state"], row["summary"], metric) is not None
+def is_ranked(row: dict, metric: str | None) -> bool:
+    return metric is not None and score(row["state"], row["summary"], metric) is not None
 
 
-def write_leaderboard(path: str | Path, ranked: list[dict], metric: str, parameters: list[str]) -> None:
+def write_leaderboard(path: str | Path, text: str) -> None:
     with atomic_write(path, "w") as handle:
-        handle.write(leaderboard_text(ranked, metric, parameters))
+        handle.write(text)
 
 
-def leaderboard_text(ranked: list[dict], metric: str, parameters: list[str]) -> str:
-    """The leaderboard's CSV text (`snakesweep verify` recomputes it to check the file)."""
+def leaderboard_text(ranked: list[dict], metric: str | None, parameters: list[str], columns: list[str]) -> str:
+    """The leaderboard's CSV text; without a metric to rank by, no metric column and no ranks."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(
-        ["rank", "run_id", "state", metric, *parameters, *(m for m in REPORTED_METRICS if m != metric),
-         "epochs_completed", "onnx_sha256", "reason"]
-    )
+    metric_column = [metric] if metric else []
+    writer.writerow(["rank", "run_id", "state", *metric_column, *parameters, *columns, "reason"])
     for position, row in enumerate(ranked, start=1):
         writer.writerow(
             [
                 position if is_ranked(row, metric) else "",
                 row["run_id"],
                 row["state"],
-                _cell(row["summary"].get(metric)),
+                *(_cell(row["summary"].get(metric)) for metric in metric_column),
                 *(_cell(row["config"].get(p)) for p in parameters),
-                *(_cell(row["metrics"][m]) for m in REPORTED_METRICS if m != metric),
-                _cell(row["epochs_completed"]),
-                row["onnx_sha256"] or "",
+                *(_cell(row["metrics"].get(c)) for c in columns),
                 row["reason"] or "",
             ]
         )

@@ -50,3 +50,36 @@ All runs are in `{paths.LEADERBOARD}`; each run's files are in `{paths.RUNS_DIR}
 """
     with atomic_write(path, "w") as handle:
         handle.write(text)
+
+
+def write_user_model_card(path: str | Path, best: dict, sweep: dict, counts: dict[str, int]) -> None:
+    """The README beside the best run of the user's own code: how it was chosen, and its files."""
+    states = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+    config = "\n".join(f"| `{k}` | `{v}` |" for k, v in sorted(best["config"].items()))
+    files = "\n".join(f"| `{name}` | `{digest}` |" for name, digest in sorted(best["artifacts"].items()))
+    model = f"`{paths.BEST_MODEL}` (loads in onnxruntime)" if best["onnx_sha256"] else "none (the run wrote no model.onnx)"
+    text = f"""# Best run of sweep `{sweep['name']}`
+
+Chosen by {ranking_of(sweep).describe()} = **{best['metric']['value']:.6g}** among the sweep's runs ({states}).
+
+| | |
+|---|---|
+| run | `{best['run_id']}` |
+| sweep | `{sweep['sweep_id']}` (method `{sweep['config']['method']}`, your {sweep['objective']['kind']}) |
+| seed | `{best['seed']}` |
+| model | {model} |
+
+## Parameters
+| parameter | value |
+|---|---|
+{config}
+
+## Files the run wrote (in `{paths.RUNS_DIR}/{best['run_id']}/files/`)
+| file | sha256 |
+|---|---|
+{files or "| (none) | |"}
+
+All runs are in `{paths.LEADERBOARD}`.
+"""
+    with atomic_write(path, "w") as handle:
+        handle.write(text)

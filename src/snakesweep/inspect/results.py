@@ -27,24 +27,16 @@ class SweepResults:
 
     def path(self, workflow_path: str) -> Path:
         """A workflow path (`results/...`, as `paths` names it) inside this results folder."""
-        return under_results(self.results, workflow_path)
+        return paths.under_results(self.results, workflow_path)
 
     @property
     def store(self) -> Path:
         return self.path(self.record["store"])
 
 
-def under_results(results: str | Path, workflow_path: str) -> Path:
-    """`workflow_path` (relative to the working directory, as in `paths`) inside `results`."""
-    relative = Path(workflow_path)
-    if relative.is_relative_to(paths.RESULTS):
-        return Path(results) / relative.relative_to(paths.RESULTS)
-    return relative
-
-
 def load(results: str | Path) -> SweepResults:
     """The sweep under `results`; one clear line if there is none, or it cannot be read."""
-    record_path = under_results(results, paths.SWEEP)
+    record_path = paths.under_results(results, paths.SWEEP)
     try:
         record = json.loads(record_path.read_text())
     except FileNotFoundError:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from snakesweep.inspect.results import load
+from snakesweep.objectives.choice import CONVNET
 from snakesweep.record.state import CRASHED, DONE_STATES, FAILED, FINISHED, RUNNING, STOPPED, fold
 from snakesweep.sweep.metric import Ranking, ranking_of, score
 
@@ -121,7 +122,7 @@ def _best(runs, ranking: Ranking | None) -> dict | None:
         return None
     pick = max if ranking.goal == "maximize" else min
     value, run = pick(scored, key=lambda item: item[0])
-    return {"run_id": run.run_id, "value": value, "config": run.config}
+    return {"run_id": run.run_id, "value": value, "config": run.config, "summary": run.summary}
 
 
 def _time_left(durations: list[float], queued: int | None, running_ages: list[float]) -> float | None:
@@ -158,6 +159,9 @@ def render(summary: dict) -> str:
     else:
         settings = ", ".join(f"{k}={_short(v)}" for k, v in sorted(best["config"].items()))
         lines.append(f"best: {best['run_id']} {summary['metric']} = {best['value']:.6g} ({settings})")
+        logged = ", ".join(f"{k}={_short(v)}" for k, v in sorted(best["summary"].items()) if k != summary["metric"])
+        if logged:
+            lines.append(f"  its last values: {logged}")
     left = summary["left"]
     if not summary["active"]:
         when = "done"
@@ -206,8 +210,8 @@ def _snapshot(results: str | Path) -> str:
 def _run_defaults(sweep: dict) -> dict:
     """The trainer's defaults, when the sweep's `train` section does not set the epochs. Only
     then: the run schema's checker (jsonschema, numpy) doubles the time a status call takes."""
-    if "epochs" in sweep.get("train", {}):
-        return {}
+    if "epochs" in sweep.get("train", {}) or sweep.get("objective", {}).get("kind", CONVNET) != CONVNET:
+        return {}  # set, or the user's code, whose epochs (if any) are in each run's config
     from snakesweep.train.run_config import defaults, load_schema
 
     return defaults(load_schema())

@@ -15,14 +15,15 @@ import tempfile
 from pathlib import Path
 
 from snakesweep import paths
-from snakesweep.aggregate.leaderboard import collect, leaderboard_text, rank
+from snakesweep.aggregate.leaderboard import build, is_ranked
 from snakesweep.data.arrays import file_sha256
 from snakesweep.errors import UserError
 from snakesweep.inspect.results import SweepResults, load
 from snakesweep.record.state import FINISHED, STOPPED, SweepState
 from snakesweep.sweep import decide, engine
 from snakesweep.sweep.metric import engine_metric, ranking_of
-from snakesweep.sweep.spec import flatten_parameter_names, run_config
+from snakesweep.objectives.choice import USER_CODE
+from snakesweep.sweep.spec import run_config
 from snakesweep.train.outputs import METRICS_FILE, ONNX_FILE
 
 log = logging.getLogger(__name__)
@@ -48,70 +49,101 @@ def load_finished(results: str | Path) -> Sweep:
     return Sweep(sweep)
 
 
-def check_suggestions(sweep: Sweep) -> int:
-    """Every run's config is the engine's suggestion for its index, given what it was shown."""
-    config, seed, runs = sweep.record["config"], sweep.record["seed"], sweep.state.by_index
-    views = engine.EngineRuns(engine_metric(config))
-    for run in runs:
-        shown = decide.suggestion_view(sweep.state, run.index, sweep.parallelism, config["method"])
-        expected = engine.suggest(config, [views.view(r, ended) for r, ended in shown], seed, run.index)
-        flat = None if expected is None else run_config(config["parameters"], expected)
-        if expected != run.engine_config or flat != run.config:
-            found = "none (the search was exhausted)" if expected is None else json.dumps(flat, sort_keys=True)
-            raise Discrepancy(
-                f"run {run.run_id}: its config {json.dumps(run.config, sort_keys=True)} is not the engine's "
-                f"suggestion {run.index}, which is {found}"
-            )
-    return len(runs)
-
-
-def check_stops(sweep: Sweep) -> int:
-    """Every epoch's early-termination decision, recomputed, matches the recorded one."""
+def replay(sweep: Sweep) -> tuple[int, int]:
+    """Replay the store line by line, as the agents wrote it, and check every decision in it:
+    each new suggestion against what the engine was shown just before its claim, each requeue
+    against the run's config, and (with early termination) each metric's stop-or-go-on against
+    the state just after it. Replaying in order, not from the final state, keeps a run that
+    `snakesweep retry` ran again from changing what earlier decisions saw. Returns the
+    suggestions and the stop decisions checked."""
     config = sweep.record["config"]
-    if "early_terminate" not in config:
-        return 0
     views = engine.EngineRuns(engine_metric(config))
-    decisions = 0
-    for run in sweep.state.by_index:
-        peers = [views.view(r, True) for r in decide.stop_peers(sweep.state, run, sweep.parallelism)]
-        steps = [h["step"] for h in run.history]
-        if run.stopped_at is not None and run.stopped_at not in steps:
-            raise Discrepancy(f"run {run.run_id}: stopped at epoch {run.stopped_at}, of which the store has no metric")
-        for step in steps:
-            stop = engine.should_stop(config, run, step, peers)
+    state, suggestions, decisions, decided_stop = SweepState(), 0, 0, None
+    events = sweep.events
+    for position, event in enumerate(events):
+        kind = event.get("event")
+        if kind == "claim":
+            suggestions += _check_claim(sweep, state, views, event)
+        elif kind == "stop" and decided_stop != (event["run"], event.get("step")):
+            raise Discrepancy(f"run {event['run']}: stopped at epoch {event.get('step')}, which no recorded metric decided")
+        stopping = kind == "metric" and event["run"] in state.runs and state.runs[event["run"]].should_stop
+        state.apply(event)
+        if kind == "metric" and "early_terminate" in config and not stopping and event["run"] in state.runs:
             decisions += 1
-            if stop != (run.stopped_at == step):
-                said = "stop" if run.stopped_at == step else "go on"
-                raise Discrepancy(
-                    f"run {run.run_id}: at epoch {step} the store says {said}, but hyperband's decision "
-                    f"from the recorded metrics is {'stop' if stop else 'go on'}"
-                )
-    return decisions
+            decided_stop = _check_stop(sweep, state, views, event, events[position + 1 : position + 2])
+    return suggestions, decisions
 
 
-def check_models(sweep: Sweep) -> int:
-    """Every finished run's model.onnx still has the digest recorded when it was made."""
+def _check_claim(sweep: Sweep, state: SweepState, views, event: dict) -> int:
+    """1 for a new suggestion checked; 0 for a requeued run, whose config must be its own."""
+    index, config = event["index"], sweep.record["config"]
+    if index < len(state.by_index) and state.by_index[index] is not None:
+        if event["config"] != state.by_index[index].config:
+            raise Discrepancy(f"run {event['run']}: handed out again with another config than its own")
+        return 0
+    shown = decide.suggestion_view(state, index, sweep.parallelism, config["method"])
+    expected = engine.suggest(config, [views.view(r, ended) for r, ended in shown], sweep.record["seed"], index)
+    flat = None if expected is None else run_config(config["parameters"], expected)
+    if expected != event["engine_config"] or flat != event["config"]:
+        found = "none (the search was exhausted)" if expected is None else json.dumps(flat, sort_keys=True)
+        raise Discrepancy(
+            f"run {event['run']}: its config {json.dumps(event['config'], sort_keys=True)} is not the engine's "
+            f"suggestion {index}, which is {found}"
+        )
+    return 1
+
+
+def _check_stop(sweep: Sweep, state: SweepState, views, event: dict, following: list[dict]) -> tuple | None:
+    """The early-termination decision after `event` (a metric), recomputed as the controller
+    made it, against what the store says: a `stop` right after it, or none."""
+    run, step = state.runs[event["run"]], event["step"]
+    peers = [views.view(r, True) for r in decide.stop_peers(state, run, sweep.parallelism)]
+    stop = engine.should_stop(sweep.record["config"], run, step, peers)
+    said_stop = bool(following) and following[0].get("event") == "stop" and following[0].get("run") == run.run_id
+    if stop != said_stop:
+        raise Discrepancy(
+            f"run {run.run_id}: at epoch {step} the store says {'stop' if said_stop else 'go on'}, but hyperband's "
+            f"decision from the recorded metrics is {'stop' if stop else 'go on'}"
+        )
+    return (run.run_id, step) if stop else None
+
+
+def check_files(sweep: Sweep) -> int:
+    """Every file a run recorded still has the digest recorded when it was made: the ConvNet's
+    model.onnx of each finished or stopped run, and every file the user's code wrote."""
+    if sweep.record.get("objective", {}).get("kind") in USER_CODE:
+        return sum(_check_user_files(sweep, run) for run in sweep.state.by_index if run.artifacts is not None)
     checked = 0
     for run in sweep.state.by_index:
         if run.state not in (FINISHED, STOPPED):
             continue
-        model = sweep.path(paths.RUNS_DIR) / run.run_id / ONNX_FILE
         if run.onnx_sha256 is None:
             raise Discrepancy(f"run {run.run_id}: the store records no model digest (a store from before verify)")
-        if not model.exists():
-            raise Discrepancy(f"run {run.run_id}: {model} is missing")
-        if file_sha256(model) != run.onnx_sha256:
-            raise Discrepancy(f"run {run.run_id}: {model} has sha256 {file_sha256(model)}, not {run.onnx_sha256} as recorded")
+        _check_file(run.run_id, sweep.path(paths.RUNS_DIR) / run.run_id / ONNX_FILE, run.onnx_sha256)
         checked += 1
     return checked
 
 
+def _check_user_files(sweep: Sweep, run) -> int:
+    from snakesweep.objectives.user_code import FILES_DIR  # the run folder's layout
+
+    files = sweep.path(paths.RUNS_DIR) / run.run_id / FILES_DIR
+    for name, digest in run.artifacts.items():
+        _check_file(run.run_id, files / name, digest)
+    return len(run.artifacts)
+
+
+def _check_file(run_id: str, path: Path, recorded: str) -> None:
+    if not path.exists():
+        raise Discrepancy(f"run {run_id}: {path} is missing")
+    if file_sha256(path) != recorded:
+        raise Discrepancy(f"run {run_id}: {path} has sha256 {file_sha256(path)}, not {recorded} as recorded")
+
+
 def check_outputs(sweep: Sweep) -> dict:
     """The leaderboard and results/best/ are what the aggregate makes of the recorded results."""
-    metric = ranking_of(sweep.record)
-    parameters = sorted(flatten_parameter_names(sweep.record["config"]["parameters"]))
-    ranked = rank(collect(sweep.state.runs, sweep.path(paths.RUNS_DIR)), metric.name, metric.goal)
-    expected = leaderboard_text(ranked, metric.name, parameters).splitlines()
+    _, ranked, text = build(sweep.record, sweep.state.runs, sweep.path(paths.RUNS_DIR))
+    expected = text.splitlines()
     board = sweep.path(paths.LEADERBOARD)
     found = board.read_text().splitlines() if board.exists() else []
     for line, (want, have) in enumerate(zip(expected, found), start=1):
@@ -120,12 +152,14 @@ def check_outputs(sweep: Sweep) -> dict:
             raise Discrepancy(f"{board}: the row of run {run_id} (line {line}) differs from the store: expected {want!r}, found {have!r}")
     if len(expected) != len(found):
         raise Discrepancy(f"{board}: {len(found) - 1} rows, but the store has {len(expected) - 1} runs")
-    best = ranked[0]
+    ranking = ranking_of(sweep.record)
+    best = ranked[0] if ranked and is_ranked(ranked[0], ranking.name if ranking else None) else None
     record = json.loads(sweep.path(paths.BEST_RUN).read_text())
-    if record["run_id"] != best["run_id"]:
-        raise Discrepancy(f"{paths.BEST_RUN}: names run {record['run_id']}, but the store's best is run {best['run_id']}")
-    recorded = sweep.state.runs[best["run_id"]].onnx_sha256
-    if file_sha256(sweep.path(paths.BEST_MODEL)) != recorded:
+    if record["run_id"] != (best and best["run_id"]):
+        said = f"the store's best is run {best['run_id']}" if best else "the store ranks no run"
+        raise Discrepancy(f"{paths.BEST_RUN}: names run {record['run_id']}, but {said}")
+    recorded = best and sweep.state.runs[best["run_id"]].onnx_sha256
+    if recorded and file_sha256(sweep.path(paths.BEST_MODEL)) != recorded:
         raise Discrepancy(f"run {best['run_id']}: {sweep.path(paths.BEST_MODEL)} is not the model its run recorded ({recorded})")
     return best
 
@@ -156,18 +190,20 @@ def verify(results: str | Path = paths.RESULTS, retrain_best: bool = False) -> s
     """Check everything; return the one-paragraph summary, or raise the first Discrepancy."""
     sweep = load_finished(results)
     local = sweep.record["controller"] == "local"
-    suggestions = check_suggestions(sweep) if local else 0
-    stops = check_stops(sweep) if local else 0
-    models = check_models(sweep)
+    suggestions, stops = replay(sweep) if local else (0, 0)
+    files = check_files(sweep)
     best = check_outputs(sweep)
     lines = [
         f"sweep {sweep.record['sweep_id']} verified: {len(sweep.state.runs)} runs",
         f"  suggestions replayed: {suggestions}" + ("" if local else " (the W&B server decided them)"),
         f"  early-termination decisions replayed: {stops}",
-        f"  model files matching their recorded sha256: {models}",
-        f"  {paths.LEADERBOARD} and {paths.BEST_DIR}/ follow from the store (best run {best['run_id']})",
+        f"  run files matching their recorded sha256: {files}",
+        f"  {paths.LEADERBOARD} and {paths.BEST_DIR}/ follow from the store "
+        + (f"(best run {best['run_id']})" if best else "(no run is ranked)"),
     ]
-    if retrain_best:
+    if retrain_best and sweep.record.get("objective", {}).get("kind") in USER_CODE:
+        raise UserError("--retrain retrains the built-in ConvNet; your own code's runs are checked by their files' digests")
+    if retrain_best and best:
         digest = retrain(sweep, best["run_id"])
         lines.append(f"  best run {best['run_id']} retrained: model.onnx byte-identical (sha256 {digest[:16]}...)")
     return "\n".join(lines)

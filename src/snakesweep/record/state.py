@@ -9,9 +9,13 @@ Events (all carry `run`, the run id, and `time`, the writer's clock):
 - `heartbeat` the run's agent is alive
 - `metric`    one epoch's value of the sweep metric: `step`, `value`
 - `stop`      the early-termination rule decided, at epoch `step`, that the run should stop
-- `finish`    the run ended: `state` (finished, failed or stopped), `summary`, `reason`, and
-              `onnx_sha256`, the digest of the model file it wrote (for `snakesweep verify`)
+- `finish`    the run ended: `state` (finished, failed or stopped), `summary`, `reason`,
+              `onnx_sha256`, the digest of the model file it wrote, and for the user's own
+              code `artifacts`, the digest of every file it wrote (for `snakesweep verify`)
 - `crashed`   the run's agent stopped sending heartbeats, or restarted: `reason`
+- `retry`     the user asked for a failed run (or one given up after crashing) to be run again
+              (`snakesweep retry`): it is handed out again with its index, config and seed, as
+              a crashed run is, with its attempts counted afresh
 
 `SweepState` applies events one at a time and keeps the indexes the controller's decisions
 need (runs by index, running and requeueable runs, how many leading runs are settled), so an
@@ -48,7 +52,14 @@ class Run:
     stopped_at: int | None = None  # the epoch at which early termination said stop
     reason: str | None = None
     onnx_sha256: str | None = None
+    artifacts: dict | None = None  # user code: sha256 of every file the run wrote, by path
     agents: list = dataclasses.field(default_factory=list)  # every agent that held it, in order
+
+
+def retryable(run: Run) -> bool:
+    """A run `snakesweep retry` may hand out again: failed, or crashed (its attempts are then
+    counted afresh)."""
+    return run.state in (FAILED, CRASHED)
 
 
 def settled(run: Run, max_attempts: int) -> bool:
@@ -82,6 +93,9 @@ class SweepState:
             self._claim(event)
             return
         run = self.runs.get(run_id)
+        if kind == "retry" and run is not None:
+            self._retry(run)
+            return
         if run is None or run.state in DONE_STATES:
             return  # events about unknown runs, or late ones about finished runs
         if kind == "heartbeat" or kind == "metric":  # most of the log; neither settles a run
@@ -102,8 +116,18 @@ class SweepState:
             run.summary = event.get("summary") or {}
             run.reason = event.get("reason")
             run.onnx_sha256 = event.get("onnx_sha256")
+            run.artifacts = event.get("artifacts")
             self.running.discard(run_id)
             self.crashed.discard(run_id)
+        self._advance()
+
+    def _retry(self, run: Run) -> None:
+        if not retryable(run):
+            return  # only a failed or given-up run is run again; never a finished one
+        run.state, run.attempt, run.reason = CRASHED, 0, "to be run again (snakesweep retry)"
+        run.should_stop, run.stopped_at = False, None
+        self.crashed.add(run.run_id)
+        self.settled_prefix = min(self.settled_prefix, run.index)  # it is unsettled again
         self._advance()
 
     def _claim(self, event: dict) -> None:

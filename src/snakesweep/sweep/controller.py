@@ -13,6 +13,7 @@ appends the events it returns.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from pathlib import Path
 from typing import Callable
@@ -32,8 +33,9 @@ WAIT_POLL_SECONDS = 0.1  # how often an agent told to Wait looks at the log's si
 class Claim:
     run_id: str
     index: int
-    config: dict
+    config: dict  # the objective's flat keys (nested groups flattened)
     attempt: int
+    engine_config: dict  # the same values in W&B's run-config form, `{name: {"value": v}}`
 
 
 def run_id_for(index: int, config: dict) -> str:
@@ -112,7 +114,7 @@ class LocalController:
             action = decide.next_action(self.state, self.policy, self._exhausted)
             if isinstance(action, Requeue):
                 run = action.run
-                return self._hand_out(Claim(run.run_id, run.index, run.config, run.attempt + 1), run.engine_config, agent)
+                return self._hand_out(Claim(run.run_id, run.index, run.config, run.attempt + 1, run.engine_config), agent)
             if isinstance(action, Suggest):
                 engine_config = engine.suggest(
                     self.sweep_config, self._seen(action.index), self.sweep_seed, action.index, self._sample
@@ -121,8 +123,8 @@ class LocalController:
                     self._exhausted = True
                     return decide.next_action(self.state, self.policy, exhausted=True)
                 config = run_config(self.sweep_config["parameters"], engine_config)
-                claim = Claim(run_id_for(action.index, config), action.index, config, 1)
-                return self._hand_out(claim, engine_config, agent)
+                claim = Claim(run_id_for(action.index, config), action.index, config, 1, engine_config)
+                return self._hand_out(claim, agent)
             return action
 
     def wait_for_news(self, seconds: float) -> None:
@@ -151,7 +153,7 @@ class LocalController:
         with self.log.locked(urgent=True):
             self._sync()
             index = len(self.state.by_index)
-            return self._hand_out(Claim(run_id_for(index, config), index, config, 1), engine_config, agent)
+            return self._hand_out(Claim(run_id_for(index, config), index, config, 1, engine_config), agent)
 
     def heartbeat(self, run_id: str) -> None:
         """Called from the run's heartbeat thread: no fsync (a lost heartbeat is harmless), and
@@ -159,7 +161,10 @@ class LocalController:
         self._write({"event": "heartbeat", "run": run_id}, durable=False)
 
     def report(self, run_id: str, step: int, value: float) -> bool:
-        """Record one epoch's metric; True if the run should stop (early termination)."""
+        """Record one epoch's metric; True if the run should stop (early termination). A NaN or
+        infinite value is recorded as the string "nan", "inf" or "-inf" (JSON has no such
+        numbers), which the engine reads back as the float and which is never ranked."""
+        value = value if math.isfinite(value) else str(float(value))
         metric = {"event": "metric", "run": run_id, "step": step, "value": value, "time": self.clock()}
         if not self.policy.stops_early:
             # Nothing to decide: held back, and written (with any held before it) by the first
@@ -191,13 +196,21 @@ class LocalController:
         return self.runs()[run_id].should_stop
 
     def finish(
-        self, run_id: str, state: str, summary: dict, reason: str | None = None, onnx_sha256: str | None = None
+        self,
+        run_id: str,
+        state: str,
+        summary: dict,
+        reason: str | None = None,
+        onnx_sha256: str | None = None,
+        artifacts: dict | None = None,
     ) -> None:
         if state not in DONE_STATES:
             raise ValueError(f"a run finishes as one of {DONE_STATES}, not {state!r}")
         event = {"event": "finish", "run": run_id, "state": state, "summary": summary, "reason": reason}
         if onnx_sha256:
             event["onnx_sha256"] = onnx_sha256
+        if artifacts is not None:
+            event["artifacts"] = artifacts
         self._pending.append({**event, "time": self.clock()})
         with self.log.locked():
             self._flush(durable=True)
@@ -208,14 +221,14 @@ class LocalController:
             self.log.append(*self._pending, durable=durable)
             self._pending = []
 
-    def _hand_out(self, claim: Claim, engine_config: dict, agent: str) -> Claim:
+    def _hand_out(self, claim: Claim, agent: str) -> Claim:
         self._append(
             {
                 "event": "claim",
                 "run": claim.run_id,
                 "index": claim.index,
                 "config": claim.config,
-                "engine_config": engine_config,
+                "engine_config": claim.engine_config,
                 "agent": agent,
                 "attempt": claim.attempt,
             }

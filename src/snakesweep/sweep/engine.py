@@ -36,8 +36,10 @@ def to_engine_run(run: Run, metric: str | None, as_ended: bool = True, upto_step
     if not as_ended:
         return SweepRun(name=run.run_id, state="running", config=run.engine_config)
     rows = [h for h in run.history if upto_step is None or h["step"] <= upto_step]
-    history = [{metric: h["value"]} for h in rows] if metric else []
-    summary = {metric: run.summary[metric]} if metric and metric in run.summary and upto_step is None else {}
+    values = [_number(h["value"]) for h in rows] if metric else []
+    history = [{metric: v} for v in values if v is not None]
+    final = _number(run.summary.get(metric)) if metric and upto_step is None else None
+    summary = {metric: final} if final is not None else {}
     return SweepRun(
         name=run.run_id,
         state="running" if upto_step is not None else _ENGINE_STATES[run.state],
@@ -49,20 +51,34 @@ def to_engine_run(run: Run, metric: str | None, as_ended: bool = True, upto_step
     )
 
 
+def _number(value) -> float | None:
+    """A recorded value as the engine needs it: a float, with the strings the store writes for
+    NaN and infinity read back; anything that is no number (a logged string, say) is none."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
 class EngineRuns:
     """Engine views of runs, built once each: building thousands of pydantic `SweepRun`s on
     every claim made a grid sweep's claims grow with its size. Only views that can no longer
-    change are cached: a run's config (fixed by its index) and a settled run as it ended."""
+    change are cached: a run's config (fixed by its index) and a settled run as it ended. A
+    settled run changes only when `snakesweep retry` hands it out again, and then it is another
+    `Run` (a new claim) or in another state, which the cache checks."""
 
     def __init__(self, metric: str | None):
         self.metric = metric
-        self._cache: dict[tuple[int, bool], SweepRun] = {}
+        self._cache: dict[tuple[int, bool], tuple[Run, str, SweepRun]] = {}
 
     def view(self, run: Run, as_ended: bool) -> SweepRun:
         key = (run.index, as_ended)
-        if key not in self._cache:
-            self._cache[key] = to_engine_run(run, self.metric, as_ended)
-        return self._cache[key]
+        cached = self._cache.get(key)
+        if cached is None or cached[0] is not run or cached[1] != run.state:
+            cached = self._cache[key] = (run, run.state, to_engine_run(run, self.metric, as_ended))
+        return cached[2]
 
 
 def next_run(sweep_config: dict, runs: list[SweepRun]) -> SweepRun | None:

@@ -17,8 +17,8 @@ import dataclasses
 import math
 from typing import Any, Mapping
 
+from snakesweep.objectives import convnet
 from snakesweep.record.state import FINISHED, STOPPED
-from snakesweep.train import objective
 
 DEFAULT_GOAL = "minimize"  # W&B's schema default for metric.goal
 RANKED_STATES = (FINISHED, STOPPED)  # a failed or crashed run is never ranked, whatever it logged
@@ -64,7 +64,7 @@ def ranking_of(record: Mapping[str, Any]) -> Ranking | None:
     rankings were kept is of a sweep of the ConvNet, the only objective there was then."""
     if "ranking" in record:
         return Ranking(**record["ranking"]) if record["ranking"] else None
-    return ranking(record["config"], objective.DEFAULT_RANKING)
+    return ranking(record["config"], convnet.DEFAULT_RANKING)
 
 
 def published_ranking(best: Mapping[str, Any]) -> Ranking:

@@ -18,9 +18,10 @@ from snakesweep.atomic import write_json
 from snakesweep.data.arrays import file_sha256
 from snakesweep.data.dataset import load_dataset
 from snakesweep.errors import UserError
+from snakesweep.objectives import convnet
+from snakesweep.objectives.choice import USER_CODE, objective_for
 from snakesweep.sweep.metric import ranking
-from snakesweep.sweep.spec import Checks, load_sweep_file, sweep_hash
-from snakesweep.train import objective
+from snakesweep.sweep.spec import Checks, check_objective, load_sweep_file, sweep_hash
 from snakesweep.train.run_config import known_parameters, resolve_run_config
 
 log = logging.getLogger(__name__)
@@ -42,12 +43,23 @@ def register_sweep(
     wandb_mode: str,
     config_file: str = paths.CONFIG_FILE,
     train_source: str | None = None,
+    function: str | None = None,
+    run_timeout: float | None = None,
+    retries_out: str | Path | None = None,
 ) -> dict:
-    spec = load_sweep_file(sweep_file, objective_checks())
-    refuse_user_code(spec, str(sweep_file))
-    # The resolved config, not the overrides as written: `train: {}` and the defaults spelled
-    # out are the same experiment, and so the same sweep.
-    train = resolve_run_config(train_defaults, source=f"{train_source or config_file}: train")
+    """`retries_out` is `snakesweep retry`'s request file, started empty (an input of the
+    agent jobs: see `snakesweep.sweep.retry`)."""
+    spec = load_sweep_file(sweep_file)
+    chosen = objective_for(spec, sweep_file, function, run_timeout, config_file)
+    user_code = chosen["kind"] in USER_CODE
+    if user_code:
+        check_user_code_settings(controller, wandb_mode, config_file)
+        train = {}  # the ConvNet's defaults mean nothing to the user's code
+    else:
+        check_objective(spec, str(sweep_file), objective_checks())
+        # The resolved config, not the overrides as written: `train: {}` and the defaults spelled
+        # out are the same experiment, and so the same sweep.
+        train = resolve_run_config(train_defaults, source=f"{train_source or config_file}: train")
     load_dataset(data_path, manifest_path)  # a corrupted dataset stops here, before any agent
     identity = {
         "sweep": spec,
@@ -56,7 +68,10 @@ def register_sweep(
         "data": file_sha256(manifest_path),
         "parallelism": parallelism,
     }
+    if user_code:  # the code's name, not its content: a fixed bug must not start a new sweep
+        identity["objective"] = chosen
     digest = sweep_hash(identity)
+    ranked_by = ranking(spec, None if user_code else convnet.DEFAULT_RANKING)
     record = {
         "controller": controller,
         "file": str(sweep_file),
@@ -64,7 +79,8 @@ def register_sweep(
         "hash": digest,
         "seed": seed,
         "parallelism": parallelism,
-        "ranking": dataclasses.asdict(ranking(spec, objective.DEFAULT_RANKING)),
+        "objective": chosen,
+        "ranking": dataclasses.asdict(ranked_by) if ranked_by else None,
         "train": train,
         "project": project,
         "entity": entity,
@@ -85,23 +101,29 @@ def register_sweep(
     record["store"] = str(store)
     log.info("%s %s sweep %s (%s)", "continuing" if continued else "registered", controller, record["sweep_id"], sweep_file)
     write_json(out_path, record)
+    if retries_out is not None:
+        Path(retries_out).touch()
     return record
 
 
 def objective_checks() -> Checks:
     """What a sweep file is checked against: the built-in ConvNet's parameters and metrics."""
-    return Checks(known_parameters(), objective.METRICS, objective.EPOCH_METRICS)
+    return Checks(known_parameters(), convnet.METRICS, convnet.EPOCH_METRICS)
 
 
-def refuse_user_code(spec: dict, source: str) -> None:
-    """A W&B sweep file's `program` or `command` names the user's own training code, which the
-    built-in ConvNet objective cannot run: refuse it rather than train the ConvNet instead."""
-    for key in ("program", "command"):
-        if key in spec:
-            raise UserError(
-                f"{source}: {key}: snakesweep runs only its built-in ConvNet so far, not your own training code; "
-                f"remove {key} to sweep the ConvNet"
-            )
+def check_user_code_settings(controller: str, wandb_mode: str, config_file: str) -> None:
+    """The user's code reports through its own `wandb.log`: that needs a W&B run (not `disabled`),
+    and snakesweep's controller, which reads what the run logs as it goes."""
+    if controller != "local":
+        raise UserError(
+            f"{config_file}: sweep.controller: your own training code runs under the local controller only, "
+            f"not {controller!r} (W&B's own `wandb agent` runs it under the W&B server)"
+        )
+    if wandb_mode == "disabled":
+        raise UserError(
+            f"{config_file}: wandb.mode: your own training code reports its metrics with wandb.log, which "
+            "wandb.mode: disabled turns off; use offline (the default) or online"
+        )
 
 
 def register_wandb_sweep(spec: dict, project: str, entity: str | None, wandb_mode: str, config_file: str) -> dict:

@@ -63,11 +63,11 @@ def validate_sweep(config: Mapping[str, Any], source: str, checks: Checks = Chec
         next_run(plain, [])
     except Exception as err:  # the engine raises ValueError, ValidationError, KeyError, ...
         raise UserError(f"{source}: {err}") from None
-    _check_objective(plain, source, checks)
+    check_objective(plain, source, checks)
     return plain
 
 
-def _check_objective(plain: dict, source: str, checks: Checks) -> None:
+def check_objective(plain: dict, source: str, checks: Checks) -> None:
     flat = flatten_parameter_names(plain["parameters"])
     if checks.parameters is not None:
         unknown = sorted(set(flat) - set(checks.parameters))

@@ -17,7 +17,7 @@ import yaml
 from wandb.apis import public as wandb_public
 from wandb.sdk.lib import config_util
 
-from snakesweep.agent.job import make_train_one
+from snakesweep.objectives.convnet import make_train_one
 from snakesweep.aggregate.aggregate import aggregate
 from snakesweep.atomic import write_json
 from snakesweep.data.arrays import array_sha256, load_arrays

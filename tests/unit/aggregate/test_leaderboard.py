@@ -13,7 +13,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from snakesweep.aggregate.best import publish_best
-from snakesweep.aggregate.leaderboard import collect, rank, write_leaderboard
+from snakesweep.aggregate.leaderboard import collect, leaderboard_text, rank, value_columns, write_leaderboard
 from snakesweep.atomic import write_json
 from snakesweep.data.arrays import file_sha256
 from snakesweep.errors import UserError
@@ -71,8 +71,9 @@ def test_collect_joins_the_store_and_the_runs_files(sweep_runs):
     best = rows[ids["best"]]
     assert best["state"] == "finished" and best["summary"] == {"val_accuracy": 0.95}
     # val_* of the last epoch, test_* of the final evaluation
-    assert best["metrics"] == {"val_accuracy": 0.95, "val_loss": 1.0, "test_accuracy": 0.96, "test_loss": 0.5}
-    assert best["run_config"] == {"learning_rate": 0.1, "epochs": 2} and best["epochs_completed"] == 2
+    assert best["metrics"] == {"val_accuracy": 0.95, "val_loss": 1.0, "test_accuracy": 0.96, "test_loss": 0.5,
+                               "epochs_completed": 2, "onnx_sha256": best["onnx_sha256"]}
+    assert best["run_config"] == {"learning_rate": 0.1, "epochs": 2}
     crashed = rows[ids["crashed"]]
     assert crashed["state"] == "crashed" and crashed["reason"] == f"no heartbeat for {HEARTBEAT_TIMEOUT:g} s"
     assert crashed["metrics"] == dict.fromkeys(crashed["metrics"]) and crashed["onnx_sha256"] is None
@@ -97,7 +98,9 @@ def test_rank_puts_the_best_first_and_unranked_runs_last(sweep_runs):
 def test_the_leaderboard_lists_every_run_with_its_state_and_reason(sweep_runs, tmp_path):
     runs, runs_dir, ids = sweep_runs
     path = tmp_path / "leaderboard.csv"
-    write_leaderboard(path, rank(collect(runs, runs_dir), "val_accuracy", "maximize"), "val_accuracy", ["learning_rate"])
+    rows = collect(runs, runs_dir)
+    columns = value_columns(rows, "val_accuracy", user_code=False)
+    write_leaderboard(path, leaderboard_text(rank(rows, "val_accuracy", "maximize"), "val_accuracy", ["learning_rate"], columns))
     table = list(csv.DictReader(path.open()))
     assert list(table[0]) == ["rank", "run_id", "state", "val_accuracy", "learning_rate", "val_loss", "test_accuracy",
                               "test_loss", "epochs_completed", "onnx_sha256", "reason"]

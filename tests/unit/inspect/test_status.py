@@ -55,7 +55,8 @@ def test_summary_counts_states_shows_running_epochs_and_estimates_time_left():
     assert summary["running"] == [
         {"run_id": "r1", "agent": "1", "epoch": 2, "epochs": 3, "value": 0.8, "heartbeat_age": 10.0}
     ]
-    assert summary["best"] == {"run_id": "r0", "value": 0.9, "config": {"learning_rate": 0.1, "batch_size": 8}}
+    assert summary["best"] == {"run_id": "r0", "value": 0.9, "config": {"learning_rate": 0.1, "batch_size": 8},
+                               "summary": {"val_accuracy": 0.9}}
     # r0 was agent 0's first run (its 100 s include the warm-up), so only r2's 5 s count; r1 has
     # run 150 s (so ~0 s left); one run is queued: ~5 s
     assert summary["left"] == pytest.approx(5.0)

@@ -49,7 +49,7 @@ def test_a_finished_sweep_verifies_and_the_best_model_retrains_to_the_same_bytes
     result = verify(results, "--retrain")
     assert result.returncode == 0, result.stderr
     assert "suggestions replayed: 4" in result.stdout
-    assert "model files matching their recorded sha256: 4" in result.stdout
+    assert "run files matching their recorded sha256: 4" in result.stdout
     assert "retrained: model.onnx byte-identical" in result.stdout
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from snakesweep.errors import UserError
-from snakesweep.sweep.register import objective_checks, refuse_user_code
+from snakesweep.sweep.register import objective_checks
 from snakesweep.sweep.spec import load_sweep_file, run_config
 
 
@@ -74,11 +74,3 @@ def test_shipped_sweep_files_are_valid():
     for path in [REPO / "configs/sweep.yaml", *(REPO / "configs/sweeps").glob("*.yaml")]:
         assert load_sweep_file(path, objective_checks())["parameters"]
 
-
-@pytest.mark.parametrize("key", ["program", "command"])
-def test_a_program_or_command_is_refused_rather_than_ignored(tmp_path, key):
-    value = "train.py" if key == "program" else "['${env}', '${interpreter}', train.py, '${args}']"
-    spec = _load(tmp_path, f"{key}: {value}\nmethod: grid\nparameters: {{learning_rate: {{values: [0.1]}}}}\n")
-    with pytest.raises(UserError, match=f"^sweep.yaml: {key}: snakesweep runs only its built-in ConvNet"):
-        refuse_user_code(spec, "sweep.yaml")
-    refuse_user_code({k: v for k, v in spec.items() if k != key}, "sweep.yaml")
