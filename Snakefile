@@ -29,19 +29,16 @@ include: "workflow/rules/aggregate.smk"
 
 
 # Everything but the agents stays on the submitting host under a cluster executor: these steps
-# are cheap, and the download needs the internet access that compute nodes often lack.
-localrules:
-    all,
-    download_mnist,
-    subsample,
-    register_sweep,
-    aggregate,
+# are cheap, and the download needs the internet access that compute nodes often lack. Each
+# such rule says so itself (`localrule: True`), which holds also where the workflow is used as
+# a module, unlike a `localrules:` list.
 
 
 rule all:
     default_target: True
     input:
         final_outputs(),
+    localrule: True
 
 
 # What the console says at the end: the best run and where everything is, or where the logs are.

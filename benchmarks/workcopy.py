@@ -36,9 +36,13 @@ def copy_checkout(dest: Path, source: Path = REPO, compiled: bool = False) -> Pa
         shutil.copytree(source, dest, ignore=skipped(source), symlinks=True)
     else:
         for name in names:
-            if (source / name).is_file():  # a tracked file deleted in the tree is not copied
+            path = source / name
+            if path.is_symlink():  # as a link, as git keeps it (src/snakesweep/workflow, say)
                 (dest / name).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(source / name, dest / name)
+                (dest / name).symlink_to(os.readlink(path))
+            elif path.is_file():  # a tracked file deleted in the tree is not copied
+                (dest / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, dest / name)
     if compiled:
         compileall.compile_dir(dest / "src", quiet=1)
     return dest

@@ -8,7 +8,7 @@ import yaml
 from snakesweep import paths
 from snakesweep.sweep.controller import Claim, LocalController
 
-_SCHEMA = yaml.safe_load((paths.CHECKOUT / paths.CONFIG_SCHEMA).read_text())
+_SCHEMA = yaml.safe_load((paths.CONFIG_SCHEMA).read_text())
 PARALLELISM = _SCHEMA["properties"]["sweep"]["properties"]["parallelism"]["default"]
 
 

@@ -77,6 +77,15 @@ def _verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _init(args: argparse.Namespace) -> int:
+    from snakesweep.project import init_project
+
+    for name, what in init_project(args.folder):
+        print(f"  {what:<8} {name}")
+    print("next: snakemake --cores 4   (on a SLURM cluster: snakemake --profile slurm)")
+    return 0
+
+
 def _retry(args: argparse.Namespace) -> int:
     from snakesweep.sweep.retry import retry_runs
 
@@ -128,6 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--results", default=paths.RESULTS, help="the workflow's results folder (default results)")
     verify.add_argument("--retrain", action="store_true", help="also retrain the best run and compare its ONNX bytes")
     verify.set_defaults(handler=_verify)
+
+    init = commands.add_parser("init", help="write what a sweep of your own code needs into a folder (overwrites nothing)")
+    init.add_argument("folder", nargs="?", default=".", help="the project folder (default: the current one)")
+    init.set_defaults(handler=_init)
 
     retry = commands.add_parser("retry", help="run the sweep's failed runs again (after fixing your code); then snakemake")
     retry.add_argument("run_ids", nargs="*", metavar="RUN_ID", help="only these runs (default: every failed or crashed run)")

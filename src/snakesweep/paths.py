@@ -1,20 +1,27 @@
 """Every file the workflow reads or writes, named once.
 
 The Snakemake rules import these names and the Python code uses the same ones, so a path is
-never spelled twice. All paths are relative to the workflow's working directory, the checkout's
-root, except `CHECKOUT` itself.
+never spelled twice. The workflow's files are relative to its working directory: the checkout's
+root, or the user's own project folder. What ships with snakesweep (the workflow, its schemas,
+the default config and sweep, the SLURM profile, the examples) is read from the installed
+package, `PACKAGE`, never from a checkout: in the checkout those are links from
+`src/snakesweep/` to the top-level folders, and a wheel holds the files themselves.
 """
 
 from pathlib import Path
 
-# The checkout this package runs from: snakesweep is installed editable (`pip install -e`, as the
-# Makefile and envs/snakesweep.yaml do), so the workflow's files sit beside src/.
-CHECKOUT = Path(__file__).resolve().parents[2]
+PACKAGE = Path(__file__).parent  # the installed package (in the checkout, src/snakesweep)
 
-# Inputs
+# Shipped with the package
+WORKFLOW_SNAKEFILE = PACKAGE / "Snakefile"  # the workflow, for `module snakesweep: snakefile:`
+RUN_SCHEMA = PACKAGE / "workflow/schemas/run.schema.yaml"  # every run hyperparameter, with its default
+CONFIG_SCHEMA = PACKAGE / "workflow/schemas/config.schema.yaml"  # what configs/config.yaml may hold
+DEFAULT_CONFIG = PACKAGE / "configs/config.yaml"
+SLURM_PROFILE = PACKAGE / "slurm/profile.yaml"
+EXAMPLE = PACKAGE / "examples/mlp-argparse-program"  # what `snakesweep init` starts an empty folder with
+
+# Inputs, in the working directory
 CONFIG_FILE = "configs/config.yaml"  # the workflow's `configfile:`
-RUN_SCHEMA = "workflow/schemas/run.schema.yaml"  # every run hyperparameter, with its default
-CONFIG_SCHEMA = "workflow/schemas/config.schema.yaml"  # what configs/config.yaml may hold
 
 RESOURCES = "resources"
 RESULTS = "results"

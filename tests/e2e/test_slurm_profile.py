@@ -95,10 +95,11 @@ def test_cpus_per_gpu_covers_the_agents_threads(dry_run):
 
 def test_the_profile_uses_the_official_executor_and_keeps_cheap_steps_local():
     assert PROFILE["executor"] == "slurm"
-    snakefile = (REPO / "Snakefile").read_text()
-    localrules = snakefile.split("localrules:")[1].split("\n\n")[0]
-    for rule in ("download_mnist", "subsample", "register_sweep", "aggregate"):
-        assert rule in localrules
+    workflow = "".join(p.read_text() for p in [REPO / "Snakefile", *sorted((REPO / "workflow/rules").glob("*.smk"))])
+    blocks = {block.split(":")[0]: block for block in workflow.split("\nrule ")[1:]}
+    for rule in ("all", "download_mnist", "subsample", "register_sweep", "aggregate"):
+        assert "\n    localrule: True\n" in blocks[rule], rule  # per rule: it holds in a module too
+    assert "localrule:" not in blocks["agent"]
 
 
 def test_dry_run_with_the_profile_needs_no_slurm(dry_run):

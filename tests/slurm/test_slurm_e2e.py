@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+import yaml
 
 from workflow_helpers import copy_workflow, tiny_config
 
@@ -117,15 +118,35 @@ def slurm():
         shutil.rmtree(state, ignore_errors=True)
 
 
-def test_sweep_runs_through_snakemake_profile_slurm(slurm, tmp_path, request, measurement):
+def _project(folder: Path) -> Path:
+    """A user's own project folder as `snakesweep init` makes it (seed 002's example program and
+    sweep file), the sweep cut to 4 runs of 1 epoch and the agents to this test's size."""
+    subprocess.run([sys.executable, "-m", "snakesweep.cli", "init", str(folder)], check=True, capture_output=True)
+    sweep = yaml.safe_load((folder / "sweep.yaml").read_text())
+    sweep.update(run_cap=4, parameters={**sweep["parameters"], "epochs": {"value": 1}})
+    (folder / "sweep.yaml").write_text(yaml.safe_dump(sweep))
+    config = folder / "test-config.yaml"
+    config.write_text(yaml.safe_dump({"data": {"source": "bundled"}, "sweep": {"heartbeat_timeout": 60},
+                                      "agents": {"count": 2, "device": "auto", "threads": 1}}))
+    return config
+
+
+@pytest.mark.parametrize("where", ["checkout", "project"])
+def test_sweep_runs_through_snakemake_profile_slurm(slurm, tmp_path, request, measurement, where):
+    """In a copy of the checkout (the ConvNet), and in a project folder made by `snakesweep init`
+    (the user's own program, snakesweep's workflow used as a Snakemake module)."""
     measurement(slurm.setup)
     if slurm.own:
         root = tmp_path
     else:  # in this checkout (in .pytest_cache/), which the compute nodes must see
         root = Path(tempfile.mkdtemp(prefix="run-", dir=request.config.cache.mkdir("slurm-e2e")))
         request.addfinalizer(lambda: shutil.rmtree(root, ignore_errors=True))
-    work = copy_workflow(root / "w")
-    config = tiny_config(work, agents={"count": 2, "device": "auto"}, sweep={"heartbeat_timeout": 60})
+    if where == "checkout":
+        work = copy_workflow(root / "w")
+        config = tiny_config(work, agents={"count": 2, "device": "auto"}, sweep={"heartbeat_timeout": 60})
+    else:
+        work = root / "project"
+        config = _project(work)
     started = time.monotonic()
     result = subprocess.run(
         [
@@ -138,7 +159,7 @@ def test_sweep_runs_through_snakemake_profile_slurm(slurm, tmp_path, request, me
         ],
         cwd=work, env=slurm.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
-    measurement(f"SLURM end-to-end run (snakemake --profile slurm, 4 runs, 2 agents): {time.monotonic() - started:.1f} s")
+    measurement(f"SLURM end-to-end run in a {where} (snakemake --profile slurm, 4 runs, 2 agents): {time.monotonic() - started:.1f} s")
     assert result.returncode == 0, result.stdout[-6000:]
 
     summaries = [json.loads((work / f"results/sweep/agents/{i}.json").read_text()) for i in (0, 1)]
@@ -166,7 +187,10 @@ def test_sweep_runs_through_snakemake_profile_slurm(slurm, tmp_path, request, me
     assert len(rows) == 2 and all("gres/gpu=1" in tres and state == "COMPLETED" for _, tres, state in rows), sacct
 
     best = json.loads((work / "results/best/best_run.json").read_text())
-    model = (work / "results/best/model.onnx").read_bytes()
-    assert hashlib.sha256(model).hexdigest() == best["onnx_sha256"]
+    if where == "checkout":
+        model = (work / "results/best/model.onnx").read_bytes()
+        assert hashlib.sha256(model).hexdigest() == best["onnx_sha256"]
+    else:
+        assert best["run_id"] and best["metric"]["name"] == "val_loss"
     runs = sum(len(s["runs"]) for s in summaries)
     assert runs == 4

@@ -6,7 +6,7 @@ from snakesweep import paths
 from snakesweep.config_types import coerce, typed_command_line
 from workflow_helpers import REPO, copy_workflow, snakemake
 
-SCHEMA = REPO / paths.CONFIG_SCHEMA
+SCHEMA = paths.CONFIG_SCHEMA
 
 
 def test_nested_strings_get_the_types_the_schema_asks_for():

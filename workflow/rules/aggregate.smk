@@ -14,6 +14,7 @@ rule aggregate:
         log_path("aggregate"),
     benchmark:
         benchmark_path("aggregate")
+    localrule: True
     conda:
         CONDA_ENV
     params:

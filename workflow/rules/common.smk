@@ -8,7 +8,7 @@ from snakesweep.config_errors import describe_config_error, file_defining
 from snakesweep.config_types import typed_command_line
 from snakesweep.objectives.choice import CONVNET, objective_kind
 
-CONFIG_SCHEMA = f"{workflow.basedir}/{paths.CONFIG_SCHEMA}"
+CONFIG_SCHEMA = str(paths.CONFIG_SCHEMA)
 
 # Snakemake reads values nested in --config as strings: give them the schema's types first.
 update_config(
@@ -39,8 +39,9 @@ OBJECTIVE = objective_kind(config["sweep"]["file"], config["sweep"]["function"])
 
 
 def final_outputs():
-    """The targets of the default run: the best model and the sweep's overview."""
-    return [str(path) for path in aggregate_outputs().values()]  # plain paths, without flags
+    """The targets of the default run: the best model and the sweep's overview, as plain paths
+    (without the `report` and `directory` flags their rule gives them)."""
+    return [str(path) for path in aggregate_outputs().values()]
 
 
 def aggregate_outputs():

@@ -10,6 +10,7 @@ rule download_mnist:
         log_path("download_mnist"),
     benchmark:
         benchmark_path("download_mnist")
+    localrule: True
     conda:
         CONDA_ENV
     params:
@@ -36,6 +37,7 @@ rule subsample:
         log_path("subsample"),
     benchmark:
         benchmark_path("subsample")
+    localrule: True
     conda:
         CONDA_ENV
     params:

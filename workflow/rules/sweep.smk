@@ -14,6 +14,7 @@ rule register_sweep:
         log_path("register_sweep"),
     benchmark:
         benchmark_path("register_sweep")
+    localrule: True
     conda:
         CONDA_ENV
     params:

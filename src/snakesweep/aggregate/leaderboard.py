@@ -46,8 +46,8 @@ def collect(runs: dict[str, Run], runs_dir: str | Path, user_code: bool = False)
         history = metrics.get("history") or []
         if user_code:
             values = dict(run.summary)
-            # W&B draws a run's curves against its step
-            history = [{**row, "epoch": row.get("_step", i)} for i, row in enumerate(history)]
+            # the curves' x: the epoch the code logged with its values, else W&B's step
+            history = [{**row, "epoch": row.get("epoch", row.get("_step", i))} for i, row in enumerate(history)]
         else:
             # per-epoch metrics (val_*) as of the last epoch, then the final ones (test_*)
             final = {**(history[-1] if history else {}), **(metrics.get("final") or {})}

@@ -154,12 +154,16 @@ def render(summary: dict) -> str:
                 f"  {run['run_id']:<16} {run['agent']:>5} {epoch:>7} {value:>14} {run['heartbeat_age']:>8.0f} s"
             )
     best = summary["best"]
-    if best is None:
+    if summary["ranking"] is None:
+        lines.append("best: none: the sweep file names no metric, so no run is ranked")
+    elif best is None:
         lines.append("best: none finished yet")
     else:
         settings = ", ".join(f"{k}={_short(v)}" for k, v in sorted(best["config"].items()))
         lines.append(f"best: {best['run_id']} {summary['metric']} = {best['value']:.6g} ({settings})")
-        logged = ", ".join(f"{k}={_short(v)}" for k, v in sorted(best["summary"].items()) if k != summary["metric"])
+        logged = ", ".join(
+            f"{k}={_short(v)}" for k, v in sorted(best["summary"].items()) if k != summary["metric"] and not k.startswith("_")
+        )
         if logged:
             lines.append(f"  its last values: {logged}")
     left = summary["left"]

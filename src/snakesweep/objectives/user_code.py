@@ -300,10 +300,17 @@ def last_values(rows: list[dict]) -> dict:
 
 
 def _plain_row(row: dict) -> dict:
-    """A logged row as the store can hold it: no wandb-internal `_` keys but `_step` (`_runtime`
-    and `_timestamp` differ on every run), and NaN or infinity as the strings "nan", "inf" and
-    "-inf" (JSON has no such numbers; a string is never ranked)."""
-    return {k: _plain(v) for k, v in row.items() if not k.startswith("_") or k == "_step"}
+    """A logged row as the store and the leaderboard hold it: single values only (numbers,
+    strings, booleans: a histogram or a table that `wandb.watch` or the user logged stays in
+    wandb's own log), no wandb-internal `_` keys but `_step` (`_runtime` and `_timestamp` differ
+    on every run; `x._type` marks a W&B object), and NaN or infinity as the strings "nan", "inf"
+    and "-inf" (JSON has no such numbers; a string is never ranked)."""
+    return {
+        k: _plain(v)
+        for k, v in row.items()
+        if (k == "_step" or not any(part.startswith("_") for part in k.split(".")))
+        and (v is None or isinstance(v, (int, float, str)))
+    }
 
 
 def _plain(value):

@@ -25,7 +25,7 @@ from snakesweep import paths
 from snakesweep.errors import UserError
 from snakesweep.seeding import derive_seed
 
-SCHEMA_PATH = paths.CHECKOUT / paths.RUN_SCHEMA
+SCHEMA_PATH = paths.RUN_SCHEMA
 
 
 @cache

@@ -341,7 +341,7 @@ def test_parameter_values_with_shell_syntax_reach_the_program_literally(work):
     assert seen["config"] == SHELL_VALUES
     assert run.config == SHELL_VALUES
     # a shell would have run in the run's files/ folder, under tmp_path
-    pwned = [*work.rglob("PWNED*"), *paths.CHECKOUT.glob("PWNED*"), *Path.home().glob("PWNED*")]
+    pwned = [*work.rglob("PWNED*"), *paths.PACKAGE.parents[1].glob("PWNED*"), *Path.home().glob("PWNED*")]
     assert not pwned, pwned
 
 

@@ -12,7 +12,7 @@ from snakesweep.sweep.register import objective_checks
 from snakesweep.sweep.spec import validate_sweep
 from snakesweep.train.run_config import defaults, known_parameters, load_schema, resolve_run_config, run_seed
 
-CONFIG_SCHEMA = str(paths.CHECKOUT / paths.CONFIG_SCHEMA)
+CONFIG_SCHEMA = str(paths.CONFIG_SCHEMA)
 
 # The W&B PyTorch intro's settings. Every run seed is derived from the resolved config, so a
 # changed default or normalisation changes every result: these pins make that change visible.
@@ -115,7 +115,7 @@ def test_run_seed_depends_on_config_not_spelling():
 def test_a_new_hyperparameter_needs_only_a_schema_entry():
     """What the README's contributor section promises, on a throw-away copy of the schema; the
     end-to-end version (schema + model, trained by the CLI) is in test_add_hyperparameter.py."""
-    schema = yaml.safe_load((paths.CHECKOUT / paths.RUN_SCHEMA).read_text())
+    schema = yaml.safe_load((paths.RUN_SCHEMA).read_text())
     schema["properties"]["activation"] = {"type": "string", "enum": ["relu", "tanh"], "default": "relu"}
     assert "activation" in known_parameters(schema)
     assert resolve_run_config({}, schema=schema) == {**INTRO_DEFAULTS, "activation": "relu"}
