@@ -93,7 +93,7 @@ def snakesweep_runs(work: Path, count: int, objective: dict) -> list[float]:
     run's (the last: to the agent's end), so it includes recording its finish and the next
     claim, as the bare loop's includes writing the next parameter file."""
     from snakesweep.agent.loop import run_agent
-    from snakesweep.objectives.user_code import user_code_runs
+    from snakesweep.agent.job import objective_runs
     from snakesweep.sweep.controller import LocalController
 
     sweep = {"objective": objective, "seed": 0, "config": {**SWEEP, "run_cap": count}, "ranking": None}
@@ -101,7 +101,7 @@ def snakesweep_runs(work: Path, count: int, objective: dict) -> list[float]:
     starts: list[float] = []
     data = work / "data.npz"
     data.write_bytes(b"")
-    with user_code_runs(sweep, str(data), "cpu", 1, "offline") as train_one:
+    with objective_runs(sweep, str(data), None, "cpu", 1, "offline") as train_one:
 
         def timed(claim, on_epoch):
             starts.append(time.perf_counter())

@@ -21,6 +21,7 @@ from snakesweep.data.dataset import load_dataset
 from snakesweep.objectives import convnet
 from snakesweep.objectives.choice import USER_CODE
 from snakesweep.sweep.controller import LocalController
+from snakesweep.sweep.metric import engine_metric, ranking_of
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +72,11 @@ def objective_runs(sweep: dict, data: str, manifest: str, device: str, threads: 
     built-in ConvNet, or the user's program or function (a sweep registered before objectives
     were recorded is the ConvNet's)."""
     if sweep.get("objective", {}).get("kind") in USER_CODE:
-        from snakesweep.objectives.user_code import user_code_runs
+        from snakesweep.objectives.user_code import Metrics, user_code_runs
 
-        with user_code_runs(sweep, data, device, threads, wandb_mode) as train_one:
+        engine, ranking = engine_metric(sweep["config"]), ranking_of(sweep)
+        metrics = Metrics(engine, engine or (ranking.name if ranking else None))
+        with user_code_runs(sweep, metrics, data, device, threads, wandb_mode) as train_one:
             yield train_one
     else:
         yield convnet.make_train_one(sweep, data, manifest, device, threads, wandb_mode)

@@ -61,8 +61,20 @@ class Watched:
     exit_code: int | None = None
 
 
+@dataclass(frozen=True)
+class Metrics:
+    """What the sweep needs of a run's logged values (`snakesweep.sweep.metric` decides them):
+    the metric the engine is told of, and the one a run must log (the engine's, else the one
+    runs are ranked by; None: nothing is required)."""
+
+    engine: str | None
+    required: str | None
+
+
 @contextlib.contextmanager
-def user_code_runs(sweep: dict, data: str, device: str, threads: int, wandb_mode: str) -> Iterator[Callable]:
+def user_code_runs(
+    sweep: dict, metrics: Metrics, data: str, device: str, threads: int, wandb_mode: str
+) -> Iterator[Callable]:
     """The agent's `train_one(claim, on_epoch)` for the sweep's program or function."""
     spec = sweep["objective"]
     process.become_subreaper()  # so that what a run starts in a session of its own is ended too
@@ -70,7 +82,7 @@ def user_code_runs(sweep: dict, data: str, device: str, threads: int, wandb_mode
     base = base_environ(os.environ, data, device, threads, wandb_mode)
 
     def train_one(claim, on_epoch: OnEpoch) -> dict:
-        return run_once(spec, sweep, claim, on_epoch, base, runner, threads)
+        return run_once(spec, sweep["seed"], metrics, claim, on_epoch, base, runner, threads)
 
     yield train_one
 
@@ -105,10 +117,10 @@ def visible_gpu(device: str, visible: str | None) -> str:
     return names[index] if names else str(index)
 
 
-def run_once(spec: dict, sweep: dict, claim, on_epoch: OnEpoch, base: dict, runner, threads: int) -> dict:
+def run_once(spec: dict, sweep_seed: int, metrics: Metrics, claim, on_epoch: OnEpoch, base: dict, runner, threads: int) -> dict:
     started = time.monotonic()
     run_dir = fresh_run_dir(Path(paths.RUNS_DIR) / claim.run_id)
-    seed = derive_seed(sweep["seed"], "run", claim.config)
+    seed = derive_seed(sweep_seed, "run", claim.config)
     param_file = run_dir / PARAM_FILE
     env = command.run_environ(
         {**base, "WANDB_DIR": str(run_dir.resolve()), "SNAKESWEEP_SEED": str(seed)},
@@ -123,10 +135,9 @@ def run_once(spec: dict, sweep: dict, claim, on_epoch: OnEpoch, base: dict, runn
     else:
         argv = command.prepare_run(spec["command"], _program(spec), claim.engine_config, param_file, env)
         running = RunningProgram(argv, run_dir / FILES_DIR, env, stdout, stderr)
-    metric = _engine_metric(sweep)
-    watched = watch(running, run_dir, metric, on_epoch, spec.get("run_timeout"))
+    watched = watch(running, run_dir, metrics.engine, on_epoch, spec.get("run_timeout"))
     process.end_leftovers(before, GRACE_SECONDS)
-    outcome = judge(watched, _required_metric(sweep), spec.get("run_timeout"), Path(stderr), run_dir / FILES_DIR)
+    outcome = judge(watched, metrics.required, spec.get("run_timeout"), Path(stderr), run_dir / FILES_DIR)
     write_json(
         run_dir / METRICS_FILE,
         {
@@ -147,17 +158,6 @@ def run_once(spec: dict, sweep: dict, claim, on_epoch: OnEpoch, base: dict, runn
 def _program(spec: dict) -> str:
     """`${program}`: the absolute path, since the run's working directory is its own folder."""
     return str(Path(spec["program"]).resolve()) if spec.get("program") else ""
-
-
-def _engine_metric(sweep: dict) -> str | None:
-    metric = sweep["config"].get("metric")
-    return metric["name"] if metric else None
-
-
-def _required_metric(sweep: dict) -> str | None:
-    """The metric a run must log: the one the engine or the ranking needs, if any."""
-    ranking = sweep.get("ranking")
-    return _engine_metric(sweep) or (ranking["name"] if ranking else None)
 
 
 def fresh_run_dir(run_dir: Path) -> Path:

@@ -1,6 +1,6 @@
 """The user's own code, run as a sweep's `program` or `function` (issue 19, acceptance 3 and 4):
 real programs and functions written the way W&B users write them (`wandb.init()`,
-`wandb.config`, `wandb.log`, argparse `--k=v`), offline, each through `user_code_runs` and the
+`wandb.config`, `wandb.log`, argparse `--k=v`), offline, each through the agent job's `objective_runs` and the
 agent loop with a real local controller on a store in tmp_path, checked in the store and in the
 run's folder: failures and their reasons, a missing or non-finite metric, the run timeout and
 early termination ending every process of the run, parameters that look like shell code, the
@@ -20,9 +20,10 @@ import pytest
 
 from controller_helpers import make_controller
 from snakesweep import paths
+from snakesweep.agent.job import objective_runs
 from snakesweep.agent.loop import run_agent
 from snakesweep.objectives import process
-from snakesweep.objectives.user_code import GRACE_SECONDS, METRICS_FILE, STDERR_FILE, user_code_runs
+from snakesweep.objectives.user_code import GRACE_SECONDS, METRICS_FILE, STDERR_FILE
 from snakesweep.record.state import FAILED, FINISHED, STOPPED, fold
 from snakesweep.record.store import EventLog
 from snakesweep.sweep.metric import score
@@ -63,7 +64,7 @@ def run_sweep(sweep: dict, runs: int, parallelism: int = 1, agent: str = "agent-
     controller = make_controller(STORE, sweep["config"], sweep["seed"], parallelism=parallelism)
     data = Path("data.npz")
     data.write_bytes(b"")
-    with user_code_runs(sweep, str(data), "cpu", 1, "offline") as train_one:
+    with objective_runs(sweep, str(data), None, "cpu", 1, "offline") as train_one:
         result = run_agent(controller, agent, runs, train_one, heartbeat_interval=30.0, wait_seconds=0.1)
     return result, fold(EventLog(STORE).read())
 
