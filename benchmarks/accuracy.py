@@ -19,7 +19,6 @@ import tempfile
 from pathlib import Path
 
 import yaml
-
 from workcopy import REPO, copy_checkout, job_benchmarks, run_snakemake
 
 TARGETS = {"intro": ("the W&B intro's published", 0.9805), "full-mnist": ("the goal", 0.990)}
@@ -29,7 +28,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sweep", choices=sorted(TARGETS), default="intro")
     parser.add_argument("--mnist", type=Path, default=REPO.parent / "shared" / "data" / "mnist")
-    parser.add_argument("--keep", type=Path, help="run in this folder and keep it (default: a temporary one)")
+    parser.add_argument(
+        "--keep", type=Path, help="run in this folder and keep it (default: a temporary one)"
+    )
     args = parser.parse_args()
     overrides = yaml.safe_load((REPO / "configs" / f"{args.sweep}.yaml").read_text())
     overrides["data"]["path"] = str(args.mnist.resolve())
@@ -41,10 +42,16 @@ def main() -> None:
         jobs = job_benchmarks(work)
     what, target = TARGETS[args.sweep]
     accuracy = best["test_accuracy_onnxruntime"]
-    print(f"sweep {args.sweep} on {args.mnist}: best run {best['run_id']} {json.dumps(best['swept'])}")
-    print(f"test accuracy (onnxruntime, {best['test_images']} images): {accuracy:.4f}   "
-          f"{what}: {target:.4f}   {'REACHED' if accuracy >= target else 'NOT REACHED'}")
-    print(f"snakemake elapsed {elapsed:.1f} s; CPU time of all jobs {sum(j['cpu_time'] for j in jobs.values()):.1f} s")
+    print(
+        f"sweep {args.sweep} on {args.mnist}: best run {best['run_id']} {json.dumps(best['swept'])}"
+    )
+    print(
+        f"test accuracy (onnxruntime, {best['test_images']} images): {accuracy:.4f}   "
+        f"{what}: {target:.4f}   {'REACHED' if accuracy >= target else 'NOT REACHED'}"
+    )
+    print(
+        f"snakemake elapsed {elapsed:.1f} s; CPU time of all jobs {sum(j['cpu_time'] for j in jobs.values()):.1f} s"
+    )
     for name, job in jobs.items():
         print(f"  {name:16s} {job['s']:7.1f} s elapsed {job['cpu_time']:7.1f} s CPU")
 

@@ -36,7 +36,9 @@ SWEEP = {
         "dropout": {"distribution": "uniform", "min": 0.0, "max": 0.5},
     },
 }
-PARALLELISM = 4  # declared parallelism: random search sees no results, so any value gives the same runs
+PARALLELISM = (
+    4  # declared parallelism: random search sees no results, so any value gives the same runs
+)
 
 
 def agent_main(store: str, agent: str, runs: int, epoch_seconds: float, go: str) -> None:
@@ -77,7 +79,9 @@ def agent_main(store: str, agent: str, runs: int, epoch_seconds: float, go: str)
                 return {"state": "stopped", "summary": {"val_loss": loss}}
         return {"state": "finished", "summary": {"val_loss": loss}}
 
-    controller = Timed(store, {**SWEEP, "run_cap": runs}, 0, parallelism=PARALLELISM, heartbeat_timeout=600)
+    controller = Timed(
+        store, {**SWEEP, "run_cap": runs}, 0, parallelism=PARALLELISM, heartbeat_timeout=600
+    )
     print("ready", flush=True)
     while not os.path.exists(go):
         time.sleep(0.01)
@@ -96,13 +100,24 @@ def percentile(values: list[float], q: float) -> float:
 def measure(agents: int, runs: int, epoch_seconds: float, src: str | None) -> dict:
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     if src:
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(src).resolve()), env.get("PYTHONPATH")]))
+        env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(Path(src).resolve()), env.get("PYTHONPATH")])
+        )
     with tempfile.TemporaryDirectory() as tmp:
         store, go = str(Path(tmp) / "store.log"), Path(tmp) / "go"
         started = time.perf_counter()
         procs = [
             subprocess.Popen(
-                [sys.executable, __file__, "--agent", store, f"a{i}", str(runs), str(epoch_seconds), str(go)],
+                [
+                    sys.executable,
+                    __file__,
+                    "--agent",
+                    store,
+                    f"a{i}",
+                    str(runs),
+                    str(epoch_seconds),
+                    str(go),
+                ],
                 stdout=subprocess.PIPE,
                 text=True,
                 env=env,
@@ -162,8 +177,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--epoch-seconds", type=float, default=0.0)
     parser.add_argument("--repeat", type=int, default=1)
-    parser.add_argument("--src", help="import snakesweep from this src/ folder instead of the installed one")
-    parser.add_argument("--label", default=None, help="a name for this code in the output (default: --src or 'this')")
+    parser.add_argument(
+        "--src", help="import snakesweep from this src/ folder instead of the installed one"
+    )
+    parser.add_argument(
+        "--label",
+        default=None,
+        help="a name for this code in the output (default: --src or 'this')",
+    )
     args = parser.parse_args()
     label = args.label or args.src or "this"
     for _ in range(args.repeat):

@@ -5,7 +5,9 @@ program and the function do the same work."""
 import importlib.util
 from pathlib import Path
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "simulated-curves-function" / "train.py"
+EXAMPLE = (
+    Path(__file__).resolve().parents[1] / "examples" / "simulated-curves-function" / "train.py"
+)
 
 if __name__ == "__main__":
     spec = importlib.util.spec_from_file_location("curves", EXAMPLE)

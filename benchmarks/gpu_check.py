@@ -53,7 +53,7 @@ import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -61,8 +61,23 @@ REPO = Path(__file__).resolve().parents[1]
 # What the pipeline imports beyond torch; the GPU box described in issue 13 lacks the first five,
 # so they must travel there as wheels. Checked up front so a missing one costs seconds of GPU
 # time, not a failed pipeline.
-REQUIRED_MODULES = ("snakemake", "wandb", "sweeps", "mlxtend", "jsonschema", "torch", "torchvision", "onnx",
-                    "onnxruntime", "onnxscript", "matplotlib", "sklearn", "filelock", "yaml", "snakesweep")
+REQUIRED_MODULES = (
+    "snakemake",
+    "wandb",
+    "sweeps",
+    "mlxtend",
+    "jsonschema",
+    "torch",
+    "torchvision",
+    "onnx",
+    "onnxruntime",
+    "onnxscript",
+    "matplotlib",
+    "sklearn",
+    "filelock",
+    "yaml",
+    "snakesweep",
+)
 
 # Sub-dicts of metrics.json that differ between identical runs by design (snakesweep.train.run).
 VOLATILE_KEYS = ("timing", "wandb")
@@ -72,7 +87,9 @@ SLOT_LINE = re.compile(r"device: (cuda:\d+) \(GPU (\S+), slot (\d+) of (\d+)\)")
 TRAINER_RATE = re.compile(r"^\(b\) snakesweep trainer.*median ([0-9.]+) samples/s", re.MULTILINE)
 
 # The printed lines that carry a step's verdict, repeated in the closing summary.
-SUMMARY = re.compile(r"^(GPU/CPU ratio|determinism:|-- agents\.device|agent \d|FAILED|data:|best:|no MNIST folder)")
+SUMMARY = re.compile(
+    r"^(GPU/CPU ratio|determinism:|-- agents\.device|agent \d|FAILED|data:|best:|no MNIST folder)"
+)
 
 TINY_SWEEP_FILE = "gpu-check-sweep.yaml"
 REPORT = "gpu-check"  # REPORT.txt and REPORT.json in --out
@@ -97,7 +114,9 @@ class Check:
     cpu_only: bool
     mnist: str | None
     scratch: Path
-    cores: int = field(default_factory=lambda: len(os.sched_getaffinity(0)))  # the CPUs this job may use, as nproc
+    cores: int = field(
+        default_factory=lambda: len(os.sched_getaffinity(0))
+    )  # the CPUs this job may use, as nproc
 
     @property
     def device(self) -> str:
@@ -113,7 +132,9 @@ class Check:
         """The default pipeline's copy: step 3 trains on its data stage's output, step 4 runs the rest."""
         return self.scratch / "default"
 
-    def workdir(self, name: str, overrides: dict, rates: tuple[float, ...] = (0.001, 0.003)) -> Path:
+    def workdir(
+        self, name: str, overrides: dict, rates: tuple[float, ...] = (0.001, 0.003)
+    ) -> Path:
         """A fresh copy of the tree to run one pipeline in, with `overrides` as gpu-check.yaml
         and, for --cpu-only, TINY_SWEEP_FILE: a grid of 1-epoch runs, one per learning rate."""
         from workcopy import copy_checkout
@@ -121,9 +142,17 @@ class Check:
         workdir = copy_checkout(self.scratch / name, source=self.tree)
         write_yaml(workdir / "gpu-check.yaml", overrides)
         if self.cpu_only:
-            write_yaml(workdir / TINY_SWEEP_FILE, {
-                "method": "grid", "metric": {"name": "val_accuracy", "goal": "maximize"},
-                "parameters": {"epochs": {"value": 1}, "learning_rate": {"values": list(rates)}}})
+            write_yaml(
+                workdir / TINY_SWEEP_FILE,
+                {
+                    "method": "grid",
+                    "metric": {"name": "val_accuracy", "goal": "maximize"},
+                    "parameters": {
+                        "epochs": {"value": 1},
+                        "learning_rate": {"values": list(rates)},
+                    },
+                },
+            )
         return workdir
 
     def tiny_sweep(self) -> dict:
@@ -153,7 +182,9 @@ class Tee(io.TextIOBase):
 def start(command: list, log: Path, cwd: Path | None = None) -> subprocess.Popen:
     """`command` started in the background with all its output in `log`."""
     with open(log, "w") as out:
-        return subprocess.Popen([str(part) for part in command], cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [str(part) for part in command], cwd=cwd, stdout=out, stderr=subprocess.STDOUT
+        )
 
 
 def finished(process: subprocess.Popen, log: Path, what: str, lines: int = 40) -> None:
@@ -166,8 +197,15 @@ def finished(process: subprocess.Popen, log: Path, what: str, lines: int = 40) -
 
 def streamed(command: list, log: Path, what: str) -> str:
     """Run `command`, printing its output as it comes; its output, also kept in `log`."""
-    with open(log, "w") as kept, subprocess.Popen([str(part) for part in command], stdout=subprocess.PIPE,
-                                                  stderr=subprocess.STDOUT, text=True) as process:
+    with (
+        open(log, "w") as kept,
+        subprocess.Popen(
+            [str(part) for part in command],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        ) as process,
+    ):
         for line in process.stdout:
             print(line, end="")
             kept.write(line)
@@ -178,7 +216,9 @@ def streamed(command: list, log: Path, what: str) -> str:
 
 def snakemake(check: Check, workdir: Path, *args: str, log: str = "snakemake.out") -> Path:
     """`snakemake --cores N ARGS` in `workdir`, its output in workdir/`log`; fails the step if it fails."""
-    process = start([check.python, "-m", "snakemake", "--cores", check.cores, *args], workdir / log, cwd=workdir)
+    process = start(
+        [check.python, "-m", "snakemake", "--cores", check.cores, *args], workdir / log, cwd=workdir
+    )
     finished(process, workdir / log, "snakemake")
     return workdir / log
 
@@ -189,20 +229,32 @@ def pipeline(check: Check, workdir: Path, *configfiles: str) -> None:
     for line in (workdir / "gpu-check.yaml").read_text().splitlines():
         print(f"  gpu-check.yaml: {line}")
     output = snakemake(check, workdir, "--configfile", *configfiles).read_text(errors="replace")
-    print(output[output.find("snakesweep: sweep"):] if "snakesweep: sweep" in output else "", end="")
+    print(
+        output[output.find("snakesweep: sweep") :] if "snakesweep: sweep" in output else "", end=""
+    )
 
 
 def step0_preflight(check: Check) -> dict:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     mode = "--cpu-only" if check.cpu_only else "GPU run"
     print(f"{now:%Y-%m-%d %H:%M:%S} UTC on {socket.gethostname()}, {check.cores} CPUs, {mode}")
     commit, changed = git_state(REPO)
     print(f"tree: {REPO} at {commit or 'no git'}{' (with uncommitted changes)' if changed else ''}")
-    findings = {"date": now.isoformat(timespec="seconds"), "host": socket.gethostname(), "cpus": check.cores,
-                "mode": mode, "tree": str(REPO), "commit": commit, "uncommitted_changes": changed,
-                "python": sys.executable, "missing_modules": missing_modules()}
+    findings = {
+        "date": now.isoformat(timespec="seconds"),
+        "host": socket.gethostname(),
+        "cpus": check.cores,
+        "mode": mode,
+        "tree": str(REPO),
+        "commit": commit,
+        "uncommitted_changes": changed,
+        "python": sys.executable,
+        "missing_modules": missing_modules(),
+    }
     if findings["missing_modules"]:
-        print(f"missing Python modules for {sys.executable}: {'; '.join(findings['missing_modules'])}")
+        print(
+            f"missing Python modules for {sys.executable}: {'; '.join(findings['missing_modules'])}"
+        )
         return {**findings, "failed": "missing Python modules"}
     print(f"all {len(REQUIRED_MODULES)} modules import with {sys.executable}")
     return findings
@@ -210,17 +262,26 @@ def step0_preflight(check: Check) -> dict:
 
 def git_state(tree: Path) -> tuple[str | None, bool]:
     """The short commit `tree` is at and whether it has uncommitted changes (None, False: no git)."""
+
     def git(*args: str) -> str | None:
         with contextlib.suppress(OSError, subprocess.CalledProcessError):
-            return subprocess.run(["git", "-C", str(tree), *args], capture_output=True, text=True, check=True).stdout
+            return subprocess.run(
+                ["git", "-C", str(tree), *args], capture_output=True, text=True, check=True
+            ).stdout
         return None
 
     commit = git("rev-parse", "--short", "HEAD")
-    return (commit.strip(), bool((git("status", "--porcelain") or "").strip())) if commit else (None, False)
+    return (
+        (commit.strip(), bool((git("status", "--porcelain") or "").strip()))
+        if commit
+        else (None, False)
+    )
 
 
 def missing_modules() -> list[str]:
-    with contextlib.suppress(ImportError):  # its warning filters keep pydantic's chatter about `sweeps` off the output
+    with contextlib.suppress(
+        ImportError
+    ):  # its warning filters keep pydantic's chatter about `sweeps` off the output
         importlib.import_module("snakesweep.logs")
     missing = []
     for name in REQUIRED_MODULES:
@@ -254,17 +315,33 @@ def versions() -> dict:
 
     cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
     available = torch.cuda.is_available()
-    gpus = [torch.cuda.get_device_properties(index) for index in range(torch.cuda.device_count() if available else 0)]
+    gpus = [
+        torch.cuda.get_device_properties(index)
+        for index in range(torch.cuda.device_count() if available else 0)
+    ]
     print(f"python {platform.python_version()} ({sys.executable})")
     print(f"torch {torch.__version__}, built for CUDA {torch.version.cuda}, cuDNN {cudnn}")
     print(f"torch.cuda.is_available() = {available}, device count {len(gpus)}")
     for index, props in enumerate(gpus):
-        print(f"  cuda:{index} {props.name}, {props.total_memory / 2**30:.1f} GiB, "
-              f"compute capability {props.major}.{props.minor}")
-    return {"python": platform.python_version(), "torch": torch.__version__, "cuda": torch.version.cuda,
-            "cudnn": cudnn, "cuda_available": available,
-            "gpus": [{"name": p.name, "memory_gib": round(p.total_memory / 2**30, 1),
-                      "compute_capability": f"{p.major}.{p.minor}"} for p in gpus]}
+        print(
+            f"  cuda:{index} {props.name}, {props.total_memory / 2**30:.1f} GiB, "
+            f"compute capability {props.major}.{props.minor}"
+        )
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "cudnn": cudnn,
+        "cuda_available": available,
+        "gpus": [
+            {
+                "name": p.name,
+                "memory_gib": round(p.total_memory / 2**30, 1),
+                "compute_capability": f"{p.major}.{p.minor}",
+            }
+            for p in gpus
+        ],
+    }
 
 
 def step2_throughput(check: Check) -> dict:
@@ -273,43 +350,85 @@ def step2_throughput(check: Check) -> dict:
     rates = {}
     for device in ("cpu",) if check.cpu_only else ("cuda", "cpu"):
         print(f"$ python benchmarks/train_throughput.py --device {device} {' '.join(args)}")
-        output = streamed([check.python, check.tree / "benchmarks" / "train_throughput.py", "--device", device, *args],
-                          check.scratch / f"throughput-{device}.txt", f"train_throughput.py --device {device}")
+        output = streamed(
+            [
+                check.python,
+                check.tree / "benchmarks" / "train_throughput.py",
+                "--device",
+                device,
+                *args,
+            ],
+            check.scratch / f"throughput-{device}.txt",
+            f"train_throughput.py --device {device}",
+        )
         rate = TRAINER_RATE.search(output)
         if not rate:
             print("no '(b) snakesweep trainer ... median N samples/s' line to read")
-            raise StepFailed(f"no trainer samples/s in train_throughput.py --device {device}'s output")
+            raise StepFailed(
+                f"no trainer samples/s in train_throughput.py --device {device}'s output"
+            )
         rates[device] = float(rate.group(1))
     if check.cpu_only:
         print(f"GPU/CPU ratio: not measured (--cpu-only); CPU trainer {rates['cpu']:.0f} samples/s")
         return {"samples_per_second": rates, "ratio": None}
     ratio = rates["cuda"] / rates["cpu"]
-    print(f"GPU/CPU ratio (snakesweep trainer, medians): {rates['cuda']:.0f} / {rates['cpu']:.0f} samples/s "
-          f"= {ratio:.1f}x")
+    print(
+        f"GPU/CPU ratio (snakesweep trainer, medians): {rates['cuda']:.0f} / {rates['cpu']:.0f} samples/s "
+        f"= {ratio:.1f}x"
+    )
     return {"samples_per_second": rates, "ratio": ratio}
 
 
 def step3_determinism(check: Check) -> dict:
     from snakesweep import paths
 
-    print(f"$ snakemake --cores {check.cores} {paths.DATASET} --configfile gpu-check.yaml   "
-          "# the data stage of step 4's pipeline")
+    print(
+        f"$ snakemake --cores {check.cores} {paths.DATASET} --configfile gpu-check.yaml   "
+        "# the data stage of step 4's pipeline"
+    )
     snakemake(check, check.default, paths.DATASET, "--configfile", "gpu-check.yaml", log="data.out")
     write_yaml(check.scratch / "run-config.yaml", {"epochs": 1} if check.cpu_only else {})
-    print(f"run config: {(check.scratch / 'run-config.yaml').read_text().strip()} "
-          "(the rest from workflow/schemas/run.schema.yaml), bundled data, seed 0, 1 thread")
-    print(f"$ snakesweep train --config run-config.yaml --data {paths.DATASET} --out run-a|run-b --seed 0 "
-          f"--device {check.device} --threads 1  # a, b in parallel")
+    print(
+        f"run config: {(check.scratch / 'run-config.yaml').read_text().strip()} "
+        "(the rest from workflow/schemas/run.schema.yaml), bundled data, seed 0, 1 thread"
+    )
+    print(
+        f"$ snakesweep train --config run-config.yaml --data {paths.DATASET} --out run-a|run-b --seed 0 "
+        f"--device {check.device} --threads 1  # a, b in parallel"
+    )
     # Both at once: the same seed must give the same bytes whatever else shares the device.
-    runs = {name: start([check.python, "-m", "snakesweep.cli", "train", "--config", check.scratch / "run-config.yaml",
-                         "--data", check.default / paths.DATASET, "--manifest", check.default / paths.MANIFEST,
-                         "--out", check.scratch / f"run-{name}", "--seed", "0", "--device", check.device,
-                         "--threads", "1"], check.scratch / f"run-{name}.out")
-            for name in ("a", "b")}
+    runs = {
+        name: start(
+            [
+                check.python,
+                "-m",
+                "snakesweep.cli",
+                "train",
+                "--config",
+                check.scratch / "run-config.yaml",
+                "--data",
+                check.default / paths.DATASET,
+                "--manifest",
+                check.default / paths.MANIFEST,
+                "--out",
+                check.scratch / f"run-{name}",
+                "--seed",
+                "0",
+                "--device",
+                check.device,
+                "--threads",
+                "1",
+            ],
+            check.scratch / f"run-{name}.out",
+        )
+        for name in ("a", "b")
+    }
     for process in runs.values():
         process.wait()
     for name, process in runs.items():
-        finished(process, check.scratch / f"run-{name}.out", f"snakesweep train (run-{name})", lines=20)
+        finished(
+            process, check.scratch / f"run-{name}.out", f"snakesweep train (run-{name})", lines=20
+        )
     return compare_runs(check.scratch / "run-a", check.scratch / "run-b")
 
 
@@ -318,11 +437,18 @@ def differences(a, b, where: str = "") -> list[str]:
     if isinstance(a, dict) and isinstance(b, dict):
         found = []
         for key in sorted(set(a) | set(b), key=str):
-            found += differences(a.get(key, "<absent>"), b.get(key, "<absent>"),
-                                 f"{where}.{key}" if where else str(key))
+            found += differences(
+                a.get(key, "<absent>"),
+                b.get(key, "<absent>"),
+                f"{where}.{key}" if where else str(key),
+            )
         return found
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        return [line for i, (x, y) in enumerate(zip(a, b)) for line in differences(x, y, f"{where}[{i}]")]
+        return [
+            line
+            for i, (x, y) in enumerate(zip(a, b))
+            for line in differences(x, y, f"{where}[{i}]")
+        ]
     return [] if a == b else [f"{where}: {a!r} != {b!r}"]
 
 
@@ -342,22 +468,33 @@ def compare_runs(run_a: Path, run_b: Path) -> dict:
     kept = [{k: v for k, v in m.items() if k not in VOLATILE_KEYS} for m in metrics]
     found = differences(*kept)
     onnx = [(Path(run) / ONNX_FILE).read_bytes() for run in (run_a, run_b)]
-    print(f"device {kept[0]['device']}, seed {kept[0]['seed']}, threads {kept[0]['threads']}, "
-          f"test_accuracy {kept[0]['final']['test_accuracy']} / {kept[1]['final']['test_accuracy']}")
-    print(f"metrics.json without {'/'.join(VOLATILE_KEYS)}: "
-          + ("identical" if not found else f"{len(found)} values differ:"))
+    print(
+        f"device {kept[0]['device']}, seed {kept[0]['seed']}, threads {kept[0]['threads']}, "
+        f"test_accuracy {kept[0]['final']['test_accuracy']} / {kept[1]['final']['test_accuracy']}"
+    )
+    print(
+        f"metrics.json without {'/'.join(VOLATILE_KEYS)}: "
+        + ("identical" if not found else f"{len(found)} values differ:")
+    )
     for line in found:
         print(f"  {line}")
     first_byte = None if onnx[0] == onnx[1] else first_differing_byte(*onnx)
     if first_byte is None:
         print(f"model.onnx: identical ({len(onnx[0])} bytes)")
     else:
-        print(f"model.onnx: differs ({len(onnx[0])} vs {len(onnx[1])} bytes, first difference at byte {first_byte})")
+        print(
+            f"model.onnx: differs ({len(onnx[0])} vs {len(onnx[1])} bytes, first difference at byte {first_byte})"
+        )
     identical = not found and first_byte is None
     print("determinism: " + ("bit-identical" if identical else "NOT bit-identical"))
-    return {"device": kept[0]["device"], "test_accuracy": [k["final"]["test_accuracy"] for k in kept],
-            "metrics_differences": found, "onnx_bytes": [len(o) for o in onnx], "onnx_first_difference": first_byte,
-            "bit_identical": identical}
+    return {
+        "device": kept[0]["device"],
+        "test_accuracy": [k["final"]["test_accuracy"] for k in kept],
+        "metrics_differences": found,
+        "onnx_bytes": [len(o) for o in onnx],
+        "onnx_first_difference": first_byte,
+        "bit_identical": identical,
+    }
 
 
 def step4_agents(check: Check) -> dict:
@@ -367,16 +504,29 @@ def step4_agents(check: Check) -> dict:
             print("agents.per_gpu: 2 not run (--cpu-only)")
             break
         print(f"-- agents.device: {check.device}, agents.per_gpu: {per_gpu}")
-        workdir = check.default if per_gpu == 1 else check.workdir(f"agents-{per_gpu}", {
-            "data": {"source": "bundled"}, "agents": {"device": check.device, "per_gpu": per_gpu},
-            **check.tiny_sweep()})
+        workdir = (
+            check.default
+            if per_gpu == 1
+            else check.workdir(
+                f"agents-{per_gpu}",
+                {
+                    "data": {"source": "bundled"},
+                    "agents": {"device": check.device, "per_gpu": per_gpu},
+                    **check.tiny_sweep(),
+                },
+            )
+        )
         try:
             pipeline(check, workdir, "gpu-check.yaml")
             pipelines.append({"per_gpu": per_gpu, **agents(workdir)})
         except StepFailed as err:  # the other pipeline still runs
             pipelines.append({"per_gpu": per_gpu, "failed": str(err)})
-    return {"pipelines": pipelines,
-            **failing([f"agents.per_gpu {p['per_gpu']}: {p['failed']}" for p in pipelines if "failed" in p])}
+    return {
+        "pipelines": pipelines,
+        **failing(
+            [f"agents.per_gpu {p['per_gpu']}: {p['failed']}" for p in pipelines if "failed" in p]
+        ),
+    }
 
 
 def log_window(log: Path) -> tuple[datetime | None, datetime | None, re.Match | None]:
@@ -408,42 +558,77 @@ def agents(workdir: Path) -> dict:
         summary = json.loads(summary_path.read_text())
         name = summary["agent"]
         taken, last, slot = log_window(root / paths.LOGS / f"agent-{name}.log")
-        where = f"GPU {slot.group(2)} slot {slot.group(3)} of {slot.group(4)}" if slot else "no GPU slot"
-        window = f"{taken:%H:%M:%S}-{last:%H:%M:%S}" if taken else "? (no 'device:' line in its log)"
-        print(f"agent {name}: device {summary['device']} ({where}), {len(summary['runs'])} runs, "
-              f"CUDA_VISIBLE_DEVICES={summary['cuda_visible_devices']}, held {window}")
-        found.append({"agent": name, "device": summary["device"], "slot": where, "runs": len(summary["runs"]),
-                      "cuda_visible_devices": summary["cuda_visible_devices"], "held": window})
+        where = (
+            f"GPU {slot.group(2)} slot {slot.group(3)} of {slot.group(4)}"
+            if slot
+            else "no GPU slot"
+        )
+        window = (
+            f"{taken:%H:%M:%S}-{last:%H:%M:%S}" if taken else "? (no 'device:' line in its log)"
+        )
+        print(
+            f"agent {name}: device {summary['device']} ({where}), {len(summary['runs'])} runs, "
+            f"CUDA_VISIBLE_DEVICES={summary['cuda_visible_devices']}, held {window}"
+        )
+        found.append(
+            {
+                "agent": name,
+                "device": summary["device"],
+                "slot": where,
+                "runs": len(summary["runs"]),
+                "cuda_visible_devices": summary["cuda_visible_devices"],
+                "held": window,
+            }
+        )
         if slot:
             held.append((slot.group(2), slot.group(3), taken, last, name))
-    clashes = [(a, b) for i, a in enumerate(held) for b in held[i + 1:]
-               if a[:2] == b[:2] and a[2] < b[3] and b[2] < a[3]]
+    clashes = [
+        (a, b)
+        for i, a in enumerate(held)
+        for b in held[i + 1 :]
+        if a[:2] == b[:2] and a[2] < b[3] and b[2] < a[3]
+    ]
     for a, b in clashes:
         print(f"FAILED: agents {a[4]} and {b[4]} held GPU {a[0]} slot {a[1]} at the same time")
-    return {"agents": found, **failing([f"agents {a[4]} and {b[4]} held GPU {a[0]} slot {a[1]} at once"
-                                        for a, b in clashes])}
+    return {
+        "agents": found,
+        **failing(
+            [f"agents {a[4]} and {b[4]} held GPU {a[0]} slot {a[1]} at once" for a, b in clashes]
+        ),
+    }
 
 
 def mnist_folder(check: Check) -> Path | None:
     """The MNIST folder for step 5, or None (then the bundled sample is used)."""
-    candidates = (check.mnist, REPO.parent / "shared" / "data" / "mnist", REPO / "benchmarks" / "out" / "mnist")
+    candidates = (
+        check.mnist,
+        REPO.parent / "shared" / "data" / "mnist",
+        REPO / "benchmarks" / "out" / "mnist",
+    )
     return next((Path(c).resolve() for c in candidates if c and Path(c).is_dir()), None)
 
 
 def step5_full_mnist(check: Check) -> dict:
     folder = mnist_folder(check)
     if folder:
-        data = {"source": "local", "path": str(folder), **({"fraction": 0.05} if check.cpu_only else {})}
+        data = {
+            "source": "local",
+            "path": str(folder),
+            **({"fraction": 0.05} if check.cpu_only else {}),
+        }
     else:
-        print("no MNIST folder (--mnist, $MNIST_DIR, ../shared/data/mnist, benchmarks/out/mnist): the bundled "
-              "5,000-digit sample instead, so this is NOT full MNIST")
+        print(
+            "no MNIST folder (--mnist, $MNIST_DIR, ../shared/data/mnist, benchmarks/out/mnist): the bundled "
+            "5,000-digit sample instead, so this is NOT full MNIST"
+        )
         data = {"source": "bundled"}
     agent_settings = {"device": check.device}
     if check.cpu_only:
         agent_settings["count"] = 1
         print(f"--cpu-only: 1 run of 1 epoch by 1 agent{' on 5% of MNIST' if folder else ''}")
-    workdir = check.workdir("full-mnist", {"data": data, "agents": agent_settings, **check.tiny_sweep()},
-                            rates=(0.002,))
+    workdir = check.workdir(
+        "full-mnist", {"data": data, "agents": agent_settings, **check.tiny_sweep()}, rates=(0.002,)
+    )
     pipeline(check, workdir, "configs/full-mnist.yaml", "gpu-check.yaml")
     return {"mnist_folder": str(folder) if folder else None, **trials(workdir)}
 
@@ -460,7 +645,9 @@ def trials(workdir: Path, goal_accuracy: float = 0.99, goal_seconds: float = 5.0
         raise StepFailed(f"no {paths.RUNS_DIR}/*/{METRICS_FILE}")
     manifest = json.loads((Path(workdir) / paths.MANIFEST).read_text())
     counts = {split: manifest["counts"][split]["total"] for split in ("train", "val", "test")}
-    print(f"data: {manifest['source']['source']} source {manifest['source'].get('path', '')}, {counts}")
+    print(
+        f"data: {manifest['source']['source']} source {manifest['source'].get('path', '')}, {counts}"
+    )
     found, unfinished = [], []
     for metrics_path in runs:
         m, run = json.loads(metrics_path.read_text()), metrics_path.parent.name
@@ -469,17 +656,30 @@ def trials(workdir: Path, goal_accuracy: float = 0.99, goal_seconds: float = 5.0
             unfinished.append(run)
             continue
         t, accuracy = m["timing"], m["final"]["test_accuracy"]
-        print(f"run {run}: device {m['device']}, {m['final']['epochs_completed']} epochs, "
-              f"test_accuracy {accuracy:.4f}, {t['total_seconds']:.2f} s per trial "
-              f"(train {t['train_seconds']:.2f} s, {t['samples_per_second']:.0f} samples/s)")
-        found.append({"run": run, "device": m["device"], "test_accuracy": accuracy, "seconds": t["total_seconds"],
-                      "samples_per_second": t["samples_per_second"]})
+        print(
+            f"run {run}: device {m['device']}, {m['final']['epochs_completed']} epochs, "
+            f"test_accuracy {accuracy:.4f}, {t['total_seconds']:.2f} s per trial "
+            f"(train {t['train_seconds']:.2f} s, {t['samples_per_second']:.0f} samples/s)"
+        )
+        found.append(
+            {
+                "run": run,
+                "device": m["device"],
+                "test_accuracy": accuracy,
+                "seconds": t["total_seconds"],
+                "samples_per_second": t["samples_per_second"],
+            }
+        )
     findings = {"data": manifest["source"], "counts": counts, "runs": found}
     best = max(found, key=lambda r: r["test_accuracy"], default=None)
     if best:
-        met = findings["goal_met"] = best["test_accuracy"] >= goal_accuracy and best["seconds"] < goal_seconds
-        print(f"best: run {best['run']} test_accuracy {best['test_accuracy']:.4f} in {best['seconds']:.2f} s; "
-              f"goal (>= {goal_accuracy} in < {goal_seconds} s per trial): {'met' if met else 'not met'}")
+        met = findings["goal_met"] = (
+            best["test_accuracy"] >= goal_accuracy and best["seconds"] < goal_seconds
+        )
+        print(
+            f"best: run {best['run']} test_accuracy {best['test_accuracy']:.4f} in {best['seconds']:.2f} s; "
+            f"goal (>= {goal_accuracy} in < {goal_seconds} s per trial): {'met' if met else 'not met'}"
+        )
     return {**findings, **failing([f"run {run} did not finish" for run in unfinished])}
 
 
@@ -489,7 +689,11 @@ STEPS = (
     (2, "training throughput, GPU vs CPU", step2_throughput),
     (3, "determinism: the default run config twice, same seed, on {device}", step3_determinism),
     (4, "the default pipeline on {device}: the device each agent used", step4_agents),
-    (5, "full MNIST from data.source: local: test accuracy and seconds per trial", step5_full_mnist),
+    (
+        5,
+        "full MNIST from data.source: local: test accuracy and seconds per trial",
+        step5_full_mnist,
+    ),
 )
 
 
@@ -506,7 +710,13 @@ def run_step(check: Check, number: int, title: str, function) -> dict:
         findings = {"failed": f"{type(err).__name__}: {err}"}
     seconds = round(time.monotonic() - started)
     print(f"-- step {number} {'FAILED' if 'failed' in findings else 'ok'} ({seconds} s)")
-    return {"step": number, "title": title, "ok": "failed" not in findings, "seconds": seconds, "findings": findings}
+    return {
+        "step": number,
+        "title": title,
+        "ok": "failed" not in findings,
+        "seconds": seconds,
+        "findings": findings,
+    }
 
 
 def run_steps(check: Check) -> list[dict]:
@@ -527,11 +737,21 @@ def prepare(check: Check) -> None:
 
     copy_checkout(check.tree)
     sys.path.insert(0, str(check.tree / "src"))
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(check.tree / "src"), os.environ.get("PYTHONPATH")]))
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(check.tree / "src"), os.environ.get("PYTHONPATH")])
+    )
     # snakemake's `script:` jobs and `snakesweep` use this Python
-    os.environ["PATH"] = os.pathsep.join([str(Path(check.python).parent), os.environ.get("PATH", "")])
-    check.workdir("default", {"data": {"source": "bundled"}, "agents": {"device": check.device, "per_gpu": 1},
-                              **check.tiny_sweep()})
+    os.environ["PATH"] = os.pathsep.join(
+        [str(Path(check.python).parent), os.environ.get("PATH", "")]
+    )
+    check.workdir(
+        "default",
+        {
+            "data": {"source": "bundled"},
+            "agents": {"device": check.device, "per_gpu": 1},
+            **check.tiny_sweep(),
+        },
+    )
 
 
 def interpreter() -> str:
@@ -547,12 +767,22 @@ def interpreter() -> str:
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cpu-only", action="store_true", help="the steps on the CPU at tiny size (a smoke test)")
-    parser.add_argument("--mnist", default=os.environ.get("MNIST_DIR") or None, metavar="DIR",
-                        help="the folder with MNIST's four IDX files for step 5 (default: $MNIST_DIR)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--cpu-only", action="store_true", help="the steps on the CPU at tiny size (a smoke test)"
+    )
+    parser.add_argument(
+        "--mnist",
+        default=os.environ.get("MNIST_DIR") or None,
+        metavar="DIR",
+        help="the folder with MNIST's four IDX files for step 5 (default: $MNIST_DIR)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
-    parser.add_argument("--out", type=Path, metavar="DIR", help="where gpu-check.txt and gpu-check.json go")
+    parser.add_argument(
+        "--out", type=Path, metavar="DIR", help="where gpu-check.txt and gpu-check.json go"
+    )
     return parser.parse_args()
 
 
@@ -588,18 +818,28 @@ def main() -> int:
     if python != os.path.abspath(sys.executable):  # steps 0 and 1 check the Python that runs them
         os.environ["PYTHON"] = python
         os.execv(python, [python, __file__, *sys.argv[1:]])
-    sys.dont_write_bytecode = True  # importing workcopy and snakesweep writes nothing into a checkout
+    sys.dont_write_bytecode = (
+        True  # importing workcopy and snakesweep writes nothing into a checkout
+    )
     out = args.out or Path(tempfile.mkdtemp(prefix=f"{REPORT}-report-"))
     out.mkdir(parents=True, exist_ok=True)
     check = Check(python, args.cpu_only, args.mnist, Path(tempfile.mkdtemp(prefix=f"{REPORT}.")))
     started = time.monotonic()
-    with open(out / f"{REPORT}.txt", "w") as text, contextlib.redirect_stdout(Tee(sys.stdout, text)), \
-            contextlib.redirect_stderr(sys.stdout):
+    with (
+        open(out / f"{REPORT}.txt", "w") as text,
+        contextlib.redirect_stdout(Tee(sys.stdout, text)),
+        contextlib.redirect_stderr(sys.stdout),
+    ):
         results = run_in_scratch(check, args.keep)
         text.flush()
         failed = summarize(out, results, round(time.monotonic() - started))
-    report = {"cpu_only": check.cpu_only, "python": python, "steps": results, "failed": failed,
-              "total_seconds": round(time.monotonic() - started)}
+    report = {
+        "cpu_only": check.cpu_only,
+        "python": python,
+        "steps": results,
+        "failed": failed,
+        "total_seconds": round(time.monotonic() - started),
+    }
     (out / f"{REPORT}.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
     return 1 if failed else 0
 

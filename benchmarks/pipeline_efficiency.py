@@ -31,7 +31,6 @@ import time
 from pathlib import Path
 
 import yaml
-
 from workcopy import REPO, copy_checkout, job_benchmarks, run_snakemake
 
 SERIAL_JOBS = ("download_mnist", "subsample", "register_sweep", "aggregate")
@@ -40,7 +39,10 @@ SERIAL_JOBS = ("download_mnist", "subsample", "register_sweep", "aggregate")
 def measure(work: Path) -> dict:
     elapsed = run_snakemake(work)
     agents = yaml.safe_load((REPO / "configs" / "config.yaml").read_text())["agents"]["count"]
-    runs = [json.loads(p.read_text())["timing"] for p in sorted((work / "results" / "runs").glob("*/metrics.json"))]
+    runs = [
+        json.loads(p.read_text())["timing"]
+        for p in sorted((work / "results" / "runs").glob("*/metrics.json"))
+    ]
     busy = sum(t["train_seconds"] + t["eval_seconds"] for t in runs)
     jobs = job_benchmarks(work)
     agent_wall = sum(job["s"] for name, job in jobs.items() if name.startswith("agent-"))
@@ -86,57 +88,90 @@ FLOOR_IMPORTS = {
 def floor(busy: float, agents: int) -> dict:
     """The best this design can do here: Snakemake's own start-up, each job a fresh process with
     only the imports it cannot avoid, the agents in parallel, and runs without any overhead."""
+
     def seconds(args: list[str], cwd: str | None = None) -> float:
         times = []
         for _ in range(3):
             started = time.perf_counter()
-            subprocess.run(args, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run(
+                args, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
             times.append(time.perf_counter() - started)
         return statistics.median(times)
 
     jobs = {name: seconds([sys.executable, "-c", code]) for name, code in FLOOR_IMPORTS.items()}
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "Snakefile").write_text("rule all:\n    shell: 'true'\n")
-        snakemake_bare = seconds([sys.executable, "-m", "snakemake", "--cores", "1", "--quiet"], cwd=tmp)
+        snakemake_bare = seconds(
+            [sys.executable, "-m", "snakemake", "--cores", "1", "--quiet"], cwd=tmp
+        )
     elapsed = snakemake_bare + sum(jobs.values()) + busy / agents
-    return {"jobs": jobs, "snakemake_bare": snakemake_bare, "elapsed": elapsed, "efficiency": busy / (agents * elapsed)}
+    return {
+        "jobs": jobs,
+        "snakemake_bare": snakemake_bare,
+        "elapsed": elapsed,
+        "efficiency": busy / (agents * elapsed),
+    }
 
 
 def report(m: dict, f: dict) -> None:
     wall = m["agents"] * m["elapsed"]
-    print(f"default pipeline: {m['runs']} runs, {m['agents']} agents, Snakemake elapsed {m['elapsed']:.1f} s")
-    print(f"efficiency: train+eval {m['busy']:.1f} s / ({m['agents']} x {m['elapsed']:.1f} s) = {100 * m['efficiency']:.1f}%")
-    print(f"where the other {wall - m['busy']:.1f} agent-seconds went (x{m['agents']} for serial jobs):")
+    print(
+        f"default pipeline: {m['runs']} runs, {m['agents']} agents, Snakemake elapsed {m['elapsed']:.1f} s"
+    )
+    print(
+        f"efficiency: train+eval {m['busy']:.1f} s / ({m['agents']} x {m['elapsed']:.1f} s) = {100 * m['efficiency']:.1f}%"
+    )
+    print(
+        f"where the other {wall - m['busy']:.1f} agent-seconds went (x{m['agents']} for serial jobs):"
+    )
     for name, seconds in m["serial"].items():
         print(f"  {name:16s} {seconds:6.1f} s  (x{m['agents']} = {m['agents'] * seconds:6.1f})")
     print(f"  agent start-up and exit, outside runs: {m['agent_outside_runs']:6.1f} s (all agents)")
-    print(f"  runs' overhead (total - train - eval):  {m['run_overhead']:6.1f} s (largest single run: "
-          f"{m['first_run_overhead']:.2f} s, an agent's first, cold)")
-    accounted = m["busy"] + m["agents"] * sum(m["serial"].values()) + m["agent_outside_runs"] + m["run_overhead"]
+    print(
+        f"  runs' overhead (total - train - eval):  {m['run_overhead']:6.1f} s (largest single run: "
+        f"{m['first_run_overhead']:.2f} s, an agent's first, cold)"
+    )
+    accounted = (
+        m["busy"]
+        + m["agents"] * sum(m["serial"].values())
+        + m["agent_outside_runs"]
+        + m["run_overhead"]
+    )
     print(f"  Snakemake scheduling, agents idle while another finishes: {wall - accounted:6.1f} s")
     jobs = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in f["jobs"].items())
-    print(f"floor here: Snakemake start-up {f['snakemake_bare']:.1f} s; bare imports per job: {jobs}")
-    print(f"  -> elapsed {f['elapsed']:.1f} s, efficiency floor {100 * f['efficiency']:.1f}% "
-          f"(measured {100 * m['efficiency']:.1f}%, {100 * (f['efficiency'] - m['efficiency']):.1f} points below it)")
+    print(
+        f"floor here: Snakemake start-up {f['snakemake_bare']:.1f} s; bare imports per job: {jobs}"
+    )
+    print(
+        f"  -> elapsed {f['elapsed']:.1f} s, efficiency floor {100 * f['efficiency']:.1f}% "
+        f"(measured {100 * m['efficiency']:.1f}%, {100 * (f['efficiency'] - m['efficiency']):.1f} points below it)"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=1)
-    parser.add_argument("--keep", type=Path, help="run in DIR/1, DIR/2, ... and keep them (default: temporary)")
+    parser.add_argument(
+        "--keep", type=Path, help="run in DIR/1, DIR/2, ... and keep them (default: temporary)"
+    )
     args = parser.parse_args()
     results, floors = [], []
     for attempt in range(1, args.repeat + 1):
         with tempfile.TemporaryDirectory(prefix="snakesweep-efficiency-") as tmp:
-            results.append(measure(copy_checkout((args.keep or Path(tmp)) / str(attempt), compiled=True)))
+            results.append(
+                measure(copy_checkout((args.keep or Path(tmp)) / str(attempt), compiled=True))
+            )
         floors.append(floor(results[-1]["busy"], results[-1]["agents"]))
         report(results[-1], floors[-1])
     if args.repeat > 1:
         values = sorted(100 * r["efficiency"] for r in results)
         gaps = sorted(100 * (f["efficiency"] - r["efficiency"]) for r, f in zip(results, floors))
-        print(f"efficiency over {args.repeat} runs: median {statistics.median(values):.1f}%, "
-              f"min {values[0]:.1f}%, max {values[-1]:.1f}%; below the floor by a median of "
-              f"{statistics.median(gaps):.1f} points ({gaps[0]:.1f}-{gaps[-1]:.1f})")
+        print(
+            f"efficiency over {args.repeat} runs: median {statistics.median(values):.1f}%, "
+            f"min {values[0]:.1f}%, max {values[-1]:.1f}%; below the floor by a median of "
+            f"{statistics.median(gaps):.1f} points ({gaps[0]:.1f}-{gaps[-1]:.1f})"
+        )
 
 
 if __name__ == "__main__":

@@ -64,8 +64,10 @@ def write_idx(raw_folder: Path, prefix: str, images: np.ndarray, labels: np.ndar
     """IDX files as torchvision leaves them after a download: the .gz and the extracted file."""
     raw_folder.mkdir(parents=True, exist_ok=True)
     blobs = {
-        f"{prefix}-images-idx3-ubyte": struct.pack(">IIII", 0x0803, len(images), 28, 28) + images.astype(np.uint8).tobytes(),
-        f"{prefix}-labels-idx1-ubyte": struct.pack(">II", 0x0801, len(labels)) + labels.astype(np.uint8).tobytes(),
+        f"{prefix}-images-idx3-ubyte": struct.pack(">IIII", 0x0803, len(images), 28, 28)
+        + images.astype(np.uint8).tobytes(),
+        f"{prefix}-labels-idx1-ubyte": struct.pack(">II", 0x0801, len(labels))
+        + labels.astype(np.uint8).tobytes(),
     }
     for name, blob in blobs.items():
         (raw_folder / name).write_bytes(blob)
@@ -78,10 +80,14 @@ def intro_way(dataset: dict, epochs: int, device: torch.device, threads: int, ro
 
     write_idx(root / "MNIST" / "raw", "train", dataset["x_train"], dataset["y_train"])
     write_idx(root / "MNIST" / "raw", "t10k", dataset["x_test"], dataset["y_test"])
-    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
+    transform = transforms.Compose(
+        [transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))]
+    )
     train_set = datasets.MNIST(root=str(root), train=True, download=False, transform=transform)
     assert len(train_set) == len(dataset["x_train"])
-    loader = torch.utils.data.DataLoader(train_set, batch_size=BATCH, shuffle=True, num_workers=2, pin_memory=True)
+    loader = torch.utils.data.DataLoader(
+        train_set, batch_size=BATCH, shuffle=True, num_workers=2, pin_memory=True
+    )
 
     seed_everything(0, threads)
     model = ConvNet().to(device)  # same model; its built-in normalisation costs the same both ways
@@ -91,7 +97,10 @@ def intro_way(dataset: dict, epochs: int, device: torch.device, threads: int, ro
     started = time.perf_counter()
     for _ in range(epochs):
         for images, labels in loader:
-            images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+            images, labels = (
+                images.to(device, non_blocking=True),
+                labels.to(device, non_blocking=True),
+            )
             loss = F.cross_entropy(model(images), labels)
             optimizer.zero_grad()
             loss.backward()
@@ -102,21 +111,43 @@ def intro_way(dataset: dict, epochs: int, device: torch.device, threads: int, ro
     return samples / (time.perf_counter() - started)
 
 
-def trainer_way(dataset: dict, epochs: int, device: torch.device, threads: int, channels_last: bool) -> float:
-    result = train({"epochs": epochs}, dataset, seed=0, device=device.type, threads=threads, channels_last=channels_last)
+def trainer_way(
+    dataset: dict, epochs: int, device: torch.device, threads: int, channels_last: bool
+) -> float:
+    result = train(
+        {"epochs": epochs},
+        dataset,
+        seed=0,
+        device=device.type,
+        threads=threads,
+        channels_last=channels_last,
+    )
     return result.timing["samples_per_second"]
 
 
-def overhead(data_path: Path, out: Path, device: torch.device, threads: int, runs: int) -> list[dict]:
+def overhead(
+    data_path: Path, out: Path, device: torch.device, threads: int, runs: int
+) -> list[dict]:
     """Per-run overhead (total - train - eval) of `runs` runs in this process, the first cold."""
     from snakesweep.train.run import OVERHEAD_KEYS, execute_run
 
     rows = []
     for index in range(runs):
-        metrics = execute_run({"epochs": 1}, data_path, out / str(index), seed=index, device=device.type, threads=threads)
+        metrics = execute_run(
+            {"epochs": 1},
+            data_path,
+            out / str(index),
+            seed=index,
+            device=device.type,
+            threads=threads,
+        )
         t = metrics["timing"]
-        rows.append({"overhead": t["total_seconds"] - t["train_seconds"] - t["eval_seconds"],
-                     **{key: t.get(key, 0.0) for key in OVERHEAD_KEYS}})
+        rows.append(
+            {
+                "overhead": t["total_seconds"] - t["train_seconds"] - t["eval_seconds"],
+                **{key: t.get(key, 0.0) for key in OVERHEAD_KEYS},
+            }
+        )
     return rows
 
 
@@ -128,17 +159,25 @@ def spread(values: list[float], unit: str = "", digits: int = 0) -> str:
 
 def throughput(dataset: dict, args, device: torch.device, tmp: Path) -> None:
     steps = args.epochs * math.ceil(len(dataset["x_train"]) / BATCH)
-    print(f"torch {torch.__version__}, device {device}, threads {args.threads}, batch {BATCH}, "
-          f"{args.epochs} epochs = {steps} steps each way, os.cpu_count()={os.cpu_count()}")
+    print(
+        f"torch {torch.__version__}, device {device}, threads {args.threads}, batch {BATCH}, "
+        f"{args.epochs} epochs = {steps} steps each way, os.cpu_count()={os.cpu_count()}"
+    )
     trainer_way(dataset, 1, device, args.threads, True)  # warm up kernels once for everyone
     rates: dict[str, list[float]] = {"a": [], "b": [], "b_nchw": []}
     for _ in range(args.repeat):  # interleaved, so background load hits every way alike
         rates["a"].append(intro_way(dataset, args.epochs, device, args.threads, tmp / "tv"))
         rates["b"].append(trainer_way(dataset, args.epochs, device, args.threads, True))
         rates["b_nchw"].append(trainer_way(dataset, args.epochs, device, args.threads, False))
-    print(f"(a) W&B intro (torchvision MNIST + DataLoader, 2 workers): {spread(rates['a'], ' samples/s')}")
-    print(f"(b) snakesweep trainer (resident tensor, channels_last):     {spread(rates['b'], ' samples/s')}")
-    print(f"    snakesweep trainer without channels_last:                {spread(rates['b_nchw'], ' samples/s')}")
+    print(
+        f"(a) W&B intro (torchvision MNIST + DataLoader, 2 workers): {spread(rates['a'], ' samples/s')}"
+    )
+    print(
+        f"(b) snakesweep trainer (resident tensor, channels_last):     {spread(rates['b'], ' samples/s')}"
+    )
+    print(
+        f"    snakesweep trainer without channels_last:                {spread(rates['b_nchw'], ' samples/s')}"
+    )
     ratios = [b / a for a, b in zip(rates["a"], rates["b"], strict=True)]
     print(f"ratio b/a, per interleaved repeat: {spread(ratios, 'x', 2)}")
 
@@ -147,11 +186,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--epochs", type=int, default=2, help="epochs of 3,600 images each way (default 2)")
-    parser.add_argument("--repeat", type=int, default=5, help="interleaved repeats; the median is reported")
-    parser.add_argument("--runs", type=int, default=6, help="runs for the overhead, the first cold (default 6)")
-    parser.add_argument("--run-threads", type=int, default=1, help="threads per run for the overhead (default 1, "
-                        "as the default pipeline's agents)")
+    parser.add_argument(
+        "--epochs", type=int, default=2, help="epochs of 3,600 images each way (default 2)"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=5, help="interleaved repeats; the median is reported"
+    )
+    parser.add_argument(
+        "--runs", type=int, default=6, help="runs for the overhead, the first cold (default 6)"
+    )
+    parser.add_argument(
+        "--run-threads",
+        type=int,
+        default=1,
+        help="threads per run for the overhead (default 1, as the default pipeline's agents)",
+    )
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-overhead", action="store_true")
     args = parser.parse_args()
@@ -169,14 +218,26 @@ def main() -> None:
             throughput(load_dataset(data_path), args, device, tmp)
         if not args.skip_overhead:
             rows = overhead(data_path, tmp / "runs", device, args.run_threads, args.runs)
-            print(f"per-run overhead, total - train - eval (1-epoch runs, offline W&B, {args.run_threads} threads):")
-            print(f"  first run in the process (cold imports): {rows[0]['overhead']:.3f} s "
-                  + ", ".join(f"{k.removesuffix('_seconds')} {rows[0][k]:.3f}" for k in rows[0] if k != "overhead"))
+            print(
+                f"per-run overhead, total - train - eval (1-epoch runs, offline W&B, {args.run_threads} threads):"
+            )
+            print(
+                f"  first run in the process (cold imports): {rows[0]['overhead']:.3f} s "
+                + ", ".join(
+                    f"{k.removesuffix('_seconds')} {rows[0][k]:.3f}"
+                    for k in rows[0]
+                    if k != "overhead"
+                )
+            )
             warm = rows[1:]
             if warm:
-                print(f"  later runs (a warm agent): {spread([r['overhead'] for r in warm], ' s', 3)}")
+                print(
+                    f"  later runs (a warm agent): {spread([r['overhead'] for r in warm], ' s', 3)}"
+                )
                 for key in (k for k in warm[0] if k != "overhead"):
-                    print(f"    {key.removesuffix('_seconds'):12s} {spread([r[key] for r in warm], ' s', 3)}")
+                    print(
+                        f"    {key.removesuffix('_seconds'):12s} {spread([r[key] for r in warm], ' s', 3)}"
+                    )
 
 
 if __name__ == "__main__":

@@ -41,7 +41,10 @@ SWEEP = {
 
 
 def configs(count: int) -> list[dict]:
-    return [{"learning_rate": {"value": v}} for v in SWEEP["parameters"]["learning_rate"]["values"][:count]]
+    return [
+        {"learning_rate": {"value": v}}
+        for v in SWEEP["parameters"]["learning_rate"]["values"][:count]
+    ]
 
 
 def bare_function(work: Path, count: int, teardown: bool) -> list[float]:
@@ -83,7 +86,12 @@ def bare_program(work: Path, count: int, env: dict) -> list[float]:
         started = time.perf_counter()
         param_file = work / f"bare-program-{i}.yaml"
         argv = command.prepare_run(None, str(REPO / PROGRAM), params, param_file, env)
-        subprocess.run(argv, env=command.run_environ(env, f"bare-program-{i}", param_file), check=True, cwd=work)
+        subprocess.run(
+            argv,
+            env=command.run_environ(env, f"bare-program-{i}", param_file),
+            check=True,
+            cwd=work,
+        )
         times.append(time.perf_counter() - started)
     return times
 
@@ -92,11 +100,16 @@ def snakesweep_runs(work: Path, count: int, objective: dict) -> list[float]:
     """The agent loop with the local controller. A run's time is from its start to the next
     run's (the last: to the agent's end), so it includes recording its finish and the next
     claim, as the bare loop's includes writing the next parameter file."""
-    from snakesweep.agent.loop import run_agent
     from snakesweep.agent.job import objective_runs
+    from snakesweep.agent.loop import run_agent
     from snakesweep.sweep.controller import LocalController
 
-    sweep = {"objective": objective, "seed": 0, "config": {**SWEEP, "run_cap": count}, "ranking": None}
+    sweep = {
+        "objective": objective,
+        "seed": 0,
+        "config": {**SWEEP, "run_cap": count},
+        "ranking": None,
+    }
     controller = LocalController(work / "store.log", sweep["config"], 0, parallelism=1)
     starts: list[float] = []
     data = work / "data.npz"
@@ -127,17 +140,33 @@ def measure(runs: int) -> tuple[float, float]:
     with tempfile.TemporaryDirectory(prefix="snakesweep-overhead-") as tmp:
         work = Path(tmp)
         os.chdir(work)
-        env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "WANDB_DIR": str(work),
-               # `/usr/bin/env python` is this interpreter, as snakesweep's runs get it
-               "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+        env = {
+            **os.environ,
+            "WANDB_MODE": "offline",
+            "WANDB_SILENT": "true",
+            "WANDB_DIR": str(work),
+            # `/usr/bin/env python` is this interpreter, as snakesweep's runs get it
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+        }
         os.environ.update(env)
-        ours = snakesweep_runs(_fresh(work / "ours"), runs, {"kind": "function", "function": str(REPO / FUNCTION)})
-        report("function, against wandb.agent's loop", bare_function(_fresh(work / "agent-loop"), runs, True), ours, 0.15)
+        ours = snakesweep_runs(
+            _fresh(work / "ours"), runs, {"kind": "function", "function": str(REPO / FUNCTION)}
+        )
+        report(
+            "function, against wandb.agent's loop",
+            bare_function(_fresh(work / "agent-loop"), runs, True),
+            ours,
+            0.15,
+        )
         function = report("function", bare_function(_fresh(work / "bare"), runs, False), ours, 0.15)
         program = report(
             "program",
             bare_program(_fresh(work / "bare-program"), runs, env),
-            snakesweep_runs(_fresh(work / "ours-program"), runs, {"kind": "program", "program": str(REPO / PROGRAM), "command": None}),
+            snakesweep_runs(
+                _fresh(work / "ours-program"),
+                runs,
+                {"kind": "program", "program": str(REPO / PROGRAM), "command": None},
+            ),
             0.5,
         )
         os.chdir(REPO)
@@ -157,8 +186,10 @@ def main() -> None:
     sys.path.insert(0, str(REPO / "src"))
     results = [measure(args.runs) for _ in range(args.repeat)]
     for label, values in zip(("function", "program"), zip(*results)):
-        print(f"{label} overhead per warm run over {args.repeat} repeat(s): "
-              f"median {statistics.median(values):+.3f} s, spread {min(values):+.3f}..{max(values):+.3f} s")
+        print(
+            f"{label} overhead per warm run over {args.repeat} repeat(s): "
+            f"median {statistics.median(values):+.3f} s, spread {min(values):+.3f}..{max(values):+.3f} s"
+        )
 
 
 if __name__ == "__main__":

@@ -54,7 +54,9 @@ def skipped(source: Path):
 
     def ignore(folder: str, names: list[str]) -> set[str]:
         where = Path(folder).relative_to(source)
-        return by_name(folder, names) | {name for name in names if (where / name).as_posix() in SKIPPED_PATHS}
+        return by_name(folder, names) | {
+            name for name in names if (where / name).as_posix() in SKIPPED_PATHS
+        }
 
     return ignore
 
@@ -64,8 +66,12 @@ def git_files(source: Path) -> list[str] | None:
     top of a git checkout or git is missing."""
     if not (source / ".git").exists() or not shutil.which("git"):
         return None
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                            cwd=source, capture_output=True, check=True).stdout.decode()
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=source,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
     return list(filter(None, listed.split("\0")))
 
 
@@ -79,10 +85,14 @@ def run_snakemake(workdir: Path, overrides: dict | None = None, cores: int = 2) 
     env = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(workdir).resolve() / "src"), os.environ.get("PYTHONPATH")])),
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(Path(workdir).resolve() / "src"), os.environ.get("PYTHONPATH")])
+        ),
     }
     started = time.perf_counter()
-    result = subprocess.run(args, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    result = subprocess.run(
+        args, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     elapsed = time.perf_counter() - started
     if result.returncode != 0:
         sys.exit(f"snakemake failed in {workdir}:\n{result.stdout[-4000:]}")

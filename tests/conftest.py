@@ -54,7 +54,11 @@ def tiny_npz(mnist, tmp_path_factory):
     from snakesweep.data.arrays import save_arrays
 
     sizes = {"train": 512, "val": 128, "test": 256}
-    arrays = {f"{kind}_{split}": mnist[f"{kind}_{split}"][:n] for split, n in sizes.items() for kind in ("x", "y")}
+    arrays = {
+        f"{kind}_{split}": mnist[f"{kind}_{split}"][:n]
+        for split, n in sizes.items()
+        for kind in ("x", "y")
+    }
     path = tmp_path_factory.mktemp("tiny") / "tiny.npz"
     save_arrays(path, arrays)
     return path

@@ -55,7 +55,12 @@ def main(store, sweep_json, agent, max_runs, seconds, timeout="30"):
     )
     controller.latencies = []
     summary = run_agent(
-        controller, agent, int(max_runs), fake_train(float(seconds)), heartbeat_interval=0.2, wait_seconds=0.2
+        controller,
+        agent,
+        int(max_runs),
+        fake_train(float(seconds)),
+        heartbeat_interval=0.2,
+        wait_seconds=0.2,
     )
     summary["claim_seconds"] = controller.latencies
     print(json.dumps(summary), flush=True)

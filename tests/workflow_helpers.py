@@ -17,7 +17,7 @@ WORKFLOW_FILES = ("Snakefile", "workflow", "configs", "envs", "slurm")
 # copy_checkout, what a clone of this working tree holds, is defined once, for the benchmarks
 # too; run a copy's own package with `checkout_env(dest)`.
 sys.path.insert(0, str(REPO / "benchmarks"))
-from workcopy import copy_checkout  # noqa: E402
+from workcopy import copy_checkout  # noqa: E402, F401 (re-exported for the tests)
 
 
 def copy_workflow(dest: Path) -> Path:
@@ -42,7 +42,9 @@ def write_config(workdir: Path, overrides: dict, name: str = "test-config.yaml")
     return path
 
 
-def snakemake(workdir: Path, *args: str, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+def snakemake(
+    workdir: Path, *args: str, timeout: float = 600, env: dict | None = None
+) -> subprocess.CompletedProcess:
     """`snakemake ARGS` in `workdir` with the interpreter running the tests; `.stdout` holds all output."""
     return subprocess.run(
         [sys.executable, "-m", "snakemake", *args],
@@ -64,14 +66,18 @@ parameters:
 """
 
 
-def tiny_config(workdir: Path, seed: int = 0, agents: int | dict = 2, sweep: str | dict = TINY_SWEEP, **extra) -> Path:
+def tiny_config(
+    workdir: Path, seed: int = 0, agents: int | dict = 2, sweep: str | dict = TINY_SWEEP, **extra
+) -> Path:
     """A config for a sweep that runs in well under a minute: bundled data, 1 epoch per run.
 
     `agents` is the agent count or a dict of agents.* settings; `sweep` is the sweep file's
     text or a dict of sweep.* settings (the file is then the tiny grid); other keywords are
     merged into their config section."""
     sweep_settings = sweep if isinstance(sweep, dict) else {}
-    (workdir / "configs" / "tiny-sweep.yaml").write_text(TINY_SWEEP if isinstance(sweep, dict) else sweep)
+    (workdir / "configs" / "tiny-sweep.yaml").write_text(
+        TINY_SWEEP if isinstance(sweep, dict) else sweep
+    )
     agent_settings = agents if isinstance(agents, dict) else {"count": agents}
     overrides = {
         "seed": seed,
@@ -88,17 +94,37 @@ def tiny_config(workdir: Path, seed: int = 0, agents: int | dict = 2, sweep: str
 def run_pipeline(
     workdir: Path, config: Path, *args: str, timeout: float = 900, env: dict | None = None
 ) -> subprocess.CompletedProcess:
-    result = snakemake(workdir, "--cores", "2", *args, "--configfile", str(config), timeout=timeout, env=env)
+    result = snakemake(
+        workdir, "--cores", "2", *args, "--configfile", str(config), timeout=timeout, env=env
+    )
     assert result.returncode == 0, result.stdout[-5000:]
     return result
 
 
-def run_pipeline_watched(workdir: Path, config: Path, *args: str, every: float = 1.0, timeout: float = 900):
+def run_pipeline_watched(
+    workdir: Path, config: Path, *args: str, every: float = 1.0, timeout: float = 900
+):
     """`run_pipeline`, asking `snakesweep status` every `every` seconds while snakemake runs.
     The result's `.status` holds what status printed, in order (tests/test_status.py)."""
     console = workdir.parent / f"{workdir.name}-console.txt"
-    command = [sys.executable, "-m", "snakemake", "--cores", "2", *args, "--configfile", str(config)]
-    status = [sys.executable, "-m", "snakesweep.cli", "status", "--results", str(workdir / "results")]
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--cores",
+        "2",
+        *args,
+        "--configfile",
+        str(config),
+    ]
+    status = [
+        sys.executable,
+        "-m",
+        "snakesweep.cli",
+        "status",
+        "--results",
+        str(workdir / "results"),
+    ]
     seen = []
     with open(console, "w") as out:
         process = subprocess.Popen(command, cwd=workdir, stdout=out, stderr=subprocess.STDOUT)

@@ -9,10 +9,9 @@ import sys
 
 import numpy as np
 import torch
+import wandb
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
-
-import wandb
 
 DEFAULTS = {"learning_rate": 0.01, "epochs": 1, "batch_size": 64, "train_size": 512}
 
@@ -21,8 +20,12 @@ class CNN(nn.Module):
     def __init__(self):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(1, 8, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(8, 16, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(1, 8, kernel_size=3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(8, 16, kernel_size=3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
         )
         self.classifier = nn.Linear(16 * 7 * 7, 10)
 
@@ -87,13 +90,15 @@ def train():
                     val_loss += loss_fn(logits, labels).item() * len(labels)
                     val_correct += (logits.argmax(1) == labels).sum().item()
 
-            run.log({
-                "epoch": epoch,
-                "loss": total_loss / len(train_set),
-                "accuracy": correct / len(train_set),
-                "val_loss": val_loss / len(val_set),
-                "val_accuracy": val_correct / len(val_set),
-            })
+            run.log(
+                {
+                    "epoch": epoch,
+                    "loss": total_loss / len(train_set),
+                    "accuracy": correct / len(train_set),
+                    "val_loss": val_loss / len(val_set),
+                    "val_accuracy": val_correct / len(val_set),
+                }
+            )
 
 
 if __name__ == "__main__":

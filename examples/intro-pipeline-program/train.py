@@ -11,9 +11,8 @@ import os
 import numpy as np
 import torch
 import torch.nn as nn
-from torch.utils.data import DataLoader, Subset, TensorDataset
-
 import wandb
+from torch.utils.data import DataLoader, Subset, TensorDataset
 
 device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -51,7 +50,10 @@ def model_pipeline(hyperparameters):
 
 def make(config):
     # Make the data
-    train, test = get_data(train=True, size=config.train_size), get_data(train=False, size=config.test_size)
+    train, test = (
+        get_data(train=True, size=config.train_size),
+        get_data(train=False, size=config.test_size),
+    )
     train_loader = make_loader(train, batch_size=config.batch_size)
     test_loader = make_loader(test, batch_size=config.batch_size)
 
@@ -71,20 +73,28 @@ def get_data(train=True, size=512):
         split = "train" if train else "test"
         with np.load(os.environ["SNAKESWEEP_DATA"]) as npz:
             images, labels = npz[f"x_{split}"], npz[f"y_{split}"]
-        full_dataset = TensorDataset(torch.tensor(images).unsqueeze(1).float() / 255, torch.tensor(labels))
+        full_dataset = TensorDataset(
+            torch.tensor(images).unsqueeze(1).float() / 255, torch.tensor(labels)
+        )
     else:
         import torchvision.transforms as transforms
         from torchvision.datasets import MNIST
 
-        full_dataset = MNIST(root=os.environ.get("MNIST_ROOT", "data"), train=train,
-                             transform=transforms.ToTensor(), download=True)
+        full_dataset = MNIST(
+            root=os.environ.get("MNIST_ROOT", "data"),
+            train=train,
+            transform=transforms.ToTensor(),
+            download=True,
+        )
     # like the intro's `slice`: every n-th image (an .npz can be sorted by class)
     slice = max(1, len(full_dataset) // size)
     return Subset(full_dataset, indices=range(0, len(full_dataset), slice)[:size])
 
 
 def make_loader(dataset, batch_size):
-    return DataLoader(dataset=dataset, batch_size=batch_size, shuffle=True, pin_memory=device.type == "cuda")
+    return DataLoader(
+        dataset=dataset, batch_size=batch_size, shuffle=True, pin_memory=device.type == "cuda"
+    )
 
 
 # Conventional and convolutional neural network
@@ -95,11 +105,13 @@ class ConvNet(nn.Module):
         self.layer1 = nn.Sequential(
             nn.Conv2d(1, kernels[0], kernel_size=5, stride=1, padding=2),
             nn.ReLU(),
-            nn.MaxPool2d(kernel_size=2, stride=2))
+            nn.MaxPool2d(kernel_size=2, stride=2),
+        )
         self.layer2 = nn.Sequential(
             nn.Conv2d(kernels[0], kernels[1], kernel_size=5, stride=1, padding=2),
             nn.ReLU(),
-            nn.MaxPool2d(kernel_size=2, stride=2))
+            nn.MaxPool2d(kernel_size=2, stride=2),
+        )
         self.fc = nn.Linear(7 * 7 * kernels[-1], classes)
 
     def forward(self, x):
@@ -170,9 +182,15 @@ def test(model, test_loader):
 
     # Save the model in the exchangeable ONNX format. PyTorch 2.9+ would otherwise write the
     # weights to a separate model.onnx.data, which wandb.save("model.onnx") would leave behind.
-    torch.onnx.export(model, (images,), "model.onnx", external_data=False,
-                      input_names=["images"], output_names=["logits"],
-                      dynamic_shapes={"x": {0: torch.export.Dim("batch")}})
+    torch.onnx.export(
+        model,
+        (images,),
+        "model.onnx",
+        external_data=False,
+        input_names=["images"],
+        output_names=["logits"],
+        dynamic_shapes={"x": {0: torch.export.Dim("batch")}},
+    )
     wandb.save("model.onnx")
 
 

@@ -11,9 +11,8 @@ import random
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
-
 import wandb
+from torch import nn
 
 
 def parse_args():
@@ -86,12 +85,14 @@ def main():
         with torch.no_grad():
             logits = model(x_val)
         # One val_loss per epoch: hyperband counts each logged value as one iteration.
-        run.log({
-            "epoch": epoch,
-            "train_loss": loss.item(),
-            "val_loss": F.cross_entropy(logits, y_val).item(),
-            "val_accuracy": (logits.argmax(1) == y_val).float().mean().item(),
-        })
+        run.log(
+            {
+                "epoch": epoch,
+                "train_loss": loss.item(),
+                "val_loss": F.cross_entropy(logits, y_val).item(),
+                "val_accuracy": (logits.argmax(1) == y_val).float().mean().item(),
+            }
+        )
 
     run.finish()
 

@@ -9,9 +9,8 @@ import os
 
 import numpy as np
 import torch
-from torch import nn
-
 import wandb
+from torch import nn
 
 defaults = dict(
     layer1_size=128,
@@ -33,9 +32,16 @@ def load_mnist(limit):
         from torchvision.datasets import MNIST
 
         root = os.environ.get("MNIST_ROOT", "data")
-        train, test = MNIST(root, train=True, download=True), MNIST(root, train=False, download=True)
-        data = {"x_train": train.data.numpy(), "y_train": train.targets.numpy(),
-                "x_val": test.data.numpy()[::10], "y_val": test.targets.numpy()[::10]}
+        train, test = (
+            MNIST(root, train=True, download=True),
+            MNIST(root, train=False, download=True),
+        )
+        data = {
+            "x_train": train.data.numpy(),
+            "y_train": train.targets.numpy(),
+            "x_val": test.data.numpy()[::10],
+            "y_val": test.targets.numpy()[::10],
+        }
     # A spread-out subset: the first n images of a class-sorted file would be all 0s and 1s.
     keep = np.linspace(0, len(data["y_train"]) - 1, min(limit, len(data["y_train"]))).astype(int)
     x_train = torch.tensor(data["x_train"][keep], dtype=torch.float32).flatten(1) / 255
@@ -49,8 +55,12 @@ def main():
     x_train, y_train, x_val, y_val = load_mnist(config.train_size)
 
     model = nn.Sequential(
-        nn.Linear(28 * 28, config.layer1_size), nn.ReLU(), nn.Dropout(config.dropout),
-        nn.Linear(config.layer1_size, config.layer2_size), nn.ReLU(), nn.Dropout(config.dropout),
+        nn.Linear(28 * 28, config.layer1_size),
+        nn.ReLU(),
+        nn.Dropout(config.dropout),
+        nn.Linear(config.layer1_size, config.layer2_size),
+        nn.ReLU(),
+        nn.Dropout(config.dropout),
         nn.Linear(config.layer2_size, 10),
     )
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
@@ -67,12 +77,14 @@ def main():
         model.eval()
         with torch.no_grad():
             logits = model(x_val)
-        wandb.log({
-            "epoch": epoch,
-            "loss": loss.item(),
-            "val_loss": loss_fn(logits, y_val).item(),
-            "val_accuracy": (logits.argmax(1) == y_val).float().mean().item(),
-        })
+        wandb.log(
+            {
+                "epoch": epoch,
+                "loss": loss.item(),
+                "val_loss": loss_fn(logits, y_val).item(),
+                "val_accuracy": (logits.argmax(1) == y_val).float().mean().item(),
+            }
+        )
 
     wandb.finish()
 

@@ -16,12 +16,19 @@ DEFAULTS = {"learning_rate": 0.01, "batch_size": 64, "dropout": 0.2, "epochs": 1
 
 def simulated_losses(config, epoch):
     """(loss, val_loss) after `epoch` epochs."""
-    distance = math.log10(config.learning_rate / 0.003) ** 2 + math.log2(config.batch_size / 32) ** 2 / 8
+    distance = (
+        math.log10(config.learning_rate / 0.003) ** 2 + math.log2(config.batch_size / 32) ** 2 / 8
+    )
     floor = 0.05 + 0.3 * distance  # where the run converges to
-    speed = 0.6 * min(1.0, config.learning_rate / 0.003) ** 0.5  # small learning rates converge slowly
+    speed = (
+        0.6 * min(1.0, config.learning_rate / 0.003) ** 0.5
+    )  # small learning rates converge slowly
     loss = floor + (2.3 - floor) * math.exp(-speed * epoch)
     # Without dropout the model overfits as it trains; too much of it underfits.
-    gap = 0.02 * epoch * max(0.0, 0.2 - config.dropout) * 5 + 0.3 * max(0.0, config.dropout - 0.2) ** 2
+    gap = (
+        0.02 * epoch * max(0.0, 0.2 - config.dropout) * 5
+        + 0.3 * max(0.0, config.dropout - 0.2) ** 2
+    )
     noise = 0.05 * (random.random() - 0.5)
     return loss * (1 + noise), loss + gap + noise * 0.5
 

@@ -111,40 +111,83 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="snakesweep", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    train = commands.add_parser("train", help="train one run config, export and verify its ONNX model")
+    train = commands.add_parser(
+        "train", help="train one run config, export and verify its ONNX model"
+    )
     train.add_argument("--config", required=True, help="YAML file with the run's hyperparameters")
-    train.add_argument("--data", required=True, help="the data stage's .npz (results/data/mnist.npz)")
-    train.add_argument("--manifest", help="the data stage's manifest.json, to check the data's sha256")
-    train.add_argument("--out", required=True, help="folder for config.yaml, model.onnx, metrics.json")
+    train.add_argument(
+        "--data", required=True, help="the data stage's .npz (results/data/mnist.npz)"
+    )
+    train.add_argument(
+        "--manifest", help="the data stage's manifest.json, to check the data's sha256"
+    )
+    train.add_argument(
+        "--out", required=True, help="folder for config.yaml, model.onnx, metrics.json"
+    )
     train.add_argument("--seed", type=int, default=0, help="the run's seed (default 0)")
     train.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     train.add_argument(
-        "--threads", type=int, default=None, help="torch CPU threads; results depend on it (default: all CPUs)"
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads; results depend on it (default: all CPUs)",
     )
     train.add_argument("--wandb-mode", default="offline", choices=MODES)
-    train.add_argument("--wandb-dir", default=None, help="where wandb writes its wandb/ folder (default: --out)")
+    train.add_argument(
+        "--wandb-dir", default=None, help="where wandb writes its wandb/ folder (default: --out)"
+    )
     train.add_argument("--project", default="snakesweep", help="W&B project (default snakesweep)")
     train.add_argument("--group", default=None, help="W&B group, e.g. the sweep's name")
     train.add_argument("--tag", action="append", default=[], help="W&B tag (repeatable)")
     train.set_defaults(handler=_train)
 
-    status = commands.add_parser("status", help="where the sweep stands: runs by state, running runs, best run, time left")
-    status.add_argument("--results", default=paths.RESULTS, help="the workflow's results folder (default results)")
-    status.add_argument("--watch", type=_positive_seconds, metavar="SECONDS", help="refresh every SECONDS until Ctrl-C")
+    status = commands.add_parser(
+        "status", help="where the sweep stands: runs by state, running runs, best run, time left"
+    )
+    status.add_argument(
+        "--results", default=paths.RESULTS, help="the workflow's results folder (default results)"
+    )
+    status.add_argument(
+        "--watch",
+        type=_positive_seconds,
+        metavar="SECONDS",
+        help="refresh every SECONDS until Ctrl-C",
+    )
     status.set_defaults(handler=_status)
 
-    verify = commands.add_parser("verify", help="prove a finished sweep follows from its store (replays every decision)")
-    verify.add_argument("--results", default=paths.RESULTS, help="the workflow's results folder (default results)")
-    verify.add_argument("--retrain", action="store_true", help="also retrain the best run and compare its ONNX bytes")
+    verify = commands.add_parser(
+        "verify", help="prove a finished sweep follows from its store (replays every decision)"
+    )
+    verify.add_argument(
+        "--results", default=paths.RESULTS, help="the workflow's results folder (default results)"
+    )
+    verify.add_argument(
+        "--retrain",
+        action="store_true",
+        help="also retrain the best run and compare its ONNX bytes",
+    )
     verify.set_defaults(handler=_verify)
 
-    init = commands.add_parser("init", help="write what a sweep of your own code needs into a folder (overwrites nothing)")
-    init.add_argument("folder", nargs="?", default=".", help="the project folder (default: the current one)")
+    init = commands.add_parser(
+        "init", help="write what a sweep of your own code needs into a folder (overwrites nothing)"
+    )
+    init.add_argument(
+        "folder", nargs="?", default=".", help="the project folder (default: the current one)"
+    )
     init.set_defaults(handler=_init)
 
-    retry = commands.add_parser("retry", help="run the sweep's failed runs again (after fixing your code); then snakemake")
-    retry.add_argument("run_ids", nargs="*", metavar="RUN_ID", help="only these runs (default: every failed or crashed run)")
-    retry.add_argument("--results", default=paths.RESULTS, help="the workflow's results folder (default results)")
+    retry = commands.add_parser(
+        "retry", help="run the sweep's failed runs again (after fixing your code); then snakemake"
+    )
+    retry.add_argument(
+        "run_ids",
+        nargs="*",
+        metavar="RUN_ID",
+        help="only these runs (default: every failed or crashed run)",
+    )
+    retry.add_argument(
+        "--results", default=paths.RESULTS, help="the workflow's results folder (default results)"
+    )
     retry.set_defaults(handler=_retry)
     return parser
 

@@ -6,8 +6,8 @@ needs the file, the key and the reason.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import jsonschema
 import yaml

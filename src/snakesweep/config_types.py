@@ -30,7 +30,9 @@ def coerce(value: Any, schema: dict, schema_dir: Path = Path(".")) -> Any:
     schema = _follow_ref(schema, schema_dir)
     if isinstance(value, dict):
         properties = schema.get("properties", {})
-        return {key: coerce(item, properties.get(key, {}), schema_dir) for key, item in value.items()}
+        return {
+            key: coerce(item, properties.get(key, {}), schema_dir) for key, item in value.items()
+        }
     if isinstance(value, list):
         return [coerce(item, schema.get("items", {}), schema_dir) for item in value]
     if not isinstance(value, str):

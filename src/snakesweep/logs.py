@@ -13,8 +13,8 @@ import gc
 import logging
 import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from snakesweep.errors import UserError, describe_storage_error, is_storage_error
 
@@ -23,7 +23,9 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # sweeps 0.3.0 declares its pydantic models in the v1 style; pydantic 2 warns about it each
 # time the engine is imported. Nothing a user (or we) can act on, so it is dropped everywhere.
 # Set on import: every workflow script imports this module before anything imports `sweeps`.
-warnings.filterwarnings("ignore", message="Valid config keys have changed in V2", category=UserWarning)
+warnings.filterwarnings(
+    "ignore", message="Valid config keys have changed in V2", category=UserWarning
+)
 
 # (logger, message) of library log lines that say nothing a user can act on: kept in the
 # job's log file, for whoever debugs the engine, but not shown on the console.

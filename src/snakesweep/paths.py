@@ -14,11 +14,15 @@ PACKAGE = Path(__file__).parent  # the installed package (in the checkout, src/s
 
 # Shipped with the package
 WORKFLOW_SNAKEFILE = PACKAGE / "Snakefile"  # the workflow, for `module snakesweep: snakefile:`
-RUN_SCHEMA = PACKAGE / "workflow/schemas/run.schema.yaml"  # every run hyperparameter, with its default
+RUN_SCHEMA = (
+    PACKAGE / "workflow/schemas/run.schema.yaml"
+)  # every run hyperparameter, with its default
 CONFIG_SCHEMA = PACKAGE / "workflow/schemas/config.schema.yaml"  # what configs/config.yaml may hold
 DEFAULT_CONFIG = PACKAGE / "configs/config.yaml"
 SLURM_PROFILE = PACKAGE / "slurm/profile.yaml"
-EXAMPLE = PACKAGE / "examples/mlp-argparse-program"  # what `snakesweep init` starts an empty folder with
+EXAMPLE = (
+    PACKAGE / "examples/mlp-argparse-program"
+)  # what `snakesweep init` starts an empty folder with
 
 # Inputs, in the working directory
 CONFIG_FILE = "configs/config.yaml"  # the workflow's `configfile:`

@@ -25,7 +25,7 @@ PROFILE = "slurm/profile.yaml"
 # The shipped config names the checkout's default sweep; a project's is its own sweep.yaml.
 _CHECKOUT_SWEEP_LINE = "  file: configs/sweep.yaml\n"
 
-SNAKEFILE = f'''# snakesweep's workflow as a Snakemake module: `snakemake --cores 4` runs the sweep in
+SNAKEFILE = f"""# snakesweep's workflow as a Snakemake module: `snakemake --cores 4` runs the sweep in
 # {SWEEP_FILE} with the settings in {paths.CONFIG_FILE}; `snakemake --profile slurm` on a SLURM
 # cluster. Written by `snakesweep init`; see `snakesweep --help`.
 from snakesweep import paths
@@ -51,7 +51,7 @@ onsuccess:
 
 onerror:
     print(failure_summary())
-'''
+"""
 
 
 def init_project(folder: str | Path = ".") -> list[tuple[str, str]]:
@@ -59,7 +59,9 @@ def init_project(folder: str | Path = ".") -> list[tuple[str, str]]:
     folder = Path(folder)
     config = paths.DEFAULT_CONFIG.read_text()
     if _CHECKOUT_SWEEP_LINE not in config:
-        raise RuntimeError(f"{paths.DEFAULT_CONFIG}: no `{_CHECKOUT_SWEEP_LINE.strip()}` line to point at {SWEEP_FILE}")
+        raise RuntimeError(
+            f"{paths.DEFAULT_CONFIG}: no `{_CHECKOUT_SWEEP_LINE.strip()}` line to point at {SWEEP_FILE}"
+        )
     files = {
         "Snakefile": SNAKEFILE,
         paths.CONFIG_FILE: config.replace(_CHECKOUT_SWEEP_LINE, f"  file: {SWEEP_FILE}\n"),
@@ -77,5 +79,8 @@ def init_project(folder: str | Path = ".") -> list[tuple[str, str]]:
         with atomic_write(target, "w") as handle:
             handle.write(text)
         done.append((name, "written"))
-    return done + [(name, "kept") for name in (SWEEP_FILE, PROGRAM) if name not in files and (folder / name).exists()]
-
+    return done + [
+        (name, "kept")
+        for name in (SWEEP_FILE, PROGRAM)
+        if name not in files and (folder / name).exists()
+    ]

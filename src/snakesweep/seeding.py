@@ -25,7 +25,9 @@ def derive_seed(seed: int, *names: object) -> int:
     Names may be strings, numbers or JSON-serialisable structures (a run config, say); dicts
     are canonicalised by sorting their keys, so key order never changes the seed.
     """
-    payload = json.dumps([int(seed), list(names)], sort_keys=True, separators=(",", ":"), default=str)
+    payload = json.dumps(
+        [int(seed), list(names)], sort_keys=True, separators=(",", ":"), default=str
+    )
     digest = hashlib.sha256(payload.encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") & _MASK_63
 

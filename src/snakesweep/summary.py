@@ -29,7 +29,10 @@ def success_summary() -> str:
 
 def render_success(best: dict, states: dict[str, int]) -> str:
     counts = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
-    views = ", ".join(Path(p).name for p in (paths.PARALLEL_COORDINATES, paths.IMPORTANCE_PLOT, paths.PROGRESS_PLOT))
+    views = ", ".join(
+        Path(p).name
+        for p in (paths.PARALLEL_COORDINATES, paths.IMPORTANCE_PLOT, paths.PROGRESS_PLOT)
+    )
     rows = [
         *_best_rows(best),
         ("leaderboard", paths.LEADERBOARD),
@@ -47,10 +50,22 @@ def _best_rows(best: dict) -> list[tuple[str, str]]:
     if best["run_id"] is None:
         return [("best run", f"none: {best['reason']}")]
     metric = best["metric"]
-    rows = [("best run", f"{best['run_id']}: {metric['name']} = {metric['value']:.6g} ({published_ranking(best).qualifier()})")]
+    rows = [
+        (
+            "best run",
+            f"{best['run_id']}: {metric['name']} = {metric['value']:.6g} ({published_ranking(best).qualifier()})",
+        )
+    ]
     if "test_accuracy_onnxruntime" in best:
-        rows.append(("test accuracy", f"{best['test_accuracy_onnxruntime']:.4f} (onnxruntime, {best['test_images']} test images)"))
-    model = paths.BEST_MODEL if best.get("onnx_sha256") else "none (the best run wrote no model.onnx)"
+        rows.append(
+            (
+                "test accuracy",
+                f"{best['test_accuracy_onnxruntime']:.4f} (onnxruntime, {best['test_images']} test images)",
+            )
+        )
+    model = (
+        paths.BEST_MODEL if best.get("onnx_sha256") else "none (the best run wrote no model.onnx)"
+    )
     return [*rows, ("best model", f"{model} (model card: {paths.MODEL_CARD})")]
 
 
@@ -61,4 +76,3 @@ def failure_summary() -> str:
         f"{paths.LOGS}/agent-<n>.log); `snakesweep status` shows the sweep's runs. Finished work "
         "is kept: run snakemake again once the cause is fixed."
     )
-

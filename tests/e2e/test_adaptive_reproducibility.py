@@ -11,10 +11,10 @@ import sys
 
 import pytest
 import yaml
-
-from snakesweep.record.state import fold
 from test_faults import _agent_processes, _events, _kill_an_agent_when
 from workflow_helpers import REPO, copy_workflow, run_pipeline, tiny_config
+
+from snakesweep.record.state import fold
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +26,9 @@ def adaptive_sweep() -> str:
     eta 3 (stop what is not in the top third) so that hyperband has something to stop among so
     few runs."""
     example = yaml.safe_load((REPO / "configs/sweeps/bayes-hyperband.yaml").read_text())
-    return yaml.safe_dump({**example, "run_cap": 6, "early_terminate": {**example["early_terminate"], "eta": 3}})
+    return yaml.safe_dump(
+        {**example, "run_cap": 6, "early_terminate": {**example["early_terminate"], "eta": 3}}
+    )
 
 
 def _config(work, agents, sweep_text, epochs, parallelism=1):
@@ -43,8 +45,18 @@ def _outputs(work):
 
 def _verify(work, *args):
     return subprocess.run(
-        [sys.executable, "-m", "snakesweep.cli", "verify", "--results", str(work / "results"), *args],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "snakesweep.cli",
+            "verify",
+            "--results",
+            str(work / "results"),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 
@@ -55,7 +67,9 @@ def adaptive_runs(tmp_path_factory):
     for agents in (1, 2, 3):
         work = copy_workflow(tmp_path_factory.mktemp(f"adaptive{agents}") / "w")
         # as many cores as agents, so that all of them really run at once
-        run_pipeline(work, _config(work, agents, adaptive_sweep(), epochs=3), "--cores", str(max(2, agents)))
+        run_pipeline(
+            work, _config(work, agents, adaptive_sweep(), epochs=3), "--cores", str(max(2, agents))
+        )
         runs[agents] = work
     return runs
 
@@ -67,7 +81,9 @@ def test_bayes_hyperband_is_byte_identical_with_1_2_and_3_agents(adaptive_runs):
     rows = list(csv.DictReader((adaptive_runs[1] / "results/leaderboard.csv").open()))
     assert len(rows) == 6
     stopped = [r for r in rows if r["state"] == "stopped"]
-    assert stopped and all(int(r["epochs_completed"]) < 3 for r in stopped), [r["state"] for r in rows]
+    assert stopped and all(int(r["epochs_completed"]) < 3 for r in stopped), [
+        r["state"] for r in rows
+    ]
 
 
 def test_three_agents_really_ran_in_parallel_and_waited_for_results(adaptive_runs):
@@ -88,9 +104,11 @@ def test_a_sigkilled_agent_mid_sweep_changes_nothing(tmp_path, adaptive_runs):
     _kill_an_agent_when(
         work,
         config,
-        lambda: any(e["event"] == "finish" for e in _events(work))
-        and sum(r.state == "running" for r in fold(_events(work)).values()) == 2
-        and len(_agent_processes(work)) == 2,
+        lambda: (
+            any(e["event"] == "finish" for e in _events(work))
+            and sum(r.state == "running" for r in fold(_events(work)).values()) == 2
+            and len(_agent_processes(work)) == 2
+        ),
         "a finished run and both agents training",
     )
     assert any(e["event"] == "crashed" for e in _events(work)), "the kill hit no run"
@@ -124,10 +142,14 @@ def test_random_search_with_1_and_4_agents_is_the_same_run_by_run_and_byte_for_b
         runs = fold(_events(work))
         seeds = {}
         for run in runs.values():
-            seeds[run.index] = json.loads((work / "results/runs" / run.run_id / "metrics.json").read_text())["seed"]
+            seeds[run.index] = json.loads(
+                (work / "results/runs" / run.run_id / "metrics.json").read_text()
+            )["seed"]
         by_index[agents] = {r.index: (r.run_id, r.config, seeds[r.index]) for r in runs.values()}
     assert sorted(by_index[1]) == [0, 1, 2, 3]
     assert by_index[4] == by_index[1]
-    agents_used = [json.loads(p.read_text()) for p in (works[4] / "results/sweep/agents").glob("*.json")]
+    agents_used = [
+        json.loads(p.read_text()) for p in (works[4] / "results/sweep/agents").glob("*.json")
+    ]
     assert sum(1 for s in agents_used if s["runs"]) >= 2
     assert _outputs(works[4]) == _outputs(works[1])

@@ -11,7 +11,6 @@ import sys
 import onnx
 import pytest
 import yaml
-
 from workflow_helpers import checkout_env, copy_checkout, snakemake, write_config
 
 pytestmark = pytest.mark.slow
@@ -56,9 +55,20 @@ def checkout(tmp_path_factory):
 
 def _train(checkout, run_config, data, out):
     config = write_config(out.parent, run_config, name=f"{out.name}.yaml")
-    cli = [sys.executable, "-m", "snakesweep.cli", "train", "--config", str(config), "--data", str(data)]
+    cli = [
+        sys.executable,
+        "-m",
+        "snakesweep.cli",
+        "train",
+        "--config",
+        str(config),
+        "--data",
+        str(data),
+    ]
     args = ["--out", str(out), "--threads", "1", "--device", "cpu", "--wandb-mode", "disabled"]
-    return config, subprocess.run(cli + args, capture_output=True, text=True, env=checkout_env(checkout), timeout=300)
+    return config, subprocess.run(
+        cli + args, capture_output=True, text=True, env=checkout_env(checkout), timeout=300
+    )
 
 
 def test_a_run_trains_with_the_new_hyperparameter(checkout, tiny_npz, tmp_path):
@@ -81,7 +91,11 @@ def test_the_workflow_and_the_sweep_file_accept_it(checkout):
     config = write_config(checkout, {"train": {"activation": "tanh"}})
     result = snakemake(checkout, "-n", "--configfile", str(config), env=checkout_env(checkout))
     assert result.returncode == 0, result.stdout[-3000:]
-    check = "from snakesweep.sweep.spec import validate_sweep; validate_sweep(" \
+    check = (
+        "from snakesweep.sweep.spec import validate_sweep; validate_sweep("
         "{'method': 'grid', 'parameters': {'activation': {'values': ['relu', 'tanh']}}}, 'sweep.yaml')"
-    proc = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, env=checkout_env(checkout))
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", check], capture_output=True, text=True, env=checkout_env(checkout)
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]

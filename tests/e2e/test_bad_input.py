@@ -5,9 +5,9 @@ import shutil
 
 import numpy as np
 import pytest
+from workflow_helpers import copy_workflow, snakemake, tiny_config
 
 from snakesweep.data.arrays import load_arrays, save_arrays
-from workflow_helpers import copy_workflow, snakemake, tiny_config
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +30,9 @@ def _copy(prepared, tmp_path):
 
 def _error_lines(output):
     """The distinct error messages (an agent job is tried twice: `retries: 1`)."""
-    return sorted({line.split(" ERROR ", 1)[1] for line in output.splitlines() if " ERROR " in line})
+    return sorted(
+        {line.split(" ERROR ", 1)[1] for line in output.splitlines() if " ERROR " in line}
+    )
 
 
 def _fails_with(work, expected, *args, **overrides):
@@ -54,10 +56,19 @@ def test_malformed_config_yaml_names_the_file_and_line(tmp_path):
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
-        ({"agents": {"count": 0}}, "invalid config at agents.count: 0 is less than the minimum of 1"),
-        ({"data": {"fraction": 0}}, "invalid config at data.fraction: 0 is less than or equal to the minimum of 0"),
+        (
+            {"agents": {"count": 0}},
+            "invalid config at agents.count: 0 is less than the minimum of 1",
+        ),
+        (
+            {"data": {"fraction": 0}},
+            "invalid config at data.fraction: 0 is less than or equal to the minimum of 0",
+        ),
         ({"agents": {"device": "gpu"}}, "invalid config at agents.device: 'gpu' is not one of"),
-        ({"train": {"learnig_rate": 0.1}}, "invalid config at train: Additional properties are not allowed ('learnig_rate'"),
+        (
+            {"train": {"learnig_rate": 0.1}},
+            "invalid config at train: Additional properties are not allowed ('learnig_rate'",
+        ),
     ],
 )
 def test_schema_errors_name_the_file_and_key_before_any_job(tmp_path, overrides, expected):
@@ -69,7 +80,11 @@ def test_schema_errors_name_the_file_and_key_before_any_job(tmp_path, overrides,
 
 def test_malformed_sweep_yaml_is_caught_at_register(prepared, tmp_path):
     work = _copy(prepared, tmp_path)
-    result = _fails_with(work, "configs/tiny-sweep.yaml: not valid YAML at line 4, column 1", sweep="method: grid\nparameters:\n  lr: [1\n")
+    result = _fails_with(
+        work,
+        "configs/tiny-sweep.yaml: not valid YAML at line 4, column 1",
+        sweep="method: grid\nparameters:\n  lr: [1\n",
+    )
     assert len(_error_lines(result.stdout)) == 1
     assert not (work / "results/sweep/sweep.json").exists()
 
@@ -77,27 +92,41 @@ def test_malformed_sweep_yaml_is_caught_at_register(prepared, tmp_path):
 def test_unknown_parameter_is_caught_at_register_not_after_an_hour(prepared, tmp_path):
     work = _copy(prepared, tmp_path)
     sweep = "method: grid\nparameters:\n  learnig_rate: {values: [0.1]}\n"
-    _fails_with(work, "configs/tiny-sweep.yaml: parameters.learnig_rate: the trainer has no parameter", sweep=sweep)
+    _fails_with(
+        work,
+        "configs/tiny-sweep.yaml: parameters.learnig_rate: the trainer has no parameter",
+        sweep=sweep,
+    )
     assert not (work / "results/sweep/sweep.json").exists() and not (work / "results/runs").exists()
 
 
 def test_metric_the_trainer_never_logs_is_caught_at_register(prepared, tmp_path):
     work = _copy(prepared, tmp_path)
-    sweep = "method: grid\nmetric: {name: accuracy}\nparameters:\n  learning_rate: {values: [0.1]}\n"
+    sweep = (
+        "method: grid\nmetric: {name: accuracy}\nparameters:\n  learning_rate: {values: [0.1]}\n"
+    )
     _fails_with(work, "metric.name: the trainer never logs 'accuracy'", sweep=sweep)
     assert not (work / "results/sweep/sweep.json").exists()
 
 
 def test_cuda_without_a_gpu_stops_the_agent_before_any_training(prepared, tmp_path):
     work = _copy(prepared, tmp_path)
-    result = _fails_with(work, "test-config.yaml: agents.device is cuda but torch sees no CUDA GPU", agents={"device": "cuda"})
+    result = _fails_with(
+        work,
+        "test-config.yaml: agents.device is cuda but torch sees no CUDA GPU",
+        agents={"device": "cuda"},
+    )
     assert len(_error_lines(result.stdout)) == 1
     assert not (work / "results/runs").exists() and not (work / "results/sweep/agents").exists()
 
 
 def test_wandb_controller_with_offline_mode_is_refused(prepared, tmp_path):
     work = _copy(prepared, tmp_path)
-    _fails_with(work, "sweep.controller is wandb but wandb.mode is offline: W&B has no offline sweeps", sweep={"controller": "wandb"})
+    _fails_with(
+        work,
+        "sweep.controller is wandb but wandb.mode is offline: W&B has no offline sweeps",
+        sweep={"controller": "wandb"},
+    )
     assert not (work / "results/sweep/sweep.json").exists()
 
 

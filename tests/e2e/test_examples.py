@@ -34,7 +34,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-
 from workflow_helpers import REPO, copy_workflow, run_pipeline_watched, write_config
 
 pytestmark = pytest.mark.slow
@@ -56,18 +55,40 @@ FUNCTIONS = {"cnn-function", "simulated-curves-function"}
 CODE_DEFAULTS = {
     "cnn-function": {"learning_rate": 0.01, "epochs": 1, "batch_size": 64, "train_size": 512},
     "mlp-config-program": {
-        "layer1_size": 128, "layer2_size": 64, "dropout": 0.2, "learning_rate": 0.001,
-        "batch_size": 64, "epochs": 2, "train_size": 512,
+        "layer1_size": 128,
+        "layer2_size": 64,
+        "dropout": 0.2,
+        "learning_rate": 0.001,
+        "batch_size": 64,
+        "epochs": 2,
+        "train_size": 512,
     },
     # its argparse defaults, all flags as parsed: `wandb.init(config=vars(args))`
     "mlp-argparse-program": {
-        "learning_rate": 0.003, "batch_size": 64, "epochs": 4, "hidden": 64, "train_size": 512, "seed": 0,
+        "learning_rate": 0.003,
+        "batch_size": 64,
+        "epochs": 4,
+        "hidden": 64,
+        "train_size": 512,
+        "seed": 0,
     },
     "intro-pipeline-program": {
-        "epochs": 2, "classes": 10, "kernels": [16, 32], "batch_size": 64, "learning_rate": 0.005,
-        "train_size": 512, "test_size": 256, "dataset": "MNIST", "architecture": "CNN",
+        "epochs": 2,
+        "classes": 10,
+        "kernels": [16, 32],
+        "batch_size": 64,
+        "learning_rate": 0.005,
+        "train_size": 512,
+        "test_size": 256,
+        "dataset": "MNIST",
+        "architecture": "CNN",
     },
-    "simulated-curves-function": {"learning_rate": 0.01, "batch_size": 64, "dropout": 0.2, "epochs": 10},
+    "simulated-curves-function": {
+        "learning_rate": 0.01,
+        "batch_size": 64,
+        "dropout": 0.2,
+        "epochs": 10,
+    },
 }
 
 # What each example logs with wandb.log (besides wandb's `_step`).
@@ -102,8 +123,17 @@ class Sweep:
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "snakesweep.cli", *args, "--results", str(self.work / "results")],
-            capture_output=True, text=True, timeout=120,
+            [
+                sys.executable,
+                "-m",
+                "snakesweep.cli",
+                *args,
+                "--results",
+                str(self.work / "results"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
 
 
@@ -111,7 +141,9 @@ def sweep_example(example: str, root: Path) -> Sweep:
     """Copy the workflow and the example into `root`, shrink the sweep file, run snakemake."""
     work = copy_workflow(root / "w")
     code = work / "examples" / example
-    shutil.copytree(EXAMPLES / example, code, ignore=shutil.ignore_patterns("__pycache__", "wandb", "data"))
+    shutil.copytree(
+        EXAMPLES / example, code, ignore=shutil.ignore_patterns("__pycache__", "wandb", "data")
+    )
     written = yaml.safe_load((EXAMPLES / example / "sweep.yaml").read_text())
     spec = {**written, **SHRINK[example]}
     for kept in ("method", "metric", "early_terminate", "parameters", "program"):
@@ -121,7 +153,13 @@ def sweep_example(example: str, root: Path) -> Sweep:
     if example in FUNCTIONS:
         sweep["function"] = f"examples/{example}/train.py:train"
     config = write_config(
-        work, {"seed": 0, "data": {"source": "bundled"}, "sweep": sweep, "agents": {"count": 2, "threads": 1}}
+        work,
+        {
+            "seed": 0,
+            "data": {"source": "bundled"},
+            "sweep": sweep,
+            "agents": {"count": 2, "threads": 1},
+        },
     )
     start = time.monotonic()
     result = run_pipeline_watched(work, config, every=2.0, timeout=600)
@@ -159,8 +197,19 @@ def leet(run_file: Path, *flags: str) -> str:
     """`wandb leet inspect FLAGS` on one run's .wandb file (wandb-core itself: the `wandb` CLI
     around it costs a second to start)."""
     done = subprocess.run(
-        [_core(), "leet", "inspect", "--no-observability", *flags, "--run-file", str(run_file), str(run_file.parent)],
-        capture_output=True, text=True, timeout=60,
+        [
+            _core(),
+            "leet",
+            "inspect",
+            "--no-observability",
+            *flags,
+            "--run-file",
+            str(run_file),
+            str(run_file.parent),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
@@ -211,7 +260,8 @@ def kept(row: dict) -> dict:
     `_wandb.*`; `_step` stays) and without what is no single value (`wandb.watch`'s histograms,
     which stay in wandb's own log)."""
     return {
-        k: v for k, v in row.items()
+        k: v
+        for k, v in row.items()
         if (k == "_step" or not any(part.startswith("_") for part in k.split(".")))
         and (v is None or isinstance(v, (int, float, str)))
     }
@@ -297,8 +347,13 @@ def check_leaderboard(sweep: Sweep, all_metrics: dict[str, dict]) -> None:
     the runs logged sorted, reason; ranked runs best first."""
     logged = set().union(*(m["summary"] for m in all_metrics.values())) - {sweep.metric, "_step"}
     assert sweep.header == [
-        "rank", "run_id", "state", *([sweep.metric] if sweep.metric else []),
-        *sorted(sweep.spec["parameters"]), *sorted(logged), "reason",
+        "rank",
+        "run_id",
+        "state",
+        *([sweep.metric] if sweep.metric else []),
+        *sorted(sweep.spec["parameters"]),
+        *sorted(logged),
+        "reason",
     ]
     ranked = [r for r in sweep.rows if r["rank"]]
     assert [r["rank"] for r in ranked] == [str(i) for i in range(1, len(ranked) + 1)]
@@ -335,13 +390,18 @@ def check_status(sweep: Sweep, best: dict | None) -> str:
     config, summary = best["config"], best["summary"]
     settings = ", ".join(f"{k}={short(v)}" for k, v in sorted(config.items()))
     [best_line] = [line for line in lines if line.startswith("best: ")]
-    assert best_line == f"best: {best['run_id']} {sweep.metric} = {summary[sweep.metric]:.6g} ({settings})"
+    assert (
+        best_line
+        == f"best: {best['run_id']} {sweep.metric} = {summary[sweep.metric]:.6g} ({settings})"
+    )
     [last_line] = [line for line in lines if line.startswith("  its last values: ")]
     for key, value in summary.items():
         if key == sweep.metric or key.startswith("_"):  # wandb's own `_step`: not shown
             continue
         if isinstance(value, (int, float, str)):
-            assert f" {key}={short(value)}" in last_line or f": {key}={short(value)}" in last_line, key
+            assert (
+                f" {key}={short(value)}" in last_line or f": {key}={short(value)}" in last_line
+            ), key
         else:
             assert f"{key}=" in last_line, key
     return shown.stdout
@@ -352,13 +412,17 @@ def check_watched(sweep: Sweep, final: str) -> None:
     assert sweep.watched, "status never answered while snakemake ran"
     first = final.splitlines()[0]
     assert all(text.splitlines()[0] == first for text in sweep.watched)
-    assert any(not text.rstrip().endswith(", done") for text in sweep.watched), "status only ever saw the end"
+    assert any(not text.rstrip().endswith(", done") for text in sweep.watched), (
+        "status only ever saw the end"
+    )
 
 
 @pytest.mark.parametrize("example", sorted(SHRINK))
 def test_an_example_sweeps_end_to_end(example, swept, measurement):
     sweep = swept(example)
-    measurement(f"{example}: {len(sweep.rows)} runs by snakemake with 2 agents, {sweep.seconds:.0f} s")
+    measurement(
+        f"{example}: {len(sweep.rows)} runs by snakemake with 2 agents, {sweep.seconds:.0f} s"
+    )
     all_metrics = {row["run_id"]: sweep.metrics(row["run_id"]) for row in sweep.rows}
     assert sorted(all_metrics) == sorted(p.name for p in (sweep.work / "results/runs").iterdir())
     if "run_cap" in sweep.spec:
@@ -373,7 +437,9 @@ def test_an_example_sweeps_end_to_end(example, swept, measurement):
     if "early_terminate" in sweep.spec:
         # the sweep is deterministic (a seeded engine, a deterministic program, 1 thread), and
         # hyperband stops a run of this one: the stopped run's checks above are not idle
-        assert "stopped" in {row["state"] for row in sweep.rows}, [row["state"] for row in sweep.rows]
+        assert "stopped" in {row["state"] for row in sweep.rows}, [
+            row["state"] for row in sweep.rows
+        ]
 
     best = json.loads((sweep.work / "results/best/best_run.json").read_text())
     if sweep.metric:

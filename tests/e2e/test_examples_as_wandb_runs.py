@@ -65,10 +65,15 @@ def first_suggestion(sweep: dict) -> dict:
     random.seed(0)
     np.random.seed(0)
     run = sweeps.next_run(sweep, [], validate=True)
-    return {name: getattr(item["value"], "item", lambda v=item["value"]: v)() for name, item in run.config.items()}
+    return {
+        name: getattr(item["value"], "item", lambda v=item["value"]: v)()
+        for name, item in run.config.items()
+    }
 
 
-def run_as_agent(example: str, params: dict, data: Path, work: Path, run_id: str, seed: int | None = None):
+def run_as_agent(
+    example: str, params: dict, data: Path, work: Path, run_id: str, seed: int | None = None
+):
     """Run one of the example's runs as W&B's agent would; returns (run folder, seconds)."""
     code = work / "code"
     shutil.copytree(EXAMPLES / example, code)  # the agent's working directory is the user's
@@ -76,7 +81,11 @@ def run_as_agent(example: str, params: dict, data: Path, work: Path, run_id: str
     param_path = wandb_dir / "wandb" / "sweep-local" / f"config-{run_id}.yaml"
     args = {name: {"value": value} for name, value in params.items()}
     save_config_file_from_dict(str(param_path), args)
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("WANDB_", "SNAKESWEEP_"))}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("WANDB_", "SNAKESWEEP_"))
+    }
     env.update(
         WANDB_MODE="offline",
         WANDB_DIR=str(wandb_dir),
@@ -88,9 +97,19 @@ def run_as_agent(example: str, params: dict, data: Path, work: Path, run_id: str
         MNIST_ROOT=str(work / "no-mnist-here"),
     )
     if "program" in sweep_file(example):
-        argv = [sys.executable, sweep_file(example)["program"], *create_sweep_command_args({"args": args})["args"]]
+        argv = [
+            sys.executable,
+            sweep_file(example)["program"],
+            *create_sweep_command_args({"args": args})["args"],
+        ]
     else:
-        argv = [sys.executable, "-c", CALL_FUNCTION, "train.py:train", *([str(seed)] if seed is not None else [])]
+        argv = [
+            sys.executable,
+            "-c",
+            CALL_FUNCTION,
+            "train.py:train",
+            *([str(seed)] if seed is not None else []),
+        ]
     start = time.monotonic()
     done = subprocess.run(argv, cwd=code, env=env, capture_output=True, text=True, timeout=300)
     seconds = time.monotonic() - start
@@ -104,7 +123,10 @@ def run_as_agent(example: str, params: dict, data: Path, work: Path, run_id: str
 def summary(run_dir: Path) -> dict:
     out = subprocess.run(
         [str(WANDB), "leet", "inspect", "--summary", "--json", str(run_dir)],
-        check=True, capture_output=True, text=True, timeout=60,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     return json.loads(out.stdout)
 
@@ -112,11 +134,19 @@ def summary(run_dir: Path) -> dict:
 def history(run_dir: Path) -> list[dict]:
     """Every logged row, without wandb's own timing keys."""
     out = subprocess.run(
-        [str(WANDB), "leet", "inspect", "--json", str(run_dir)], check=True, capture_output=True, text=True, timeout=60
+        [str(WANDB), "leet", "inspect", "--json", str(run_dir)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     records = (json.loads(line) for line in out.stdout.splitlines() if line.strip())
     return [
-        {key: value for key, value in record["history"]["item"].items() if key not in ("_runtime", "_timestamp")}
+        {
+            key: value
+            for key, value in record["history"]["item"].items()
+            if key not in ("_runtime", "_timestamp")
+        }
         for record in records
         if record["type"] == "history"
     ]
@@ -182,7 +212,9 @@ def test_the_simulated_curves_are_noisy_unless_python_random_is_seeded(mnist_npz
     params = {"learning_rate": 0.003, "batch_size": 32, "dropout": 0.2}
     curves = []
     for name, seed in (("u1", None), ("u2", None), ("s1", 7), ("s2", 7)):
-        run_dir, _ = run_as_agent("simulated-curves-function", params, mnist_npz, tmp_path / name, f"sim0{name}0", seed)
+        run_dir, _ = run_as_agent(
+            "simulated-curves-function", params, mnist_npz, tmp_path / name, f"sim0{name}0", seed
+        )
         curves.append([row["val_loss"] for row in history(run_dir)])
     assert len(curves[0]) == 10
     assert curves[0] != curves[1]

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import psutil
 import pytest
+from workflow_helpers import copy_workflow, run_pipeline, snakemake, tiny_config
 
 from snakesweep.record.state import fold
 from snakesweep.record.store import EventLog
-from workflow_helpers import copy_workflow, run_pipeline, snakemake, tiny_config
 
 pytestmark = pytest.mark.slow
 
@@ -25,12 +25,20 @@ pytestmark = pytest.mark.slow
 def _start(work, config, *args):
     return subprocess.Popen(
         [sys.executable, "-m", "snakemake", "--cores", "2", *args, "--configfile", str(config)],
-        cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        cwd=work,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
 
 
 def _events(work):
-    stores = list((work / "results/sweep/stores").glob("*.log")) if (work / "results/sweep/stores").exists() else []
+    stores = (
+        list((work / "results/sweep/stores").glob("*.log"))
+        if (work / "results/sweep/stores").exists()
+        else []
+    )
     return EventLog(stores[0]).read() if stores else []
 
 
@@ -49,7 +57,11 @@ def _agent_processes(work):
     for proc in psutil.process_iter(["cmdline", "cwd"]):
         try:
             cmdline = " ".join(proc.info["cmdline"] or [])
-            if proc.info["cwd"] == str(work) and ".snakemake/scripts" in cmdline and "agent.py" in cmdline:
+            if (
+                proc.info["cwd"] == str(work)
+                and ".snakemake/scripts" in cmdline
+                and "agent.py" in cmdline
+            ):
                 found.append(proc)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
@@ -81,7 +93,10 @@ def test_sigkilled_agent_is_retried_by_snakemake_and_its_run_requeued(tmp_path, 
     config = tiny_config(work, agents=1)
     # mid-epoch: a run has been claimed and has not finished yet
     _kill_an_agent_when(
-        work, config, lambda: any(e["event"] == "claim" for e in _events(work)) and _agent_processes(work), "a claim"
+        work,
+        config,
+        lambda: any(e["event"] == "claim" for e in _events(work)) and _agent_processes(work),
+        "a claim",
     )
     events = _events(work)
     runs = fold(events)
@@ -109,7 +124,10 @@ def test_killed_pipeline_restarts_where_it_stopped(tmp_path, tiny_run):
     before = fold(_events(work))
     finished_before = {r.run_id for r in before.values() if r.state == "finished"}
     assert finished_before and len(finished_before) < 4
-    stamps = {rid: (work / "results/runs" / rid / "metrics.json").stat().st_mtime_ns for rid in finished_before}
+    stamps = {
+        rid: (work / "results/runs" / rid / "metrics.json").stat().st_mtime_ns
+        for rid in finished_before
+    }
 
     # after a hard kill Snakemake's lock stays behind; --unlock is the documented first step
     assert snakemake(work, "--unlock", "--configfile", str(config)).returncode == 0
@@ -175,9 +193,14 @@ def test_a_diverging_run_is_listed_as_failed_and_the_best_is_chosen_among_the_re
 def test_when_every_run_fails_aggregate_says_so_and_points_at_the_logs(tmp_path):
     work = copy_workflow(tmp_path / "w")
     sweep = DIVERGING_SWEEP.replace("[0.05, 1.0e+12]", "[1.0e+12, 1.0e+13]")
-    result = snakemake(work, "--cores", "2", "--configfile", str(tiny_config(work, agents=1, sweep=sweep)))
+    result = snakemake(
+        work, "--cores", "2", "--configfile", str(tiny_config(work, agents=1, sweep=sweep))
+    )
     assert result.returncode != 0
-    assert "no run of sweep" in result.stdout and "can be ranked by val_accuracy (maximize) (2 runs: {'failed': 2})" in result.stdout
+    assert (
+        "no run of sweep" in result.stdout
+        and "can be ranked by val_accuracy (maximize) (2 runs: {'failed': 2})" in result.stdout
+    )
     assert "results/logs/agent-*.log" in result.stdout
     assert not (work / "results/best/model.onnx").exists()
     assert not (work / "results/leaderboard.csv").exists()  # no half-written aggregate
@@ -185,14 +208,19 @@ def test_when_every_run_fails_aggregate_says_so_and_points_at_the_logs(tmp_path)
 
 def _mount_tmpfs(target: Path, options: str):
     target.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(target)], capture_output=True)
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(target)], capture_output=True
+    )
     if result.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here ({result.stderr.decode().strip()}): needs root")
 
 
 @pytest.mark.parametrize(
     ("options", "message"),
-    [("size=64k", "No space left on device [errno 28]"), ("ro,size=1m", "Read-only file system [errno 30]")],
+    [
+        ("size=64k", "No space left on device [errno 28]"),
+        ("ro,size=1m", "Read-only file system [errno 30]"),
+    ],
     ids=["disk-full", "read-only"],
 )
 def test_full_or_read_only_results_is_reported_as_such(tmp_path, options, message):

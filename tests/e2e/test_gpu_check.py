@@ -13,11 +13,11 @@ import sys
 import time
 from pathlib import Path
 
+import gpu_check  # benchmarks/, on sys.path through workflow_helpers
 import pytest
 import torch
 from workflow_helpers import REPO, copy_checkout
 
-import gpu_check  # benchmarks/, on sys.path through workflow_helpers
 from snakesweep import paths
 from snakesweep.train.run import execute_run
 
@@ -25,11 +25,21 @@ SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
 STEPS = range(6)
 
 
-def run_gpu_check(checkout: Path, *args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+def run_gpu_check(
+    checkout: Path, *args: str, env_extra: dict | None = None
+) -> subprocess.CompletedProcess:
     """The copy's script, with the Python running the tests (the copy has no .venv)."""
     env = {**os.environ, "PYTHON": sys.executable, **(env_extra or {})}
-    return subprocess.run([sys.executable, "benchmarks/gpu_check.py", *args], check=False, cwd=checkout, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "benchmarks/gpu_check.py", *args],
+        check=False,
+        cwd=checkout,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=600,
+    )
 
 
 def report(folder: Path) -> dict:
@@ -44,8 +54,13 @@ def test_cpu_only_runs_every_step_and_leaves_the_checkout_alone(tmp_path, measur
     before = sorted(p.relative_to(checkout) for p in checkout.rglob("*"))
     mnist = {"MNIST_DIR": str(SHARED_MNIST)} if SHARED_MNIST.is_dir() else {}
     started = time.perf_counter()
-    result = run_gpu_check(checkout, "--cpu-only", "--out", str(tmp_path / "report"),
-                           env_extra={"TMPDIR": str(tmp_path), **mnist})
+    result = run_gpu_check(
+        checkout,
+        "--cpu-only",
+        "--out",
+        str(tmp_path / "report"),
+        env_extra={"TMPDIR": str(tmp_path), **mnist},
+    )
     measurement(f"benchmarks/gpu_check.py --cpu-only: {time.perf_counter() - started:.0f} s")
     out = result.stdout
     assert result.returncode == 0, out[-3000:]
@@ -58,7 +73,10 @@ def test_cpu_only_runs_every_step_and_leaves_the_checkout_alone(tmp_path, measur
     written = report(tmp_path / "report")
     assert written["failed"] == [] and sorted(written["steps"]) == list(STEPS)
     assert written["steps"][3]["findings"]["bit_identical"] is True
-    assert [a["device"] for a in written["steps"][4]["findings"]["pipelines"][0]["agents"]] == ["cpu", "cpu"]
+    assert [a["device"] for a in written["steps"][4]["findings"]["pipelines"][0]["agents"]] == [
+        "cpu",
+        "cpu",
+    ]
     assert (tmp_path / "report" / "gpu-check.txt").read_text() == out
     assert sorted(p.relative_to(checkout) for p in checkout.rglob("*")) == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("gpu-check.")]  # scratch removed
@@ -67,7 +85,9 @@ def test_cpu_only_runs_every_step_and_leaves_the_checkout_alone(tmp_path, measur
 @pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
 def test_without_a_gpu_the_gpu_run_fails_at_step_1(tmp_path):
-    result = run_gpu_check(copy_checkout(tmp_path / "checkout"), env_extra={"TMPDIR": str(tmp_path)})
+    result = run_gpu_check(
+        copy_checkout(tmp_path / "checkout"), env_extra={"TMPDIR": str(tmp_path)}
+    )
     assert result.returncode == 1, result.stdout[-3000:]
     assert "-- step 1 FAILED" in result.stdout and "torch sees no CUDA GPU here" in result.stdout
     assert "== step 2" not in result.stdout
@@ -80,16 +100,28 @@ def write_agent(workdir: Path, name: str, slot: int, start: str, end: str) -> No
     """An agent's summary and log as a GPU agent job leaves them (snakesweep.agent.job)."""
     summary = workdir / paths.agent_output(name)
     summary.parent.mkdir(parents=True, exist_ok=True)
-    summary.write_text(json.dumps({"agent": name, "runs": [{"run_id": "0000-x"}], "device": "cuda:0",
-                                   "cuda_visible_devices": None}))
+    summary.write_text(
+        json.dumps(
+            {
+                "agent": name,
+                "runs": [{"run_id": "0000-x"}],
+                "device": "cuda:0",
+                "cuda_visible_devices": None,
+            }
+        )
+    )
     log = workdir / paths.LOGS / f"agent-{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    log.write_text(f"2026-01-01 {start},000 INFO snakesweep.agent.devices: device: cuda:0 (GPU 0, slot {slot} of 1)\n"
-                   f"2026-01-01 {end},000 INFO snakesweep.run: run finished\n")
+    log.write_text(
+        f"2026-01-01 {start},000 INFO snakesweep.agent.devices: device: cuda:0 (GPU 0, slot {slot} of 1)\n"
+        f"2026-01-01 {end},000 INFO snakesweep.run: run finished\n"
+    )
 
 
 @pytest.mark.parametrize(("second_start", "clash"), [("10:00:30", True), ("10:01:30", False)])
-def test_agents_report_flags_one_gpu_slot_held_by_two_agents_at_once(tmp_path, capsys, second_start, clash):
+def test_agents_report_flags_one_gpu_slot_held_by_two_agents_at_once(
+    tmp_path, capsys, second_start, clash
+):
     write_agent(tmp_path, "0", 1, "10:00:00", "10:01:00")
     write_agent(tmp_path, "1", 1, second_start, "10:02:00")
     found = gpu_check.agents(tmp_path)
@@ -127,9 +159,27 @@ def test_compare_runs_names_what_differs(tiny_npz, tmp_path, capsys):
 def test_cuda_run_exports_and_verifies_the_same_onnx_twice(tiny_npz, tmp_path):
     """The whole run on a GPU, not only training (tests/test_trainer.py::test_cuda_is_reproducible):
     the model is exported and checked with onnxruntime from CUDA weights, and the bytes repeat."""
-    a = execute_run({"epochs": 1}, tiny_npz, tmp_path / "a", seed=3, device="cuda", threads=1, wandb_mode="disabled")
-    b = execute_run({"epochs": 1}, tiny_npz, tmp_path / "b", seed=3, device="cuda", threads=1, wandb_mode="disabled")
+    a = execute_run(
+        {"epochs": 1},
+        tiny_npz,
+        tmp_path / "a",
+        seed=3,
+        device="cuda",
+        threads=1,
+        wandb_mode="disabled",
+    )
+    b = execute_run(
+        {"epochs": 1},
+        tiny_npz,
+        tmp_path / "b",
+        seed=3,
+        device="cuda",
+        threads=1,
+        wandb_mode="disabled",
+    )
     assert a["state"] == b["state"] == "finished", (a["reason"], b["reason"])
     assert a["device"] == "cuda" and a["onnx"]["max_abs_diff"] <= 1e-4
     assert (tmp_path / "a/model.onnx").read_bytes() == (tmp_path / "b/model.onnx").read_bytes()
-    assert {k: v for k, v in a.items() if k not in ("timing", "wandb")} == {k: v for k, v in b.items() if k not in ("timing", "wandb")}
+    assert {k: v for k, v in a.items() if k not in ("timing", "wandb")} == {
+        k: v for k, v in b.items() if k not in ("timing", "wandb")
+    }

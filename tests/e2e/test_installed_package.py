@@ -14,7 +14,6 @@ import sysconfig
 from pathlib import Path
 
 import pytest
-
 from workflow_helpers import REPO
 
 pytestmark = pytest.mark.slow
@@ -34,20 +33,61 @@ def installed(tmp_path_factory):
     dependencies already installed here (their site-packages on its path, after its own), and
     snakesweep only from the wheel built from this checkout."""
     root = tmp_path_factory.mktemp("installed")
-    _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(root / "dist"),
-         str(REPO), cwd=root, env=os.environ)
-    _run(sys.executable, "-m", "venv", "--without-pip", str(root / "venv"), cwd=root, env=os.environ)
+    _run(
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "--no-deps",
+        "--no-build-isolation",
+        "-q",
+        "-w",
+        str(root / "dist"),
+        str(REPO),
+        cwd=root,
+        env=os.environ,
+    )
+    _run(
+        sys.executable, "-m", "venv", "--without-pip", str(root / "venv"), cwd=root, env=os.environ
+    )
     bin_dir = root / "venv" / "bin"
-    site = Path(_run(str(bin_dir / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])",
-                     cwd=root, env=os.environ).stdout.strip())
+    site = Path(
+        _run(
+            str(bin_dir / "python"),
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+            cwd=root,
+            env=os.environ,
+        ).stdout.strip()
+    )
     (site / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     (wheel,) = (root / "dist").glob("snakesweep-*.whl")
-    _run(sys.executable, "-m", "pip", "--python", str(bin_dir / "python"), "install", "--no-deps", "--no-index", "-q",
-         str(wheel), cwd=root, env=os.environ)
+    _run(
+        sys.executable,
+        "-m",
+        "pip",
+        "--python",
+        str(bin_dir / "python"),
+        "install",
+        "--no-deps",
+        "--no-index",
+        "-q",
+        str(wheel),
+        cwd=root,
+        env=os.environ,
+    )
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["PATH"] = os.pathsep.join([str(bin_dir), env.get("PATH", "")])
-    where = _run(str(bin_dir / "python"), "-c", "import snakesweep; print(snakesweep.__file__)", cwd=root, env=env)
-    assert Path(where.stdout.strip()).is_relative_to(site), where.stdout  # the wheel's, not this checkout's
+    where = _run(
+        str(bin_dir / "python"),
+        "-c",
+        "import snakesweep; print(snakesweep.__file__)",
+        cwd=root,
+        env=env,
+    )
+    assert Path(where.stdout.strip()).is_relative_to(site), (
+        where.stdout
+    )  # the wheel's, not this checkout's
     return bin_dir, env
 
 
@@ -73,7 +113,10 @@ def test_two_commands_from_a_folder_with_only_train_py_and_sweep_yaml(installed,
     rows = (folder / "results/leaderboard.csv").read_text().splitlines()
     assert rows[0].startswith("rank,run_id,state,val_loss,batch_size,epochs,hidden,learning_rate")
     assert len(rows) == 1 + 8  # the example's run_cap
-    assert json.loads((folder / "results/sweep/sweep.json").read_text())["objective"]["kind"] == "program"
+    assert (
+        json.loads((folder / "results/sweep/sweep.json").read_text())["objective"]["kind"]
+        == "program"
+    )
     status = _run(str(bin_dir / "snakesweep"), "status", cwd=folder, env=env).stdout
     assert "metric val_loss (minimize)" in status and "elapsed" in status and "done" in status
     verify = _run(str(bin_dir / "snakesweep"), "verify", cwd=folder, env=env).stdout
@@ -86,8 +129,18 @@ def test_the_project_plans_its_agent_jobs_on_slurm(installed, project):
     bin_dir, env = installed
     folder, _ = project
     plan_env = {k: v for k, v in env.items() if k != "SLURM_CONF"}
-    dry = _run(str(bin_dir / "python"), "-m", "snakemake", "-n", "--profile", "slurm", "--forcerun", "agent",
-               cwd=folder, env=plan_env).stdout
+    dry = _run(
+        str(bin_dir / "python"),
+        "-m",
+        "snakemake",
+        "-n",
+        "--profile",
+        "slurm",
+        "--forcerun",
+        "agent",
+        cwd=folder,
+        env=plan_env,
+    ).stdout
     stats = dry.split("Job stats:")[1]
     assert any(line.split() == ["agent", "2"] for line in stats.splitlines()), stats
 

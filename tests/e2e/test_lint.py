@@ -13,7 +13,11 @@ pytestmark = pytest.mark.slow  # starts snakemake or many processes: not in `mak
 
 def test_snakemake_lint_is_clean():
     result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--lint"], cwd=REPO, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "snakemake", "--lint"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
@@ -21,7 +25,11 @@ def test_snakemake_lint_is_clean():
 
 
 def test_snakefmt_check_is_clean():
-    snakefmt = shutil.which("snakefmt", path=str(Path(sys.executable).parent)) or shutil.which("snakefmt")
+    snakefmt = shutil.which("snakefmt", path=str(Path(sys.executable).parent)) or shutil.which(
+        "snakefmt"
+    )
     assert snakefmt, "snakefmt is a dev dependency: pip install -e '.[dev]'"
-    result = subprocess.run([snakefmt, "--check", "."], cwd=REPO, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [snakefmt, "--check", "."], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -13,13 +13,20 @@ import subprocess
 import time
 
 import pytest
-
 from workflow_helpers import snakemake
 
 pytestmark = pytest.mark.slow
 
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
 VIEWS = ("parallel_coordinates.png", "importance.png", "progress.png")
 
 
@@ -29,7 +36,9 @@ def chromium():
     if found:
         return found
     if os.geteuid() != 0 or not shutil.which("apt-get"):
-        pytest.skip("Chromium is not installed, and installing Debian's package needs root and apt-get")
+        pytest.skip(
+            "Chromium is not installed, and installing Debian's package needs root and apt-get"
+        )
     install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"]
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     if subprocess.run(install, env=env, capture_output=True, timeout=900).returncode:
@@ -42,10 +51,18 @@ class Browser:
     """One headless Chromium tab, spoken to over the DevTools pipe (fd 3 in, fd 4 out)."""
 
     def __init__(self, chromium, profile, log):
-        command = [chromium, *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-pipe", "about:blank"]
+        command = [
+            chromium,
+            *FLAGS,
+            f"--user-data-dir={profile}",
+            "--remote-debugging-pipe",
+            "about:blank",
+        ]
         self.process = subprocess.Popen(
             ["sh", "-c", 'exec "$@" 3<&0 4>&1 0</dev/null 1>/dev/null', "sh", *command],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
         )
         self.last_id, self.pending, self.session = 0, b"", None
 
@@ -69,10 +86,14 @@ class Browser:
 
     def open(self, url):
         target = self.call("Target.createTarget", url=url)["targetId"]
-        self.session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        self.session = self.call("Target.attachToTarget", targetId=target, flatten=True)[
+            "sessionId"
+        ]
 
     def js(self, expression):
-        reply = self.call("Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True)
+        reply = self.call(
+            "Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True
+        )
         assert "exceptionDetails" not in reply, reply["exceptionDetails"]
         return reply["result"].get("value")
 
@@ -90,15 +111,21 @@ class Browser:
 ROW = "[...document.querySelectorAll('tr')].find(r => r.cells[0] && r.cells[0].innerText.trim() === {path!r})"
 
 
-def test_report_shows_the_sweep_views_and_the_leaderboard_in_a_real_browser(tiny_run, chromium, tmp_path):
+def test_report_shows_the_sweep_views_and_the_leaderboard_in_a_real_browser(
+    tiny_run, chromium, tmp_path
+):
     work, config, _ = tiny_run
     result = snakemake(work, "--report", "report.html", "--configfile", str(config))
     assert result.returncode == 0, result.stdout[-3000:]
     browser = Browser(chromium, tmp_path / "profile", open(tmp_path / "chromium.log", "w"))
     try:
         browser.open((work / "report.html").as_uri())
-        browser.wait_for("[...document.querySelectorAll('nav a')].some(a => a.innerText.trim() === 'Sweep')")
-        browser.js("[...document.querySelectorAll('nav a')].find(a => a.innerText.trim() === 'Sweep').click()")
+        browser.wait_for(
+            "[...document.querySelectorAll('nav a')].some(a => a.innerText.trim() === 'Sweep')"
+        )
+        browser.js(
+            "[...document.querySelectorAll('nav a')].find(a => a.innerText.trim() === 'Sweep').click()"
+        )
         browser.wait_for(f"!!{ROW.format(path='results/leaderboard.csv')}")
 
         # the leaderboard: its row links the CSV itself; decode what the page holds
@@ -117,7 +144,9 @@ def test_report_shows_the_sweep_views_and_the_leaderboard_in_a_real_browser(tiny
             assert width >= 400 and height >= 200, (name, width, height)  # decoded, a real figure
         # each view's caption (one file, per-figure text) is shown with its result info
         caption = "Parallel coordinates: one vertical axis per swept parameter"
-        browser.js(f"{ROW.format(path='results/plots/parallel_coordinates.png')}.querySelector('a[iconname=information-circle]').click()")
+        browser.js(
+            f"{ROW.format(path='results/plots/parallel_coordinates.png')}.querySelector('a[iconname=information-circle]').click()"
+        )
         browser.wait_for(f"document.body.innerText.replace(/\\s+/g, ' ').includes({caption!r})")
     finally:
         browser.close()

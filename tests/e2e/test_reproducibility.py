@@ -10,7 +10,6 @@ is pinned to the bundled sample, which is what the default `auto` falls back to 
 import time
 
 import pytest
-
 from workflow_helpers import checkout_env, copy_checkout, run_pipeline, write_config
 
 pytestmark = pytest.mark.slow
@@ -24,10 +23,14 @@ def _default_pipeline(checkout, **overrides):
     return {path: (checkout / path).read_bytes() for path in OUTPUTS}
 
 
-def test_default_pipeline_is_bit_reproducible_across_checkouts_and_the_seed_matters(tmp_path, measurement):
+def test_default_pipeline_is_bit_reproducible_across_checkouts_and_the_seed_matters(
+    tmp_path, measurement
+):
     started = time.monotonic()
     first = _default_pipeline(copy_checkout(tmp_path / "first"))
-    measurement(f"default pipeline (6 runs, 2 agents, data stage included): {time.monotonic() - started:.1f} s")
+    measurement(
+        f"default pipeline (6 runs, 2 agents, data stage included): {time.monotonic() - started:.1f} s"
+    )
     second = _default_pipeline(copy_checkout(tmp_path / "second"))
     assert first == second
     other = _default_pipeline(copy_checkout(tmp_path / "other"), seed=1)

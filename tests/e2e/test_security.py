@@ -3,7 +3,6 @@
 import re
 
 import pytest
-
 from workflow_helpers import copy_workflow, run_pipeline, tiny_config
 
 pytestmark = pytest.mark.slow

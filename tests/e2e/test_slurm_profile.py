@@ -13,7 +13,6 @@ import pytest
 import yaml
 from snakemake_executor_plugin_slurm.submit_string import get_submit_command
 from snakemake_executor_plugin_slurm.utils import set_gres_string
-
 from workflow_helpers import REPO, copy_workflow, snakemake
 
 pytestmark = pytest.mark.slow  # starts snakemake or many processes: not in `make test-fast`
@@ -95,7 +94,10 @@ def test_cpus_per_gpu_covers_the_agents_threads(dry_run):
 
 def test_the_profile_uses_the_official_executor_and_keeps_cheap_steps_local():
     assert PROFILE["executor"] == "slurm"
-    workflow = "".join(p.read_text() for p in [REPO / "Snakefile", *sorted((REPO / "workflow/rules").glob("*.smk"))])
+    workflow = "".join(
+        p.read_text()
+        for p in [REPO / "Snakefile", *sorted((REPO / "workflow/rules").glob("*.smk"))]
+    )
     blocks = {block.split(":")[0]: block for block in workflow.split("\nrule ")[1:]}
     for rule in ("all", "download_mnist", "subsample", "register_sweep", "aggregate"):
         assert "\n    localrule: True\n" in blocks[rule], rule  # per rule: it holds in a module too

@@ -43,7 +43,16 @@ def test_sixteen_agents_hand_out_200_configs_exactly_once(tmp_path, sweep, reque
     (tmp_path / "sweep.json").write_text(json.dumps({"config": sweep, "seed": 0}))
     agents = [
         subprocess.Popen(
-            [sys.executable, str(FAKE_AGENT), str(store), str(tmp_path / "sweep.json"), f"a{i}", "1000", "0", "30"],
+            [
+                sys.executable,
+                str(FAKE_AGENT),
+                str(store),
+                str(tmp_path / "sweep.json"),
+                f"a{i}",
+                "1000",
+                "0",
+                "30",
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -66,7 +75,11 @@ def test_sixteen_agents_hand_out_200_configs_exactly_once(tmp_path, sweep, reque
     assert set(claims.values()) == {1} and set(finishes.values()) == {1}
     assert sum(len(s["runs"]) for s in summaries) == 200
     if sweep["method"] == "grid":
-        grid = {(lr, bs) for lr in sweep["parameters"]["learning_rate"]["values"] for bs in sweep["parameters"]["batch_size"]["values"]}
+        grid = {
+            (lr, bs)
+            for lr in sweep["parameters"]["learning_rate"]["values"]
+            for bs in sweep["parameters"]["batch_size"]["values"]
+        }
         assert {(r.config["learning_rate"], r.config["batch_size"]) for r in runs.values()} == grid
 
     latencies = sorted(x for s in summaries for x in s["claim_seconds"])

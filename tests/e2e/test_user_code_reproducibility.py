@@ -14,15 +14,15 @@ from collections import Counter
 
 import pytest
 import yaml
-
-from snakesweep.record.state import fold
 from test_faults import _agent_processes, _events, _start, _wait_for
 from workflow_helpers import copy_workflow, run_pipeline, tiny_config
+
+from snakesweep.record.state import fold
 
 pytestmark = pytest.mark.slow
 
 # A W&B user's argparse program: deterministic curves from its flags, one val_loss per epoch.
-PROGRAM = '''
+PROGRAM = """
 import argparse, math, wandb
 parser = argparse.ArgumentParser()
 parser.add_argument("--learning_rate", type=float, default=0.01)
@@ -33,7 +33,7 @@ with wandb.init(config=vars(args)) as run:
     floor = 0.1 + abs(math.log10(args.learning_rate / 0.003)) + 8 / args.width
     for epoch in range(1, args.epochs + 1):
         run.log({"epoch": epoch, "val_loss": floor + 2.0 / epoch, "width_seen": args.width})
-'''
+"""
 PROGRAM_SWEEP = {
     "program": "train.py",
     "method": "bayes",
@@ -48,14 +48,14 @@ PROGRAM_SWEEP = {
 }
 
 # A function whose only randomness is Python's unseeded `random`.
-FUNCTION = '''
+FUNCTION = """
 import random, wandb
 
 def train():
     with wandb.init(config={"scale": 1.0}) as run:
         for step in range(3):
             run.log({"loss": wandb.config.scale * random.random(), "draw": random.random()})
-'''
+"""
 FUNCTION_SWEEP = {
     "method": "random",
     "run_cap": 6,
@@ -83,7 +83,9 @@ def _config(work, agents, function=None):
 def _verify(work):
     result = subprocess.run(
         [sys.executable, "-m", "snakesweep.cli", "verify", "--results", str(work / "results")],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
@@ -93,8 +95,12 @@ def _sigkill_an_agent_mid_sweep(work, config):
     """Start the pipeline, SIGKILL an agent once two runs have finished, let it fail, run again."""
     pipeline = _start(work, config)
     try:
-        _wait_for(lambda: sum(e["event"] == "finish" for e in _events(work)) >= 2 and _agent_processes(work),
-                  what="two finished runs")
+        _wait_for(
+            lambda: (
+                sum(e["event"] == "finish" for e in _events(work)) >= 2 and _agent_processes(work)
+            ),
+            what="two finished runs",
+        )
         os.kill(_agent_processes(work)[0].pid, signal.SIGKILL)
         pipeline.communicate(timeout=900)
     finally:
@@ -105,8 +111,11 @@ def _sigkill_an_agent_mid_sweep(work, config):
 
 @pytest.mark.parametrize("kind", ["program", "function"])
 def test_the_same_leaderboard_with_1_and_3_agents_and_after_a_killed_agent(tmp_path, kind):
-    code, sweep, function = (PROGRAM, PROGRAM_SWEEP, None) if kind == "program" else (
-        FUNCTION, FUNCTION_SWEEP, "usercode/train.py:train")
+    code, sweep, function = (
+        (PROGRAM, PROGRAM_SWEEP, None)
+        if kind == "program"
+        else (FUNCTION, FUNCTION_SWEEP, "usercode/train.py:train")
+    )
     boards = {}
     for label, agents in (("one", 1), ("three", 3), ("killed", 2)):
         work = _workdir(tmp_path, label, code, sweep)
@@ -120,25 +129,31 @@ def test_the_same_leaderboard_with_1_and_3_agents_and_after_a_killed_agent(tmp_p
         runs = fold(_events(work))
         assert len(runs) == sweep["run_cap"]
         if kind == "program":  # hyperband stopped at least one run, deterministically
-            assert any(run.state == "stopped" for run in runs.values()), Counter(r.state for r in runs.values())
+            assert any(run.state == "stopped" for run in runs.values()), Counter(
+                r.state for r in runs.values()
+            )
         else:  # the unseeded draws differ from run to run: seeded per run, not once for all
             draws = {run.summary["draw"] for run in runs.values()}
             assert len(draws) == len(runs)
     assert boards["one"] == boards["three"] == boards["killed"], boards
 
 
-FLAKY = '''
+FLAKY = """
 import os, sys, wandb
 with wandb.init(config={"lr": 0.1}) as run:
     if wandb.config.lr > 0.5 and not os.path.exists(os.environ["FIXED_FLAG"]):
         sys.exit("a bug: lr " + str(wandb.config.lr))
     run.log({"val_loss": wandb.config.lr})
-'''
+"""
 
 
 def test_retry_runs_the_failed_runs_again_and_redoes_no_finished_one(tmp_path):
-    sweep = {"program": "train.py", "method": "grid", "metric": {"name": "val_loss", "goal": "minimize"},
-             "parameters": {"lr": {"values": [0.1, 0.9, 0.2, 0.8]}}}
+    sweep = {
+        "program": "train.py",
+        "method": "grid",
+        "metric": {"name": "val_loss", "goal": "minimize"},
+        "parameters": {"lr": {"values": [0.1, 0.9, 0.2, 0.8]}},
+    }
     work = _workdir(tmp_path, "w", FLAKY, sweep)
     config = _config(work, 2)
     flag = tmp_path / "fixed"
@@ -149,16 +164,25 @@ def test_retry_runs_the_failed_runs_again_and_redoes_no_finished_one(tmp_path):
     assert len(failed) == 2 and all("a bug: lr" in before[r].reason for r in failed)
 
     flag.touch()  # the user fixes the code
-    retried = subprocess.run([sys.executable, "-m", "snakesweep.cli", "retry", "--results", str(work / "results")],
-                             capture_output=True, text=True, cwd=work)
-    assert retried.returncode == 0 and all(run_id in retried.stdout for run_id in failed), retried.stdout
+    retried = subprocess.run(
+        [sys.executable, "-m", "snakesweep.cli", "retry", "--results", str(work / "results")],
+        capture_output=True,
+        text=True,
+        cwd=work,
+    )
+    assert retried.returncode == 0 and all(run_id in retried.stdout for run_id in failed), (
+        retried.stdout
+    )
     run_pipeline(work, config, env=env)
     after = fold(_events(work))
     assert {r.run_id: r.state for r in after.values()} == dict.fromkeys(before, "finished")
     claims = Counter(e["run"] for e in _events(work) if e["event"] == "claim")
     assert all(claims[r] == (2 if r in failed else 1) for r in before)  # no finished run redone
     for run_id in failed:  # same index, config and seed
-        assert (after[run_id].index, after[run_id].config) == (before[run_id].index, before[run_id].config)
+        assert (after[run_id].index, after[run_id].config) == (
+            before[run_id].index,
+            before[run_id].config,
+        )
         metrics = json.loads((work / "results/runs" / run_id / "metrics.json").read_text())
         assert metrics["state"] == "finished"
     assert "verified" in _verify(work)

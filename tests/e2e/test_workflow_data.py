@@ -4,7 +4,6 @@ import json
 import socket
 
 import pytest
-
 from workflow_helpers import copy_workflow, snakemake, write_config
 
 pytestmark = pytest.mark.slow
@@ -56,9 +55,15 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
-        ({"data": {"fraction": 1.5}}, "invalid config at data.fraction: 1.5 is greater than the maximum of 1"),
+        (
+            {"data": {"fraction": 1.5}},
+            "invalid config at data.fraction: 1.5 is greater than the maximum of 1",
+        ),
         ({"seed": "x"}, "invalid config at seed: 'x' is not of type 'integer'"),
-        ({"data": {"sourec": "bundled"}}, "invalid config at data: Additional properties are not allowed ('sourec'"),
+        (
+            {"data": {"sourec": "bundled"}},
+            "invalid config at data: Additional properties are not allowed ('sourec'",
+        ),
         ({"data": {"source": "web"}}, "invalid config at data.source: 'web' is not one of"),
     ],
 )
@@ -75,15 +80,26 @@ def test_corrupted_local_copy_stops_the_data_stage_with_one_line(tmp_path):
     work = copy_workflow(tmp_path / "w")
     copy = tmp_path / "staged" / "MNIST" / "raw"
     copy.mkdir(parents=True)
-    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
-        (copy / name).write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x00")  # valid IDX header, not MNIST's bytes
+    for name in (
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ):
+        (copy / name).write_bytes(
+            b"\x00\x00\x08\x01\x00\x00\x00\x00"
+        )  # valid IDX header, not MNIST's bytes
     result = _run(work, {"data": {"source": "local", "path": str(tmp_path / "staged")}})
     assert result.returncode != 0
     expected = f"{copy / 'train-images-idx3-ubyte'}: MD5 "
     lines = [line for line in result.stdout.splitlines() if expected in line]
-    assert lines and "is not the expected 6bbc9ace898e44ae57da46a324031adb" in lines[0], result.stdout
+    assert lines and "is not the expected 6bbc9ace898e44ae57da46a324031adb" in lines[0], (
+        result.stdout
+    )
     assert "Traceback" not in result.stdout
-    assert not (work / "results" / "data").exists() or not any((work / "results" / "data").iterdir())
+    assert not (work / "results" / "data").exists() or not any(
+        (work / "results" / "data").iterdir()
+    )
     assert not (work / "resources" / "mnist" / "raw.npz").exists()
 
 

@@ -5,7 +5,6 @@ import hashlib
 import json
 
 import pytest
-
 from workflow_helpers import copy_workflow, run_pipeline, snakemake, tiny_config
 
 pytestmark = pytest.mark.slow
@@ -15,8 +14,17 @@ def test_dry_run_shows_the_dag(tmp_path):
     work = copy_workflow(tmp_path / "w")
     result = snakemake(work, "-n", "--configfile", str(tiny_config(work, agents=3)))
     assert result.returncode == 0, result.stdout
-    for rule, count in (("download_mnist", 1), ("subsample", 1), ("register_sweep", 1), ("agent", 3), ("aggregate", 1)):
-        assert any(line.split() == [rule, str(count)] for line in result.stdout.splitlines()), (rule, result.stdout)
+    for rule, count in (
+        ("download_mnist", 1),
+        ("subsample", 1),
+        ("register_sweep", 1),
+        ("agent", 3),
+        ("aggregate", 1),
+    ):
+        assert any(line.split() == [rule, str(count)] for line in result.stdout.splitlines()), (
+            rule,
+            result.stdout,
+        )
 
 
 def test_pipeline_publishes_a_verified_best_model(tiny_run):
@@ -36,7 +44,11 @@ def test_pipeline_publishes_a_verified_best_model(tiny_run):
     configs = {(r["learning_rate"], r["batch_size"]) for r in rows}
     assert len(configs) == 4  # every grid point exactly once
 
-    for name in ("val_accuracy_vs_learning_rate.png", "val_accuracy_vs_batch_size.png", "learning_curves_val_accuracy.png"):
+    for name in (
+        "val_accuracy_vs_learning_rate.png",
+        "val_accuracy_vs_batch_size.png",
+        "learning_curves_val_accuracy.png",
+    ):
         assert (work / "results/plots" / name).read_bytes()[:4] == b"\x89PNG"
     assert best["run_id"] in (work / "results/best/README.md").read_text()
     for agent in (0, 1):
@@ -55,7 +67,10 @@ def test_second_run_has_nothing_to_do_and_more_runs_continue_the_sweep(tiny_run)
     bigger = tiny_config(work, agents=3)
     result = run_pipeline(work, bigger)
     assert "register_sweep" not in result.stdout.split("Job stats:")[1].split("Select jobs")[0]
-    assert json.loads((work / "results/sweep/sweep.json").read_text())["sweep_id"] == sweep_before["sweep_id"]
+    assert (
+        json.loads((work / "results/sweep/sweep.json").read_text())["sweep_id"]
+        == sweep_before["sweep_id"]
+    )
     agent2 = json.loads((work / "results/sweep/agents/2.json").read_text())
     assert agent2["runs"] == []  # the grid was done: nothing was redone
 
@@ -68,7 +83,9 @@ def test_report_is_generated(tiny_run):
 
 
 def _outputs(work):
-    return {p: (work / p).read_bytes() for p in ("results/leaderboard.csv", "results/best/model.onnx")}
+    return {
+        p: (work / p).read_bytes() for p in ("results/leaderboard.csv", "results/best/model.onnx")
+    }
 
 
 def test_byte_identical_with_one_or_two_agents_and_seed_matters(tmp_path, tiny_run):
@@ -86,7 +103,10 @@ def test_byte_identical_with_one_or_two_agents_and_seed_matters(tmp_path, tiny_r
     ("sweep", "message"),
     [
         ("method: gridd\nparameters: {learning_rate: {values: [0.1]}}\n", "'gridd' is not one of"),
-        ("method: grid\nparameters: {learnig_rate: {values: [0.1]}}\n", "the trainer has no parameter 'learnig_rate'"),
+        (
+            "method: grid\nparameters: {learnig_rate: {values: [0.1]}}\n",
+            "the trainer has no parameter 'learnig_rate'",
+        ),
     ],
 )
 def test_bad_sweep_file_is_rejected_at_register_before_any_agent(tmp_path, sweep, message):
@@ -116,7 +136,9 @@ def test_a_sweep_without_a_metric_runs_to_the_end_and_says_how_it_ranked(tmp_pat
     result = run_pipeline(work, tiny_config(work, sweep=SEED_000_SWEEP))
     rows = list(csv.DictReader((work / "results/leaderboard.csv").open()))
     assert sorted(float(r["learning_rate"]) for r in rows) == [0.001, 0.01, 0.1]
-    assert [r["rank"] for r in rows] == ["1", "2", "3"] and {r["state"] for r in rows} == {"finished"}
+    assert [r["rank"] for r in rows] == ["1", "2", "3"] and {r["state"] for r in rows} == {
+        "finished"
+    }
     values = [float(r["val_accuracy"]) for r in rows]
     assert values == sorted(values, reverse=True)
     best = json.loads((work / "results/best/best_run.json").read_text())

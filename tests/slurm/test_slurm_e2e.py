@@ -29,7 +29,6 @@ from typing import NamedTuple
 
 import pytest
 import yaml
-
 from workflow_helpers import copy_workflow, tiny_config
 
 pytestmark = pytest.mark.slow
@@ -75,8 +74,12 @@ def existing_cluster(env: dict, sinfo: str) -> Cluster:
         )
     works, why = ask("sacct", "-n", "-X", "-S", "now", env=env)
     if not works:
-        pytest.skip(f"the SLURM cluster here has no job accounting, which the profile's status checks use (sacct: {why})")
-    return Cluster(env, partition, own=False, setup=f"SLURM: the cluster already here, partition {partition}")
+        pytest.skip(
+            f"the SLURM cluster here has no job accounting, which the profile's status checks use (sacct: {why})"
+        )
+    return Cluster(
+        env, partition, own=False, setup=f"SLURM: the cluster already here, partition {partition}"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +91,9 @@ def slurm():
     if answers:
         yield existing_cluster(env, sinfo)  # used as it is: never started or stopped here
         return
-    foreign = subprocess.run([str(CLUSTER), "foreign"], capture_output=True, text=True, check=True).stdout.split()
+    foreign = subprocess.run(
+        [str(CLUSTER), "foreign"], capture_output=True, text=True, check=True
+    ).stdout.split()
     if foreign:
         pytest.skip(
             f"SLURM is configured here ({', '.join(foreign)}, not written by this test) but no cluster "
@@ -105,11 +110,15 @@ def slurm():
     state = Path(tempfile.mkdtemp(prefix="snakesweep-slurm-"))
     state.chmod(0o755)
     result = subprocess.run(
-        ["timeout", "-k", "10", "180", str(CLUSTER), "start", str(state)], capture_output=True, text=True
+        ["timeout", "-k", "10", "180", str(CLUSTER), "start", str(state)],
+        capture_output=True,
+        text=True,
     )
     try:
         if result.returncode != 0:
-            logs = "\n".join(f"== {p.name}\n{p.read_text()[-2000:]}" for p in sorted((state / "log").glob("*")))
+            logs = "\n".join(
+                f"== {p.name}\n{p.read_text()[-2000:]}" for p in sorted((state / "log").glob("*"))
+            )
             pytest.fail(f"the test SLURM cluster did not start:\n{result.stderr}\n{logs}")
         setup = f"SLURM set-up: packages {installed - started:.1f} s, daemons {time.monotonic() - installed:.1f} s"
         yield Cluster(env, "debug", own=True, setup=setup)
@@ -121,13 +130,24 @@ def slurm():
 def _project(folder: Path) -> Path:
     """A user's own project folder as `snakesweep init` makes it (seed 002's example program and
     sweep file), the sweep cut to 4 runs of 1 epoch and the agents to this test's size."""
-    subprocess.run([sys.executable, "-m", "snakesweep.cli", "init", str(folder)], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "snakesweep.cli", "init", str(folder)],
+        check=True,
+        capture_output=True,
+    )
     sweep = yaml.safe_load((folder / "sweep.yaml").read_text())
     sweep.update(run_cap=4, parameters={**sweep["parameters"], "epochs": {"value": 1}})
     (folder / "sweep.yaml").write_text(yaml.safe_dump(sweep))
     config = folder / "test-config.yaml"
-    config.write_text(yaml.safe_dump({"data": {"source": "bundled"}, "sweep": {"heartbeat_timeout": 60},
-                                      "agents": {"count": 2, "device": "auto", "threads": 1}}))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "data": {"source": "bundled"},
+                "sweep": {"heartbeat_timeout": 60},
+                "agents": {"count": 2, "device": "auto", "threads": 1},
+            }
+        )
+    )
     return config
 
 
@@ -143,23 +163,44 @@ def test_sweep_runs_through_snakemake_profile_slurm(slurm, tmp_path, request, me
         request.addfinalizer(lambda: shutil.rmtree(root, ignore_errors=True))
     if where == "checkout":
         work = copy_workflow(root / "w")
-        config = tiny_config(work, agents={"count": 2, "device": "auto"}, sweep={"heartbeat_timeout": 60})
+        config = tiny_config(
+            work, agents={"count": 2, "device": "auto"}, sweep={"heartbeat_timeout": 60}
+        )
     else:
         work = root / "project"
         config = _project(work)
     started = time.monotonic()
     result = subprocess.run(
         [
-            "timeout", "-k", "30", "900",
-            sys.executable, "-m", "snakemake", "--profile", "slurm",
+            "timeout",
+            "-k",
+            "30",
+            "900",
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--profile",
+            "slurm",
             # what a test needs, nothing else:
-            "--default-resources", f"slurm_partition={slurm.partition}", "runtime=30", "mem_mb=2000",
-            "--slurm-no-account", "--slurm-init-seconds-before-status-checks", "2",
-            "--configfile", str(config),
+            "--default-resources",
+            f"slurm_partition={slurm.partition}",
+            "runtime=30",
+            "mem_mb=2000",
+            "--slurm-no-account",
+            "--slurm-init-seconds-before-status-checks",
+            "2",
+            "--configfile",
+            str(config),
         ],
-        cwd=work, env=slurm.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=work,
+        env=slurm.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
-    measurement(f"SLURM end-to-end run in a {where} (snakemake --profile slurm, 4 runs, 2 agents): {time.monotonic() - started:.1f} s")
+    measurement(
+        f"SLURM end-to-end run in a {where} (snakemake --profile slurm, 4 runs, 2 agents): {time.monotonic() - started:.1f} s"
+    )
     assert result.returncode == 0, result.stdout[-6000:]
 
     summaries = [json.loads((work / f"results/sweep/agents/{i}.json").read_text()) for i in (0, 1)]
@@ -171,7 +212,10 @@ def test_sweep_runs_through_snakemake_profile_slurm(slurm, tmp_path, request, me
         assert summary["cuda_visible_devices"], summaries
         if summary["device"] == "cpu":
             log = (work / f"results/logs/agent-{i}.log").read_text()
-            assert f"CUDA_VISIBLE_DEVICES={summary['cuda_visible_devices']} was assigned but torch sees no usable CUDA device" in log
+            assert (
+                f"CUDA_VISIBLE_DEVICES={summary['cuda_visible_devices']} was assigned but torch sees no usable CUDA device"
+                in log
+            )
         else:
             assert summary["device"] == "cuda:0", summaries
     if slurm.own:  # one node's two fake GPUs, one per agent job; torch cannot use them
@@ -181,10 +225,15 @@ def test_sweep_runs_through_snakemake_profile_slurm(slurm, tmp_path, request, me
     # the agent jobs really were submitted with --gpus=1 (SLURM's own accounting says so)
     sacct = subprocess.run(
         ["sacct", "-X", "-n", "-P", "-j", ",".join(job_ids), "-o", "JobID,ReqTRES,State"],
-        env=slurm.env, capture_output=True, text=True, check=True,
+        env=slurm.env,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     rows = [line.split("|") for line in sacct.splitlines() if line]
-    assert len(rows) == 2 and all("gres/gpu=1" in tres and state == "COMPLETED" for _, tres, state in rows), sacct
+    assert len(rows) == 2 and all(
+        "gres/gpu=1" in tres and state == "COMPLETED" for _, tres, state in rows
+    ), sacct
 
     best = json.loads((work / "results/best/best_run.json").read_text())
     if where == "checkout":

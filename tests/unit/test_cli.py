@@ -12,7 +12,9 @@ SNAKESWEEP = Path(sys.executable).with_name("snakesweep")
 
 
 def cli(*args, timeout=120):
-    return subprocess.run([str(SNAKESWEEP), *map(str, args)], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [str(SNAKESWEEP), *map(str, args)], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_two_epochs_on_the_bundled_split(mnist_npz, tmp_path):
@@ -21,7 +23,19 @@ def test_two_epochs_on_the_bundled_split(mnist_npz, tmp_path):
     config = tmp_path / "run.yaml"
     config.write_text("epochs: 2\n")
     out = tmp_path / "out"
-    proc = cli("train", "--config", config, "--data", mnist_npz, "--out", out, "--threads", "2", "--device", "cpu")
+    proc = cli(
+        "train",
+        "--config",
+        config,
+        "--data",
+        mnist_npz,
+        "--out",
+        out,
+        "--threads",
+        "2",
+        "--device",
+        "cpu",
+    )
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["state"] == "finished"
@@ -46,8 +60,19 @@ def test_bad_config_is_one_line_naming_file_and_key(tiny_npz, tmp_path):
 def test_failed_run_exits_non_zero(tiny_npz, tmp_path):
     config = tmp_path / "run.yaml"
     config.write_text("optimizer: sgd\nlearning_rate: 1.0e+12\nepochs: 1\n")
-    proc = cli("train", "--config", config, "--data", tiny_npz, "--out", tmp_path / "out", "--threads", "2",
-               "--wandb-mode", "disabled")
+    proc = cli(
+        "train",
+        "--config",
+        config,
+        "--data",
+        tiny_npz,
+        "--out",
+        tmp_path / "out",
+        "--threads",
+        "2",
+        "--wandb-mode",
+        "disabled",
+    )
     assert proc.returncode == 1
     assert "run failed: loss became" in proc.stderr and "Traceback" not in proc.stderr
     assert json.loads((tmp_path / "out/metrics.json").read_text())["state"] == "failed"
@@ -57,7 +82,17 @@ def test_failed_run_exits_non_zero(tiny_npz, tmp_path):
 def test_cuda_without_gpu_fails_before_training(tiny_npz, tmp_path):
     config = tmp_path / "run.yaml"
     config.write_text("epochs: 1\n")
-    proc = cli("train", "--config", config, "--data", tiny_npz, "--out", tmp_path / "out", "--device", "cuda")
+    proc = cli(
+        "train",
+        "--config",
+        config,
+        "--data",
+        tiny_npz,
+        "--out",
+        tmp_path / "out",
+        "--device",
+        "cuda",
+    )
     assert proc.returncode == 1
     assert "no CUDA GPU" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "out").exists()

@@ -6,7 +6,12 @@ from snakesweep.config_errors import describe_config_error
 
 SCHEMA = {
     "type": "object",
-    "properties": {"data": {"type": "object", "properties": {"mirrors": {"type": "array", "items": {"type": "string"}}}}},
+    "properties": {
+        "data": {
+            "type": "object",
+            "properties": {"mirrors": {"type": "array", "items": {"type": "string"}}},
+        }
+    },
 }
 
 
@@ -28,7 +33,9 @@ def test_names_the_file_that_sets_the_key(tmp_path, in_override):
     base.write_text(yaml.safe_dump({"data": {"mirrors": ["a"]}} if in_override else bad))
     message = describe_config_error(_error(bad), [str(override), str(base)])
     expected_file = override if in_override else base
-    assert message == f"{expected_file}: invalid config at data.mirrors.1: 3 is not of type 'string'"
+    assert (
+        message == f"{expected_file}: invalid config at data.mirrors.1: 3 is not of type 'string'"
+    )
 
 
 def test_other_errors_are_left_alone():

@@ -1,10 +1,10 @@
 """`--config` values get the schema's types before validation."""
 
 import pytest
+from workflow_helpers import copy_workflow, snakemake
 
 from snakesweep import paths
 from snakesweep.config_types import coerce, typed_command_line
-from workflow_helpers import REPO, copy_workflow, snakemake
 
 SCHEMA = paths.CONFIG_SCHEMA
 
@@ -21,15 +21,25 @@ def test_nested_strings_get_the_types_the_schema_asks_for():
     assert typed_command_line(given, SCHEMA) == {
         "seed": 3,
         "agents": {"count": 3, "device": "cpu"},
-        "sweep": {"entity": None, "heartbeat_timeout": 100.0, "project": "123"},  # a string may stay one
+        "sweep": {
+            "entity": None,
+            "heartbeat_timeout": 100.0,
+            "project": "123",
+        },  # a string may stay one
         "data": {"fraction": 0.5, "mirrors": ["file:///m/"]},
-        "train": {"kernels": [8, 16], "learning_rate": 0.001, "optimizer": "sgd"},  # via run.schema.yaml
+        "train": {
+            "kernels": [8, 16],
+            "learning_rate": 0.001,
+            "optimizer": "sgd",
+        },  # via run.schema.yaml
     }
 
 
 @pytest.mark.parametrize("value", ["many", "3.5", "nan", "inf", ""])
 def test_a_string_that_fits_no_type_is_left_for_validation_to_reject(value):
-    assert coerce({"count": value}, {"properties": {"count": {"type": "integer"}}}) == {"count": value}
+    assert coerce({"count": value}, {"properties": {"count": {"type": "integer"}}}) == {
+        "count": value
+    }
 
 
 def test_booleans_and_unknown_keys():
@@ -43,8 +53,12 @@ def test_dry_run_plans_the_agents_given_on_the_command_line_and_rejects_a_bad_co
     work = copy_workflow(tmp_path / "w")
     planned = snakemake(work, "-n", "--config", "agents={count: 3}")
     assert planned.returncode == 0, planned.stdout[-3000:]
-    assert any(line.split() == ["agent", "3"] for line in planned.stdout.splitlines()), planned.stdout
+    assert any(line.split() == ["agent", "3"] for line in planned.stdout.splitlines()), (
+        planned.stdout
+    )
     rejected = snakemake(work, "-n", "--config", "agents={count: many}")
     assert rejected.returncode != 0
     errors = [line for line in rejected.stdout.splitlines() if "invalid config" in line]
-    assert errors == ["--config (command line): invalid config at agents.count: 'many' is not of type 'integer'"]
+    assert errors == [
+        "--config (command line): invalid config at agents.count: 'many' is not of type 'integer'"
+    ]

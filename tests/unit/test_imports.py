@@ -14,8 +14,14 @@ import snakesweep
 PACKAGE = Path(snakesweep.__file__).parent
 # What the record (the log, turns, the folded state) must never import: it is the bottom layer
 # that aggregate and the read-only tools read through.
-ABOVE_THE_RECORD = ("snakesweep.sweep", "snakesweep.agent", "snakesweep.aggregate", "snakesweep.inspect",
-                    "snakesweep.train", "snakesweep.cli")
+ABOVE_THE_RECORD = (
+    "snakesweep.sweep",
+    "snakesweep.agent",
+    "snakesweep.aggregate",
+    "snakesweep.inspect",
+    "snakesweep.train",
+    "snakesweep.cli",
+)
 
 
 def module_name(path: Path) -> str:
@@ -60,7 +66,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == "open":
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state and (cycle := visit(nxt)):
                 return cycle
         stack.pop()
@@ -77,7 +83,9 @@ def package_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
     packages: dict[str, set[str]] = {}
     for module, targets in graph.items():
         source = package_of(module)
-        packages.setdefault(source, set()).update(package_of(t) for t in targets if package_of(t) != source)
+        packages.setdefault(source, set()).update(
+            package_of(t) for t in targets if package_of(t) != source
+        )
     return packages
 
 
@@ -106,5 +114,6 @@ def test_the_record_imports_nothing_above_it():
 def test_the_cycle_finder_finds_cycles():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
-    assert package_graph({"snakesweep.x.m": {"snakesweep.y.n"}, "snakesweep.y.n": {"snakesweep.x.k"}}) == {
-        "snakesweep.x": {"snakesweep.y"}, "snakesweep.y": {"snakesweep.x"}}
+    assert package_graph(
+        {"snakesweep.x.m": {"snakesweep.y.n"}, "snakesweep.y.n": {"snakesweep.x.k"}}
+    ) == {"snakesweep.x": {"snakesweep.y"}, "snakesweep.y": {"snakesweep.x"}}

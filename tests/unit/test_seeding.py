@@ -15,7 +15,11 @@ def test_derive_seed_is_stable_across_processes_and_hash_seeds():
     outputs = set()
     for hash_seed in ("0", "1", "random"):
         env = {**os.environ, "PYTHONHASHSEED": hash_seed}
-        outputs.add(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout)
+        outputs.add(
+            subprocess.run(
+                [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+            ).stdout
+        )
     assert outputs == {f"{derive_seed(7, 'subsample', {'a': 2, 'b': 1})}\n"}
 
 

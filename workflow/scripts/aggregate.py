@@ -1,6 +1,8 @@
 """Rule aggregate: leaderboard, best model, plots, model card (see snakesweep.aggregate)."""
 
 from snakesweep.logs import job_logging  # first: it quiets library warnings raised on import
+
+# isort: split
 from snakesweep.aggregate.aggregate import aggregate
 
 with job_logging(snakemake.log[0]):

@@ -13,8 +13,8 @@ import contextlib
 import logging
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from filelock import FileLock, Timeout
 
@@ -32,7 +32,9 @@ def cuda_device_count() -> int:
 def resolve_kind(requested: str, gpus: int, config_file: str = "config") -> str:
     """`cpu` or `cuda` for `agents.device` (auto, cpu or cuda), given the GPUs torch can use."""
     if requested not in ("auto", "cpu", "cuda"):
-        raise UserError(f"{config_file}: agents.device must be auto, cpu or cuda, got {requested!r}")
+        raise UserError(
+            f"{config_file}: agents.device must be auto, cpu or cuda, got {requested!r}"
+        )
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if requested == "cuda" and gpus == 0:
         raise UserError(
@@ -83,7 +85,13 @@ def acquire_device(
                 except Timeout:
                     continue
                 try:
-                    log.info("device: cuda:%d (GPU %s, slot %d of %d)", index, names[index], slot + 1, per_gpu)
+                    log.info(
+                        "device: cuda:%d (GPU %s, slot %d of %d)",
+                        index,
+                        names[index],
+                        slot + 1,
+                        per_gpu,
+                    )
                     yield f"cuda:{index}"
                 finally:
                     lock.release()

@@ -67,7 +67,9 @@ def run_agent_job(
 
 
 @contextlib.contextmanager
-def objective_runs(sweep: dict, data: str, manifest: str, device: str, threads: int, wandb_mode: str):
+def objective_runs(
+    sweep: dict, data: str, manifest: str, device: str, threads: int, wandb_mode: str
+):
     """The sweep's objective as the agent loop sees it, a `train_one(claim, on_epoch)`: the
     built-in ConvNet, or the user's program or function (a sweep registered before objectives
     were recorded is the ConvNet's)."""
@@ -82,12 +84,24 @@ def objective_runs(sweep: dict, data: str, manifest: str, device: str, threads: 
         yield convnet.make_train_one(sweep, data, manifest, device, threads, wandb_mode)
 
 
-def _run(sweep: dict, controller: LocalController, agent: str, max_runs: int, train_one, heartbeat_timeout: float):
+def _run(
+    sweep: dict,
+    controller: LocalController,
+    agent: str,
+    max_runs: int,
+    train_one,
+    heartbeat_timeout: float,
+):
     """The loop that hands out this agent's runs: W&B's server, or the local controller."""
     if sweep["controller"] == "wandb":
         from snakesweep.agent.wandb_agent import run_wandb_agent
 
         return run_wandb_agent(sweep, controller, agent, max_runs, train_one)
     return run_agent(
-        controller, agent, max_runs, train_one, heartbeat_interval=heartbeat_interval(heartbeat_timeout), wait_seconds=2.0
+        controller,
+        agent,
+        max_runs,
+        train_one,
+        heartbeat_interval=heartbeat_interval(heartbeat_timeout),
+        wait_seconds=2.0,
     )

@@ -11,7 +11,7 @@ import contextlib
 import logging
 import threading
 import traceback
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from snakesweep.errors import UserError, is_storage_error
 from snakesweep.record.state import FAILED
@@ -90,7 +90,9 @@ def run_agent(
     """
     requeued = controller.start_agent(agent)
     if requeued:
-        log.warning("agent %s restarted: its unfinished runs %s go back to the queue", agent, requeued)
+        log.warning(
+            "agent %s restarted: its unfinished runs %s go back to the queue", agent, requeued
+        )
     done_before = controller.done_by(agent)
     runs, waiting_for = [], None
     with Heartbeat(controller, heartbeat_interval) as heartbeat:
@@ -100,7 +102,9 @@ def run_agent(
                 if action.reason != waiting_for:  # say it once, not every few seconds
                     log.info("waiting: %s", action.reason)
                     waiting_for = action.reason
-                controller.wait_for_news(wait_seconds if wait_seconds is not None else heartbeat_interval)
+                controller.wait_for_news(
+                    wait_seconds if wait_seconds is not None else heartbeat_interval
+                )
                 continue
             if isinstance(action, Exhausted):
                 log.info("the sweep has no more configs to hand out (%s)", action.reason)
@@ -129,7 +133,12 @@ def record_outcome(controller: LocalController, claim: Claim, outcome: dict) -> 
         outcome.get("onnx_sha256"),
         outcome.get("artifacts"),
     )
-    log.info("run %s %s%s", claim.run_id, outcome["state"], f": {outcome['reason']}" if outcome.get("reason") else "")
+    log.info(
+        "run %s %s%s",
+        claim.run_id,
+        outcome["state"],
+        f": {outcome['reason']}" if outcome.get("reason") else "",
+    )
 
 
 def train_safely(controller: LocalController, claim: Claim, train_one: TrainOne) -> dict:

@@ -24,6 +24,7 @@ from snakesweep.sweep.spec import flatten_parameter_names
 
 log = logging.getLogger(__name__)
 
+
 def aggregate(
     sweep_path: str | Path,
     data_path: str | Path,
@@ -53,7 +54,12 @@ def aggregate(
     log.info("sweep %s: %d runs (%s)", sweep["sweep_id"], len(rows), counts)
     for row in ranked:
         if ranking and not is_ranked(row, name):
-            log.warning("run %s %s: %s (not ranked)", row["run_id"], row["state"], row["reason"] or f"no value of {name}")
+            log.warning(
+                "run %s %s: %s (not ranked)",
+                row["run_id"],
+                row["state"],
+                row["reason"] or f"no value of {name}",
+            )
 
     if ranking is None:
         log.info("the sweep file names no metric and the objective has none: no run is ranked")
@@ -67,7 +73,9 @@ def aggregate(
     if model_out is None:
         best = publish_user_best(ranked[0], sweep, runs_dir, best_json_out, ranking)
         write_user_model_card(card_out, best, sweep, counts)
-        log.info("best run %s by %s: %s", best["run_id"], ranking.describe(), best["metric"]["value"])
+        log.info(
+            "best run %s by %s: %s", best["run_id"], ranking.describe(), best["metric"]["value"]
+        )
         return best
     dataset = load_dataset(data_path, manifest_path)
     extra = {}
@@ -75,10 +83,15 @@ def aggregate(
         from snakesweep.aggregate.wandb_best import wandb_best_run
 
         extra["wandb_best_run"] = wandb_best_run(sweep)
-    best = publish_best(ranked[0], sweep, runs_dir, dataset, model_out, best_json_out, ranking, extra)
+    best = publish_best(
+        ranked[0], sweep, runs_dir, dataset, model_out, best_json_out, ranking, extra
+    )
     write_model_card(card_out, best, sweep, counts)
     log.info(
         "best run %s by %s: %s, test accuracy %.4f (onnxruntime)",
-        best["run_id"], ranking.describe(), best["metric"]["value"], best["test_accuracy_onnxruntime"],
+        best["run_id"],
+        ranking.describe(),
+        best["metric"]["value"],
+        best["test_accuracy_onnxruntime"],
     )
     return best

@@ -55,7 +55,9 @@ def publish_best(
         **(extra or {}),
     }
     if record["onnx_sha256"] != best["onnx_sha256"]:
-        raise UserError(f"{source}: sha256 differs from the one its run recorded; the file was changed")
+        raise UserError(
+            f"{source}: sha256 differs from the one its run recorded; the file was changed"
+        )
     if accuracy != torch_accuracy:
         raise UserError(
             f"{model_out}: onnxruntime test accuracy {accuracy} differs from PyTorch's {torch_accuracy}"
@@ -64,7 +66,9 @@ def publish_best(
     return record
 
 
-def publish_user_best(best: dict, sweep: dict, runs_dir: str | Path, best_json_out: str | Path, ranking: Ranking) -> dict:
+def publish_user_best(
+    best: dict, sweep: dict, runs_dir: str | Path, best_json_out: str | Path, ranking: Ranking
+) -> dict:
     """best_run.json for the user's own code, and its model.onnx when the run wrote one."""
     from snakesweep.objectives.user_code import FILES_DIR  # the run folder's layout
 
@@ -83,7 +87,9 @@ def publish_user_best(best: dict, sweep: dict, runs_dir: str | Path, best_json_o
     }
     model = run_dir / FILES_DIR / ONNX_FILE
     if best["onnx_sha256"] and model.exists():
-        record["onnx_sha256"] = _publish_loaded_model(model, best["onnx_sha256"], Path(paths.BEST_MODEL))
+        record["onnx_sha256"] = _publish_loaded_model(
+            model, best["onnx_sha256"], Path(paths.BEST_MODEL)
+        )
     write_json(best_json_out, record)
     return record
 
@@ -95,12 +101,16 @@ def _publish_loaded_model(source: Path, recorded: str, target: Path) -> str:
         shutil.copyfileobj(src, handle)
     if file_sha256(target) != recorded:
         target.unlink()
-        raise UserError(f"{source}: sha256 differs from the one its run recorded; the file was changed")
+        raise UserError(
+            f"{source}: sha256 differs from the one its run recorded; the file was changed"
+        )
     onnxruntime.InferenceSession(str(target), providers=["CPUExecutionProvider"])
     return recorded
 
 
-def publish_unranked(sweep: dict, best_json_out: str | Path, card_out: str | Path, counts: dict) -> dict:
+def publish_unranked(
+    sweep: dict, best_json_out: str | Path, card_out: str | Path, counts: dict
+) -> dict:
     """Without a metric there is no best run: best_run.json and the model card say so."""
     record = {
         "run_id": None,

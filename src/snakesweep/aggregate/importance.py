@@ -30,7 +30,9 @@ def scored_runs(rows: list[dict], metric: str) -> list[dict]:
 
 
 def is_numeric(values: list) -> bool:
-    return bool(values) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    return bool(values) and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
+    )
 
 
 def features(rows: list[dict], parameters: list[str]) -> tuple[list[str], np.ndarray]:
@@ -50,7 +52,9 @@ def features(rows: list[dict], parameters: list[str]) -> tuple[list[str], np.nda
     return names, matrix
 
 
-def parameter_importance(rows: list[dict], metric: str, parameters: list[str], seed: int) -> list[dict]:
+def parameter_importance(
+    rows: list[dict], metric: str, parameters: list[str], seed: int
+) -> list[dict]:
     """One entry per feature, most important first. Importance and correlation are None when
     they are undefined: fewer than two scored runs, a metric that never varied, or (for the
     correlation) a parameter that never varied."""
@@ -61,7 +65,9 @@ def parameter_importance(rows: list[dict], metric: str, parameters: list[str], s
         return [{"parameter": name, "importance": None, "correlation": None} for name in names]
     from sklearn.ensemble import RandomForestRegressor
 
-    forest = RandomForestRegressor(n_estimators=TREES, random_state=derive_seed(seed, "importance") % 2**32, n_jobs=1)
+    forest = RandomForestRegressor(
+        n_estimators=TREES, random_state=derive_seed(seed, "importance") % 2**32, n_jobs=1
+    )
     forest.fit(x, y)
     table = [
         {"parameter": name, "importance": float(weight), "correlation": _correlation(x[:, i], y)}

@@ -23,7 +23,9 @@ REPORTED_METRICS = ("val_accuracy", "val_loss", "test_accuracy", "test_loss")  #
 CONVNET_COLUMNS = ("epochs_completed", "onnx_sha256")
 
 
-def build(sweep: dict, runs: dict[str, Run], runs_dir: str | Path) -> tuple[list[dict], list[dict], str]:
+def build(
+    sweep: dict, runs: dict[str, Run], runs_dir: str | Path
+) -> tuple[list[dict], list[dict], str]:
     """The rows (in the store's order), the same best first, and the leaderboard's CSV text:
     what the aggregate writes and `snakesweep verify` recomputes from the store."""
     ranking = ranking_of(sweep)
@@ -32,7 +34,11 @@ def build(sweep: dict, runs: dict[str, Run], runs_dir: str | Path) -> tuple[list
     rows = collect(runs, runs_dir, user_code)
     ranked = rank(rows, metric, ranking.goal if ranking else None)
     parameters = sorted(flatten_parameter_names(sweep["config"]["parameters"]))
-    return rows, ranked, leaderboard_text(ranked, metric, parameters, value_columns(rows, metric, user_code))
+    return (
+        rows,
+        ranked,
+        leaderboard_text(ranked, metric, parameters, value_columns(rows, metric, user_code)),
+    )
 
 
 def collect(runs: dict[str, Run], runs_dir: str | Path, user_code: bool = False) -> list[dict]:
@@ -47,7 +53,10 @@ def collect(runs: dict[str, Run], runs_dir: str | Path, user_code: bool = False)
         if user_code:
             values = dict(run.summary)
             # the curves' x: the epoch the code logged with its values, else W&B's step
-            history = [{**row, "epoch": row.get("epoch", row.get("_step", i))} for i, row in enumerate(history)]
+            history = [
+                {**row, "epoch": row.get("epoch", row.get("_step", i))}
+                for i, row in enumerate(history)
+            ]
         else:
             # per-epoch metrics (val_*) as of the last epoch, then the final ones (test_*)
             final = {**(history[-1] if history else {}), **(metrics.get("final") or {})}
@@ -101,7 +110,9 @@ def write_leaderboard(path: str | Path, text: str) -> None:
         handle.write(text)
 
 
-def leaderboard_text(ranked: list[dict], metric: str | None, parameters: list[str], columns: list[str]) -> str:
+def leaderboard_text(
+    ranked: list[dict], metric: str | None, parameters: list[str], columns: list[str]
+) -> str:
     """The leaderboard's CSV text; without a metric to rank by, no metric column and no ranks."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")

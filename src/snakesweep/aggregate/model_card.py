@@ -13,22 +13,23 @@ from snakesweep.train.outputs import ONNX_FILE
 def write_model_card(path: str | Path, best: dict, sweep: dict, counts: dict[str, int]) -> None:
     metric = best["metric"]
     config = "\n".join(
-        f"| `{k}` | `{v}` |{' swept' if k in best['swept'] else ''}" for k, v in sorted(best["config"].items())
+        f"| `{k}` | `{v}` |{' swept' if k in best['swept'] else ''}"
+        for k, v in sorted(best["config"].items())
     )
     states = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
-    text = f"""# Best model of sweep `{sweep['name']}`
+    text = f"""# Best model of sweep `{sweep["name"]}`
 
 ConvNet for MNIST digits (two 5x5 conv blocks and a linear classifier), chosen by
-{ranking_of(sweep).describe()} = **{metric['value']:.6g}** among the sweep's runs ({states}).
+{ranking_of(sweep).describe()} = **{metric["value"]:.6g}** among the sweep's runs ({states}).
 
 | | |
 |---|---|
-| run | `{best['run_id']}` |
-| sweep | `{sweep['sweep_id']}` ({sweep['controller']} controller, method `{sweep['config']['method']}`) |
-| seed | `{best['seed']}` |
-| test accuracy (onnxruntime, {best['test_images']} images) | {best['test_accuracy_onnxruntime']:.4f} |
-| test accuracy (PyTorch) | {best['test_accuracy_pytorch']:.4f} |
-| `model.onnx` sha256 | `{best['onnx_sha256']}` |
+| run | `{best["run_id"]}` |
+| sweep | `{sweep["sweep_id"]}` ({sweep["controller"]} controller, method `{sweep["config"]["method"]}`) |
+| seed | `{best["seed"]}` |
+| test accuracy (onnxruntime, {best["test_images"]} images) | {best["test_accuracy_onnxruntime"]:.4f} |
+| test accuracy (PyTorch) | {best["test_accuracy_pytorch"]:.4f} |
+| `model.onnx` sha256 | `{best["onnx_sha256"]}` |
 
 ## Hyperparameters
 | parameter | value | |
@@ -52,21 +53,29 @@ All runs are in `{paths.LEADERBOARD}`; each run's files are in `{paths.RUNS_DIR}
         handle.write(text)
 
 
-def write_user_model_card(path: str | Path, best: dict, sweep: dict, counts: dict[str, int]) -> None:
+def write_user_model_card(
+    path: str | Path, best: dict, sweep: dict, counts: dict[str, int]
+) -> None:
     """The README beside the best run of the user's own code: how it was chosen, and its files."""
     states = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
     config = "\n".join(f"| `{k}` | `{v}` |" for k, v in sorted(best["config"].items()))
-    files = "\n".join(f"| `{name}` | `{digest}` |" for name, digest in sorted(best["artifacts"].items()))
-    model = f"`{paths.BEST_MODEL}` (loads in onnxruntime)" if best["onnx_sha256"] else "none (the run wrote no model.onnx)"
-    text = f"""# Best run of sweep `{sweep['name']}`
+    files = "\n".join(
+        f"| `{name}` | `{digest}` |" for name, digest in sorted(best["artifacts"].items())
+    )
+    model = (
+        f"`{paths.BEST_MODEL}` (loads in onnxruntime)"
+        if best["onnx_sha256"]
+        else "none (the run wrote no model.onnx)"
+    )
+    text = f"""# Best run of sweep `{sweep["name"]}`
 
-Chosen by {ranking_of(sweep).describe()} = **{best['metric']['value']:.6g}** among the sweep's runs ({states}).
+Chosen by {ranking_of(sweep).describe()} = **{best["metric"]["value"]:.6g}** among the sweep's runs ({states}).
 
 | | |
 |---|---|
-| run | `{best['run_id']}` |
-| sweep | `{sweep['sweep_id']}` (method `{sweep['config']['method']}`, your {sweep['objective']['kind']}) |
-| seed | `{best['seed']}` |
+| run | `{best["run_id"]}` |
+| sweep | `{sweep["sweep_id"]}` (method `{sweep["config"]["method"]}`, your {sweep["objective"]["kind"]}) |
+| seed | `{best["seed"]}` |
 | model | {model} |
 
 ## Parameters
@@ -74,7 +83,7 @@ Chosen by {ranking_of(sweep).describe()} = **{best['metric']['value']:.6g}** amo
 |---|---|
 {config}
 
-## Files the run wrote (in `{paths.RUNS_DIR}/{best['run_id']}/files/`)
+## Files the run wrote (in `{paths.RUNS_DIR}/{best["run_id"]}/files/`)
 | file | sha256 |
 |---|---|
 {files or "| (none) | |"}

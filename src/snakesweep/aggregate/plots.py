@@ -34,7 +34,12 @@ def log_scaled(values: list) -> bool:
     median sits nearer the middle of a log axis than of a linear one. Learning rates and
     batch sizes in powers of two are; a uniform draw of dropout that comes close to 0 is not."""
     numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
-    if not numbers or len(numbers) != len(values) or min(numbers) <= 0 or max(numbers) / min(numbers) < 10:
+    if (
+        not numbers
+        or len(numbers) != len(values)
+        or min(numbers) <= 0
+        or max(numbers) / min(numbers) < 10
+    ):
         return False
     low, mid, high = min(numbers), statistics.median(numbers), max(numbers)
     on_linear = (mid - low) / (high - low)
@@ -46,7 +51,8 @@ def metric_vs_parameter(rows: list[dict], metric: str, parameter: str, path: Pat
     points = [
         (row["config"].get(parameter), row["summary"].get(metric))
         for row in rows
-        if isinstance(row["summary"].get(metric), (int, float)) and math.isfinite(row["summary"][metric])
+        if isinstance(row["summary"].get(metric), (int, float))
+        and math.isfinite(row["summary"][metric])
     ]
     fig, ax = plt.subplots(figsize=(5, 3.5))
     numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x, _ in points)
@@ -70,7 +76,12 @@ def learning_curves(ranked: list[dict], metric: str, path: Path, top: int = 5) -
     for row in ranked[:top]:
         history = [h for h in row["history"] if metric in h]
         if history:
-            ax.plot([h["epoch"] for h in history], [h[metric] for h in history], marker="o", label=row["run_id"])
+            ax.plot(
+                [h["epoch"] for h in history],
+                [h[metric] for h in history],
+                marker="o",
+                label=row["run_id"],
+            )
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel(metric)
@@ -81,7 +92,9 @@ def learning_curves(ranked: list[dict], metric: str, path: Path, top: int = 5) -
     save_figure(fig, path)
 
 
-def write_plots(rows: list[dict], ranked: list[dict], metric: str, parameters: list[str], out_dir: str | Path) -> list[Path]:
+def write_plots(
+    rows: list[dict], ranked: list[dict], metric: str, parameters: list[str], out_dir: str | Path
+) -> list[Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []

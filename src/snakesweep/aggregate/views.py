@@ -26,7 +26,12 @@ MAX_CATEGORY_LABELS = 12
 
 
 def write_views(
-    rows: list[dict], metric: str, goal: str, parameters: list[str], importance: list[dict], out_dir: str | Path
+    rows: list[dict],
+    metric: str,
+    goal: str,
+    parameters: list[str],
+    importance: list[dict],
+    out_dir: str | Path,
 ) -> list[Path]:
     names = (paths.PARALLEL_COORDINATES, paths.IMPORTANCE_PLOT, paths.PROGRESS_PLOT)
     written = [Path(out_dir) / Path(name).name for name in names]
@@ -57,7 +62,9 @@ def _axis(values: list) -> tuple[np.ndarray, list[float], list[str]]:
     return (raw - low) / (high - low), list((ticks - low) / (high - low)), labels
 
 
-def parallel_coordinates(rows: list[dict], metric: str, goal: str, parameters: list[str], path: Path) -> None:
+def parallel_coordinates(
+    rows: list[dict], metric: str, goal: str, parameters: list[str], path: Path
+) -> None:
     """One vertical axis per swept parameter and one for the metric; one line per run,
     coloured by its metric (brighter is better), the best run in black on top."""
     scored = scored_runs(rows, metric)
@@ -67,24 +74,42 @@ def parallel_coordinates(rows: list[dict], metric: str, goal: str, parameters: l
         _empty(ax, f"no run has a value of {metric} yet")
         save_figure(fig, path)
         return
-    values = [[row["config"].get(p) for row in scored] for p in parameters] + [[row["summary"][metric] for row in scored]]
+    values = [[row["config"].get(p) for row in scored] for p in parameters] + [
+        [row["summary"][metric] for row in scored]
+    ]
     axes = [_axis(column) for column in values]
     ys = np.column_stack([a[0] for a in axes])
     score = np.array(values[-1], dtype=float)
     cmap = plt.get_cmap("viridis" if goal == "maximize" else "viridis_r")
     lines = LineCollection(
         [np.column_stack([np.arange(len(columns)), y]) for y in ys],
-        array=score, cmap=cmap, norm=LogNorm() if log_scaled(values[-1]) else None,  # as the metric's axis
-        linewidths=_thin(len(scored), 2.0), alpha=_alpha(len(scored)),
+        array=score,
+        cmap=cmap,
+        norm=LogNorm() if log_scaled(values[-1]) else None,  # as the metric's axis
+        linewidths=_thin(len(scored), 2.0),
+        alpha=_alpha(len(scored)),
     )
     ax.add_collection(lines)
     best = int(np.argmax(score) if goal == "maximize" else np.argmin(score))
-    ax.plot(np.arange(len(columns)), ys[best], color="black", linewidth=2.5, label=f"best: {scored[best]['run_id']}")
+    ax.plot(
+        np.arange(len(columns)),
+        ys[best],
+        color="black",
+        linewidth=2.5,
+        label=f"best: {scored[best]['run_id']}",
+    )
     for i, (_, ticks, labels) in enumerate(axes):
         ax.axvline(i, color="0.3", linewidth=1)
         for tick, label in zip(ticks, labels):
-            ax.text(i + 0.03, tick, label, fontsize=8, va="center", ha="left",
-                    bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 1})
+            ax.text(
+                i + 0.03,
+                tick,
+                label,
+                fontsize=8,
+                va="center",
+                ha="left",
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 1},
+            )
     ax.set_xticks(range(len(columns)), columns)
     ax.set_xlim(-0.1, len(columns) - 0.6)
     ax.set_ylim(-0.05, 1.05)
@@ -105,7 +130,9 @@ def importance_figure(table: list[dict], metric: str, path: Path) -> None:
     """Two bar charts side by side, as in W&B's panel: importance (0 to 1) and correlation
     (-1 to 1, green when a higher parameter value goes with a higher metric)."""
     names = [entry["parameter"] for entry in table][::-1]  # most important at the top
-    fig, (left, right) = plt.subplots(1, 2, sharey=True, figsize=(8, max(2.5, 1.5 + 0.4 * len(names))))
+    fig, (left, right) = plt.subplots(
+        1, 2, sharey=True, figsize=(8, max(2.5, 1.5 + 0.4 * len(names)))
+    )
     if not names or table[0]["importance"] is None:
         _empty(left, f"needs 2 or more runs\nwith different {metric}")
         right.axis("off")
@@ -117,14 +144,23 @@ def importance_figure(table: list[dict], metric: str, path: Path) -> None:
     left.set_xlim(0, 1.15)  # room for the value's label beside a full bar
     left.set_xticks(np.linspace(0, 1, 6))
     left.set_xlabel("importance (random forest)")
-    right.barh(names, correlation, color=["tab:green" if c >= 0 else "tab:red" for c in correlation])
+    right.barh(
+        names, correlation, color=["tab:green" if c >= 0 else "tab:red" for c in correlation]
+    )
     right.set_xlim(-1.3, 1.3)
     right.set_xticks(np.linspace(-1, 1, 5))
     right.axvline(0, color="0.3", linewidth=0.8)
     right.set_xlabel(f"correlation with {metric}")
     for ax, numbers in ((left, importance), (right, correlation)):
         for y, number in enumerate(numbers):
-            ax.text(number, y, f" {number:.2f} ", va="center", ha="left" if number >= 0 else "right", fontsize=8)
+            ax.text(
+                number,
+                y,
+                f" {number:.2f} ",
+                va="center",
+                ha="left" if number >= 0 else "right",
+                fontsize=8,
+            )
     fig.suptitle(f"parameter importance for {metric}")
     fig.tight_layout()
     save_figure(fig, path)
@@ -143,7 +179,14 @@ def progress(rows: list[dict], metric: str, goal: str, path: Path) -> None:
     for state, marker in (("finished", "o"), ("stopped", "x")):
         points = [(row["index"], row["summary"][metric]) for row in scored if row["state"] == state]
         if points:
-            ax.scatter(*zip(*points), s=size, marker=marker, alpha=_alpha(len(scored)), label=state, zorder=2)
+            ax.scatter(
+                *zip(*points),
+                s=size,
+                marker=marker,
+                alpha=_alpha(len(scored)),
+                label=state,
+                zorder=2,
+            )
     best = np.maximum.accumulate if goal == "maximize" else np.minimum.accumulate
     index = [row["index"] for row in scored]
     so_far = best(np.array([row["summary"][metric] for row in scored]))

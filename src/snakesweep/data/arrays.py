@@ -24,7 +24,9 @@ def save_arrays(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
         with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
             for name in sorted(arrays):
                 buffer = io.BytesIO()
-                np.lib.format.write_array(buffer, np.ascontiguousarray(arrays[name]), allow_pickle=False)
+                np.lib.format.write_array(
+                    buffer, np.ascontiguousarray(arrays[name]), allow_pickle=False
+                )
                 info = zipfile.ZipInfo(f"{name}.npy", date_time=_EPOCH)
                 info.compress_type = zipfile.ZIP_DEFLATED
                 info.external_attr = 0o644 << 16

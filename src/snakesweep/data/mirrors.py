@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
-from typing import Sequence
+from collections.abc import Sequence
 
 from snakesweep.errors import UserError
 
@@ -27,7 +27,9 @@ def unreachable_mirrors(mirrors: Sequence[str], filename: str, timeout: float) -
     for mirror in mirrors:
         url = f"{mirror if mirror.endswith('/') else mirror + '/'}{filename}"
         try:
-            with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout):
+            with urllib.request.urlopen(
+                urllib.request.Request(url, method="HEAD"), timeout=timeout
+            ):
                 return []
         except urllib.error.HTTPError:
             return []  # the server answered; the download itself judges what it serves

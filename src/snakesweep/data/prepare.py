@@ -38,13 +38,18 @@ def prepare_dataset(
         "val_fraction": val_fraction,
         "test_fraction": None if has_test_split else test_fraction,
         "counts": {
-            split: {"total": int(len(splits[f"y_{split}"])), "per_class": class_counts(splits[f"y_{split}"])}
+            split: {
+                "total": int(len(splits[f"y_{split}"])),
+                "per_class": class_counts(splits[f"y_{split}"]),
+            }
             for split in ("train", "val", "test")
         },
         "sha256": {name: array_sha256(array) for name, array in sorted(splits.items())},
     }
     if "fallback" in provenance:
-        manifest["warning"] = f"{provenance['source']} source used because " + provenance["fallback"]
+        manifest["warning"] = (
+            f"{provenance['source']} source used because " + provenance["fallback"]
+        )
     # The manifest is written last: its presence means the dataset beside it is complete.
     save_arrays(dataset_path, splits)
     write_json(manifest_path, manifest)

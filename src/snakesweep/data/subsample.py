@@ -28,7 +28,9 @@ def stratified_counts(labels: np.ndarray, size: int) -> dict[int, int]:
     return {int(c): int(t) for c, t in zip(classes, taken, strict=True)}
 
 
-def stratified_split(labels: np.ndarray, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def stratified_split(
+    labels: np.ndarray, size: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Indices of a stratified sample of `size` and of the rest, each in ascending order."""
     chosen = []
     for cls, count in stratified_counts(labels, size).items():
@@ -73,7 +75,9 @@ def make_splits(
     }
     for name in ("train", "val", "test"):
         if len(splits[f"y_{name}"]) == 0:
-            raise ValueError(f"the {name} split is empty: raise data.fraction or the split fractions")
+            raise ValueError(
+                f"the {name} split is empty: raise data.fraction or the split fractions"
+            )
     return splits
 
 

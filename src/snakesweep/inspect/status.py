@@ -44,7 +44,9 @@ def _grid_size(parameters: dict) -> int:
     return size
 
 
-def summarize(events: list[dict], sweep: dict, now: float, run_defaults: dict | None = None) -> dict:
+def summarize(
+    events: list[dict], sweep: dict, now: float, run_defaults: dict | None = None
+) -> dict:
     """Everything the status view shows, as plain data. `run_defaults` are the trainer's
     defaults, for the epochs of a run that neither the sweep nor config.yaml's `train` set."""
     config = sweep["config"]
@@ -86,7 +88,9 @@ def summarize(events: list[dict], sweep: dict, now: float, run_defaults: dict | 
         "best": _best(runs.values(), ranking),
         "elapsed": (end - start) if start is not None else 0.0,
         "active": active,
-        "left": _time_left(durations, counts[QUEUED], [now - claimed[r["run_id"]] for r in running]),
+        "left": _time_left(
+            durations, counts[QUEUED], [now - claimed[r["run_id"]] for r in running]
+        ),
     }
 
 
@@ -108,7 +112,9 @@ def _recent_durations(runs: dict, claimed: dict, finished_at: dict) -> list[floa
     firsts = {}
     for run in runs.values():
         firsts.setdefault(run.agents[0] if run.agents else run.agent, run.run_id)
-    ended = sorted((finished_at[r.run_id], r.run_id) for r in runs.values() if r.state in DONE_STATES)
+    ended = sorted(
+        (finished_at[r.run_id], r.run_id) for r in runs.values() if r.state in DONE_STATES
+    )
     warm = [(end, run_id) for end, run_id in ended if run_id not in firsts.values()] or ended
     return [end - claimed[run_id] for end, run_id in warm[-RECENT:]]
 
@@ -117,7 +123,11 @@ def _best(runs, ranking: Ranking | None) -> dict | None:
     """The best finished or stopped run by its summary value, as the leaderboard ranks."""
     if ranking is None:
         return None
-    scored = [(value, run) for run in runs if (value := score(run.state, run.summary, ranking.name)) is not None]
+    scored = [
+        (value, run)
+        for run in runs
+        if (value := score(run.state, run.summary, ranking.name)) is not None
+    ]
     if not scored:
         return None
     pick = max if ranking.goal == "maximize" else min
@@ -125,7 +135,9 @@ def _best(runs, ranking: Ranking | None) -> dict | None:
     return {"run_id": run.run_id, "value": value, "config": run.config, "summary": run.summary}
 
 
-def _time_left(durations: list[float], queued: int | None, running_ages: list[float]) -> float | None:
+def _time_left(
+    durations: list[float], queued: int | None, running_ages: list[float]
+) -> float | None:
     """Seconds until the last run ends, from the mean duration of the latest ended runs (early
     stopped and failed ones included: the runs to come will end the same mix of ways) and as
     many runs at a time as are running now; None when it cannot be known yet."""
@@ -141,12 +153,23 @@ def render(summary: dict) -> str:
     counts = summary["counts"]
     lines = [
         f"sweep {summary['sweep_id']} ({summary['name']}): {summary['method']}, "
-        + (f"metric {summary['ranking'].describe()}" if summary["ranking"] else "no metric: runs are not ranked"),
-        "runs: " + ", ".join(f"{'?' if counts[s] is None else counts[s]} {s}" for s in STATES)
-        + (f" (of {summary['planned']} planned)" if summary["planned"] is not None else " (no run_cap: open-ended)"),
+        + (
+            f"metric {summary['ranking'].describe()}"
+            if summary["ranking"]
+            else "no metric: runs are not ranked"
+        ),
+        "runs: "
+        + ", ".join(f"{'?' if counts[s] is None else counts[s]} {s}" for s in STATES)
+        + (
+            f" (of {summary['planned']} planned)"
+            if summary["planned"] is not None
+            else " (no run_cap: open-ended)"
+        ),
     ]
     if summary["running"]:
-        lines.append(f"  {'run':<16} {'agent':>5} {'epoch':>7} {summary['metric'] or 'metric':>14} {'heartbeat':>10}")
+        lines.append(
+            f"  {'run':<16} {'agent':>5} {'epoch':>7} {summary['metric'] or 'metric':>14} {'heartbeat':>10}"
+        )
         for run in summary["running"]:
             epoch = f"{run['epoch']}/{run['epochs'] if run['epochs'] is not None else '?'}"
             value = "-" if run["value"] is None else f"{run['value']:.4g}"
@@ -160,9 +183,13 @@ def render(summary: dict) -> str:
         lines.append("best: none finished yet")
     else:
         settings = ", ".join(f"{k}={_short(v)}" for k, v in sorted(best["config"].items()))
-        lines.append(f"best: {best['run_id']} {summary['metric']} = {best['value']:.6g} ({settings})")
+        lines.append(
+            f"best: {best['run_id']} {summary['metric']} = {best['value']:.6g} ({settings})"
+        )
         logged = ", ".join(
-            f"{k}={_short(v)}" for k, v in sorted(best["summary"].items()) if k != summary["metric"] and not k.startswith("_")
+            f"{k}={_short(v)}"
+            for k, v in sorted(best["summary"].items())
+            if k != summary["metric"] and not k.startswith("_")
         )
         if logged:
             lines.append(f"  its last values: {logged}")
@@ -170,7 +197,11 @@ def render(summary: dict) -> str:
     if not summary["active"]:
         when = "done"
     elif left is None:
-        when = "time left unknown until a run finishes" if summary["planned"] is not None else "time left unknown"
+        when = (
+            "time left unknown until a run finishes"
+            if summary["planned"] is not None
+            else "time left unknown"
+        )
     else:
         when = f"about {_duration(left)} left"
     lines.append(f"elapsed {_duration(summary['elapsed'])}, {when}")
@@ -200,7 +231,11 @@ def show(results: str | Path, watch: float | None = None, out=None) -> int:
     try:
         while True:
             text = _snapshot(results)
-            print(f"{clear}{time.strftime('%H:%M:%S')} (every {watch:g} s, Ctrl-C to quit)\n{text}\n", file=out, flush=True)
+            print(
+                f"{clear}{time.strftime('%H:%M:%S')} (every {watch:g} s, Ctrl-C to quit)\n{text}\n",
+                file=out,
+                flush=True,
+            )
             time.sleep(watch)
     except KeyboardInterrupt:
         return 0
@@ -214,7 +249,10 @@ def _snapshot(results: str | Path) -> str:
 def _run_defaults(sweep: dict) -> dict:
     """The trainer's defaults, when the sweep's `train` section does not set the epochs. Only
     then: the run schema's checker (jsonschema, numpy) doubles the time a status call takes."""
-    if "epochs" in sweep.get("train", {}) or sweep.get("objective", {}).get("kind", CONVNET) != CONVNET:
+    if (
+        "epochs" in sweep.get("train", {})
+        or sweep.get("objective", {}).get("kind", CONVNET) != CONVNET
+    ):
         return {}  # set, or the user's code, whose epochs (if any) are in each run's config
     from snakesweep.train.run_config import defaults, load_schema
 

@@ -19,10 +19,10 @@ from snakesweep.aggregate.leaderboard import build, is_ranked
 from snakesweep.data.arrays import file_sha256
 from snakesweep.errors import UserError
 from snakesweep.inspect.results import SweepResults, load
+from snakesweep.objectives.choice import USER_CODE
 from snakesweep.record.state import FINISHED, STOPPED, SweepState
 from snakesweep.sweep import decide, engine
 from snakesweep.sweep.metric import engine_metric, ranking_of
-from snakesweep.objectives.choice import USER_CODE
 from snakesweep.sweep.spec import run_config
 from snakesweep.train.outputs import METRICS_FILE, ONNX_FILE
 
@@ -65,12 +65,23 @@ def replay(sweep: Sweep) -> tuple[int, int]:
         if kind == "claim":
             suggestions += _check_claim(sweep, state, views, event)
         elif kind == "stop" and decided_stop != (event["run"], event.get("step")):
-            raise Discrepancy(f"run {event['run']}: stopped at epoch {event.get('step')}, which no recorded metric decided")
-        stopping = kind == "metric" and event["run"] in state.runs and state.runs[event["run"]].should_stop
+            raise Discrepancy(
+                f"run {event['run']}: stopped at epoch {event.get('step')}, which no recorded metric decided"
+            )
+        stopping = (
+            kind == "metric" and event["run"] in state.runs and state.runs[event["run"]].should_stop
+        )
         state.apply(event)
-        if kind == "metric" and "early_terminate" in config and not stopping and event["run"] in state.runs:
+        if (
+            kind == "metric"
+            and "early_terminate" in config
+            and not stopping
+            and event["run"] in state.runs
+        ):
             decisions += 1
-            decided_stop = _check_stop(sweep, state, views, event, events[position + 1 : position + 2])
+            decided_stop = _check_stop(
+                sweep, state, views, event, events[position + 1 : position + 2]
+            )
     return suggestions, decisions
 
 
@@ -79,13 +90,21 @@ def _check_claim(sweep: Sweep, state: SweepState, views, event: dict) -> int:
     index, config = event["index"], sweep.record["config"]
     if index < len(state.by_index) and state.by_index[index] is not None:
         if event["config"] != state.by_index[index].config:
-            raise Discrepancy(f"run {event['run']}: handed out again with another config than its own")
+            raise Discrepancy(
+                f"run {event['run']}: handed out again with another config than its own"
+            )
         return 0
     shown = decide.suggestion_view(state, index, sweep.parallelism, config["method"])
-    expected = engine.suggest(config, [views.view(r, ended) for r, ended in shown], sweep.record["seed"], index)
+    expected = engine.suggest(
+        config, [views.view(r, ended) for r, ended in shown], sweep.record["seed"], index
+    )
     flat = None if expected is None else run_config(config["parameters"], expected)
     if expected != event["engine_config"] or flat != event["config"]:
-        found = "none (the search was exhausted)" if expected is None else json.dumps(flat, sort_keys=True)
+        found = (
+            "none (the search was exhausted)"
+            if expected is None
+            else json.dumps(flat, sort_keys=True)
+        )
         raise Discrepancy(
             f"run {event['run']}: its config {json.dumps(event['config'], sort_keys=True)} is not the engine's "
             f"suggestion {index}, which is {found}"
@@ -93,13 +112,19 @@ def _check_claim(sweep: Sweep, state: SweepState, views, event: dict) -> int:
     return 1
 
 
-def _check_stop(sweep: Sweep, state: SweepState, views, event: dict, following: list[dict]) -> tuple | None:
+def _check_stop(
+    sweep: Sweep, state: SweepState, views, event: dict, following: list[dict]
+) -> tuple | None:
     """The early-termination decision after `event` (a metric), recomputed as the controller
     made it, against what the store says: a `stop` right after it, or none."""
     run, step = state.runs[event["run"]], event["step"]
     peers = [views.view(r, True) for r in decide.stop_peers(state, run, sweep.parallelism)]
     stop = engine.should_stop(sweep.record["config"], run, step, peers)
-    said_stop = bool(following) and following[0].get("event") == "stop" and following[0].get("run") == run.run_id
+    said_stop = (
+        bool(following)
+        and following[0].get("event") == "stop"
+        and following[0].get("run") == run.run_id
+    )
     if stop != said_stop:
         raise Discrepancy(
             f"run {run.run_id}: at epoch {step} the store says {'stop' if said_stop else 'go on'}, but hyperband's "
@@ -112,14 +137,22 @@ def check_files(sweep: Sweep) -> int:
     """Every file a run recorded still has the digest recorded when it was made: the ConvNet's
     model.onnx of each finished or stopped run, and every file the user's code wrote."""
     if sweep.record.get("objective", {}).get("kind") in USER_CODE:
-        return sum(_check_user_files(sweep, run) for run in sweep.state.by_index if run.artifacts is not None)
+        return sum(
+            _check_user_files(sweep, run)
+            for run in sweep.state.by_index
+            if run.artifacts is not None
+        )
     checked = 0
     for run in sweep.state.by_index:
         if run.state not in (FINISHED, STOPPED):
             continue
         if run.onnx_sha256 is None:
-            raise Discrepancy(f"run {run.run_id}: the store records no model digest (a store from before verify)")
-        _check_file(run.run_id, sweep.path(paths.RUNS_DIR) / run.run_id / ONNX_FILE, run.onnx_sha256)
+            raise Discrepancy(
+                f"run {run.run_id}: the store records no model digest (a store from before verify)"
+            )
+        _check_file(
+            run.run_id, sweep.path(paths.RUNS_DIR) / run.run_id / ONNX_FILE, run.onnx_sha256
+        )
         checked += 1
     return checked
 
@@ -137,7 +170,9 @@ def _check_file(run_id: str, path: Path, recorded: str) -> None:
     if not path.exists():
         raise Discrepancy(f"run {run_id}: {path} is missing")
     if file_sha256(path) != recorded:
-        raise Discrepancy(f"run {run_id}: {path} has sha256 {file_sha256(path)}, not {recorded} as recorded")
+        raise Discrepancy(
+            f"run {run_id}: {path} has sha256 {file_sha256(path)}, not {recorded} as recorded"
+        )
 
 
 def check_outputs(sweep: Sweep) -> dict:
@@ -149,9 +184,13 @@ def check_outputs(sweep: Sweep) -> dict:
     for line, (want, have) in enumerate(zip(expected, found), start=1):
         if want != have:
             run_id = (want.split(",") + [""])[1] or (have.split(",") + [""])[1]
-            raise Discrepancy(f"{board}: the row of run {run_id} (line {line}) differs from the store: expected {want!r}, found {have!r}")
+            raise Discrepancy(
+                f"{board}: the row of run {run_id} (line {line}) differs from the store: expected {want!r}, found {have!r}"
+            )
     if len(expected) != len(found):
-        raise Discrepancy(f"{board}: {len(found) - 1} rows, but the store has {len(expected) - 1} runs")
+        raise Discrepancy(
+            f"{board}: {len(found) - 1} rows, but the store has {len(expected) - 1} runs"
+        )
     ranking = ranking_of(sweep.record)
     best = ranked[0] if ranked and is_ranked(ranked[0], ranking.name if ranking else None) else None
     record = json.loads(sweep.path(paths.BEST_RUN).read_text())
@@ -160,7 +199,9 @@ def check_outputs(sweep: Sweep) -> dict:
         raise Discrepancy(f"{paths.BEST_RUN}: names run {record['run_id']}, but {said}")
     recorded = best and sweep.state.runs[best["run_id"]].onnx_sha256
     if recorded and file_sha256(sweep.path(paths.BEST_MODEL)) != recorded:
-        raise Discrepancy(f"run {best['run_id']}: {sweep.path(paths.BEST_MODEL)} is not the model its run recorded ({recorded})")
+        raise Discrepancy(
+            f"run {best['run_id']}: {sweep.path(paths.BEST_MODEL)} is not the model its run recorded ({recorded})"
+        )
     return best
 
 
@@ -182,7 +223,9 @@ def retrain(sweep: Sweep, run_id: str) -> str:
         )
         again = file_sha256(Path(scratch) / ONNX_FILE)
     if again != file_sha256(sweep.path(paths.BEST_MODEL)):
-        raise Discrepancy(f"run {run_id}: retrained from its seed and config, model.onnx has sha256 {again}, not the published one")
+        raise Discrepancy(
+            f"run {run_id}: retrained from its seed and config, model.onnx has sha256 {again}, not the published one"
+        )
     return again
 
 
@@ -195,15 +238,20 @@ def verify(results: str | Path = paths.RESULTS, retrain_best: bool = False) -> s
     best = check_outputs(sweep)
     lines = [
         f"sweep {sweep.record['sweep_id']} verified: {len(sweep.state.runs)} runs",
-        f"  suggestions replayed: {suggestions}" + ("" if local else " (the W&B server decided them)"),
+        f"  suggestions replayed: {suggestions}"
+        + ("" if local else " (the W&B server decided them)"),
         f"  early-termination decisions replayed: {stops}",
         f"  run files matching their recorded sha256: {files}",
         f"  {paths.LEADERBOARD} and {paths.BEST_DIR}/ follow from the store "
         + (f"(best run {best['run_id']})" if best else "(no run is ranked)"),
     ]
     if retrain_best and sweep.record.get("objective", {}).get("kind") in USER_CODE:
-        raise UserError("--retrain retrains the built-in ConvNet; your own code's runs are checked by their files' digests")
+        raise UserError(
+            "--retrain retrains the built-in ConvNet; your own code's runs are checked by their files' digests"
+        )
     if retrain_best and best:
         digest = retrain(sweep, best["run_id"])
-        lines.append(f"  best run {best['run_id']} retrained: model.onnx byte-identical (sha256 {digest[:16]}...)")
+        lines.append(
+            f"  best run {best['run_id']} retrained: model.onnx byte-identical (sha256 {digest[:16]}...)"
+        )
     return "\n".join(lines)

@@ -14,8 +14,9 @@ the sweep file's folder, as `wandb agent` run in that folder would find it; `fun
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -34,11 +35,17 @@ def objective_kind(sweep_file: str | Path, function: str | None) -> str:
         spec = yaml.safe_load(Path(sweep_file).read_text())
     except (OSError, yaml.YAMLError):
         return CONVNET
-    return PROGRAM if isinstance(spec, dict) and ("program" in spec or "command" in spec) else CONVNET
+    return (
+        PROGRAM if isinstance(spec, dict) and ("program" in spec or "command" in spec) else CONVNET
+    )
 
 
 def objective_for(
-    spec: Mapping[str, Any], sweep_file: str | Path, function: str | None, run_timeout: float | None, config_file: str
+    spec: Mapping[str, Any],
+    sweep_file: str | Path,
+    function: str | None,
+    run_timeout: float | None,
+    config_file: str,
 ) -> dict:
     """The objective's record: its kind and what runs it. Errors name the file and the field."""
     names_program = "program" in spec or "command" in spec
@@ -48,7 +55,11 @@ def objective_for(
             f"{'program' if 'program' in spec else 'command'} too; name your training code once"
         )
     if function:
-        return {"kind": FUNCTION, "function": _function_target(function, config_file), "run_timeout": run_timeout}
+        return {
+            "kind": FUNCTION,
+            "function": _function_target(function, config_file),
+            "run_timeout": run_timeout,
+        }
     if names_program:
         return {"kind": PROGRAM, **_program(spec, sweep_file), "run_timeout": run_timeout}
     return {"kind": CONVNET}
@@ -61,7 +72,9 @@ def _function_target(function: str, config_file: str) -> str:
             f"{config_file}: sweep.function: expected path/to/train.py:name or package.module:name, got {function!r}"
         )
     if where.endswith(".py") and not Path(where).is_file():
-        raise UserError(f"{config_file}: sweep.function: {where} not found (relative to {Path.cwd()})")
+        raise UserError(
+            f"{config_file}: sweep.function: {where} not found (relative to {Path.cwd()})"
+        )
     return function
 
 
@@ -71,9 +84,13 @@ def _program(spec: Mapping[str, Any], sweep_file: str | Path) -> dict:
     program = spec.get("program")
     if program is None:
         if any("${program}" in str(part) for part in command):
-            raise UserError(f"{sweep_file}: command: uses ${{program}}, but the sweep file names no program")
+            raise UserError(
+                f"{sweep_file}: command: uses ${{program}}, but the sweep file names no program"
+            )
         return {"program": None, "command": list(command)}
     path = Path(sweep_file).parent / str(program)
     if not path.is_file():
-        raise UserError(f"{sweep_file}: program: {path} not found (a program is found relative to the sweep file)")
+        raise UserError(
+            f"{sweep_file}: program: {path} not found (a program is found relative to the sweep file)"
+        )
     return {"program": str(path), "command": list(command) if command is not None else None}

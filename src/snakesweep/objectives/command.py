@@ -129,15 +129,21 @@ def args_json_path(param_file: StrPath) -> str:
     """Where `${args_json_file}` points: the param file's path with suffix `.json`, absolute."""
     stem, suffix = os.path.splitext(os.path.abspath(param_file))
     if suffix == ".json":
-        raise ValueError(f"the param file {param_file} must not end in .json: that name is the JSON file's")
+        raise ValueError(
+            f"the param file {param_file} must not end in .json: that name is the JSON file's"
+        )
     return stem + ".json"
 
 
-def run_argv(command: list | None, program: str, params: Params, param_file: StrPath, environ: Env) -> list[str]:
+def run_argv(
+    command: list | None, program: str, params: Params, param_file: StrPath, environ: Env
+) -> list[str]:
     """The argv of one run of `program` with `params` (`{name: {"value": v}}`), as `wandb agent`
     builds it from the sweep's `command` (None or [] for the default)."""
     macros = macro_args(params)
-    macros.update(interpreter=["python"], program=[program], args_json_file=[args_json_path(param_file)])
+    macros.update(
+        interpreter=["python"], program=[program], args_json_file=[args_json_path(param_file)]
+    )
     if sys.platform != "win32":
         macros["env"] = ["/usr/bin/env"]
     argv: list[str] = []
@@ -190,7 +196,9 @@ def run_environ(environ: Env, run_id: str, param_file: StrPath) -> dict[str, str
     return env
 
 
-def prepare_run(command: list | None, program: str, params: Params, param_file: StrPath, environ: Env) -> list[str]:
+def prepare_run(
+    command: list | None, program: str, params: Params, param_file: StrPath, environ: Env
+) -> list[str]:
     """Write the param file (and the JSON file when the command uses `${args_json_file}`, as
     wandb does) and return the run's argv."""
     argv = run_argv(command, program, params, param_file, environ)  # first: it checks the input

@@ -10,7 +10,11 @@ from pathlib import Path
 from snakesweep import paths
 from snakesweep.train.run_config import run_seed
 
-EPOCH_METRICS = ("train_loss", "val_loss", "val_accuracy")  # logged every epoch: hyperband can use them
+EPOCH_METRICS = (
+    "train_loss",
+    "val_loss",
+    "val_accuracy",
+)  # logged every epoch: hyperband can use them
 FINAL_METRICS = ("test_loss", "test_accuracy")  # logged once, after the last epoch
 METRICS = EPOCH_METRICS + FINAL_METRICS
 DEFAULT_RANKING = {"name": "val_accuracy", "goal": "maximize"}
@@ -23,10 +27,14 @@ def run_summary(metrics: dict) -> dict:
     last: dict = {}
     for row in [*(metrics.get("history") or []), metrics.get("final") or {}]:
         last.update(row)
-    return {k: v for k, v in last.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return {
+        k: v for k, v in last.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
 
 
-def make_train_one(sweep: dict, data: str, manifest: str, device: str, threads: int, wandb_mode: str):
+def make_train_one(
+    sweep: dict, data: str, manifest: str, device: str, threads: int, wandb_mode: str
+):
     """The agent's `train_one` for the ConvNet: `execute_run` into the run's folder."""
     from snakesweep.train.run import execute_run  # torch
 

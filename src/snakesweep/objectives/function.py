@@ -53,7 +53,9 @@ class FunctionRunner:
             sys.path.insert(0, folder)  # the fork server is given the agent's sys.path
         self._context = multiprocessing.get_context("forkserver")
         # numpy too, so that it is seeded even when the user imports it inside the function
-        self._context.set_forkserver_preload(["numpy", "snakesweep.objectives.wandb_service", self.module])
+        self._context.set_forkserver_preload(
+            ["numpy", "snakesweep.objectives.wandb_service", self.module]
+        )
         # Up and done with its imports now, so that the server and wandb's service are no
         # processes of any run's (each run's leftovers are ended with it).
         with _main_not_rerun():
@@ -61,10 +63,19 @@ class FunctionRunner:
             warm_up.start()
         warm_up.join()
 
-    def start(self, environ: dict[str, str], cwd: str, seed: int, threads: int, stdout: str, stderr: str):
+    def start(
+        self, environ: dict[str, str], cwd: str, seed: int, threads: int, stdout: str, stderr: str
+    ):
         process = self._context.Process(
             target=_run_function,
-            args=(self.module, self.name, environ, *(os.path.abspath(p) for p in (cwd, stdout, stderr)), seed, threads),
+            args=(
+                self.module,
+                self.name,
+                environ,
+                *(os.path.abspath(p) for p in (cwd, stdout, stderr)),
+                seed,
+                threads,
+            ),
             name="snakesweep-run",
         )
         with _main_not_rerun():
@@ -90,7 +101,16 @@ def _main_not_rerun():
             main.__file__ = saved
 
 
-def _run_function(module: str, name: str, environ: dict, cwd: str, stdout: str, stderr: str, seed: int, threads: int):
+def _run_function(
+    module: str,
+    name: str,
+    environ: dict,
+    cwd: str,
+    stdout: str,
+    stderr: str,
+    seed: int,
+    threads: int,
+):
     """The run's process (see the module docstring); exits with the run's exit code."""
     die_with_parent()  # the fork server's child: it goes when the server (and so the agent) goes
     _redirect(1, stdout)

@@ -26,9 +26,9 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 from snakesweep import paths
 from snakesweep.atomic import write_json
@@ -117,7 +117,16 @@ def visible_gpu(device: str, visible: str | None) -> str:
     return names[index] if names else str(index)
 
 
-def run_once(spec: dict, sweep_seed: int, metrics: Metrics, claim, on_epoch: OnEpoch, base: dict, runner, threads: int) -> dict:
+def run_once(
+    spec: dict,
+    sweep_seed: int,
+    metrics: Metrics,
+    claim,
+    on_epoch: OnEpoch,
+    base: dict,
+    runner,
+    threads: int,
+) -> dict:
     started = time.monotonic()
     run_dir = fresh_run_dir(Path(paths.RUNS_DIR) / claim.run_id)
     seed = derive_seed(sweep_seed, "run", claim.config)
@@ -131,13 +140,19 @@ def run_once(spec: dict, sweep_seed: int, metrics: Metrics, claim, on_epoch: OnE
     before = process.descendants()
     if runner is not None:
         command.write_param_file(param_file, claim.engine_config)
-        running = RunningFunction(runner.start(env, str(run_dir / FILES_DIR), seed, threads, stdout, stderr))
+        running = RunningFunction(
+            runner.start(env, str(run_dir / FILES_DIR), seed, threads, stdout, stderr)
+        )
     else:
-        argv = command.prepare_run(spec["command"], _program(spec), claim.engine_config, param_file, env)
+        argv = command.prepare_run(
+            spec["command"], _program(spec), claim.engine_config, param_file, env
+        )
         running = RunningProgram(argv, run_dir / FILES_DIR, env, stdout, stderr)
     watched = watch(running, run_dir, metrics.engine, on_epoch, spec.get("run_timeout"))
     process.end_leftovers(before, GRACE_SECONDS)
-    outcome = judge(watched, metrics.required, spec.get("run_timeout"), Path(stderr), run_dir / FILES_DIR)
+    outcome = judge(
+        watched, metrics.required, spec.get("run_timeout"), Path(stderr), run_dir / FILES_DIR
+    )
     write_json(
         run_dir / METRICS_FILE,
         {
@@ -204,10 +219,16 @@ class RunningFunction:
         self._process.join(seconds)
 
 
-def watch(running, run_dir: Path, metric: str | None, on_epoch: OnEpoch, timeout: float | None) -> Watched:
+def watch(
+    running, run_dir: Path, metric: str | None, on_epoch: OnEpoch, timeout: float | None
+) -> Watched:
     """Follow the run's wandb log until the run ends, early termination stops it, or it runs
     out of time; then end what is left of its process group."""
-    watched, logs, deadline = Watched(), LogFollower(run_dir), None if timeout is None else time.monotonic() + timeout
+    watched, logs, deadline = (
+        Watched(),
+        LogFollower(run_dir),
+        None if timeout is None else time.monotonic() + timeout,
+    )
     while True:
         code = running.poll()  # before reading: once it has ended, this read is the last
         if _take(logs.read(), watched, metric, on_epoch):
@@ -259,12 +280,19 @@ class LogFollower:
         return entries
 
 
-def judge(watched: Watched, metric: str | None, timeout: float | None, stderr: Path, files: Path) -> dict:
+def judge(
+    watched: Watched, metric: str | None, timeout: float | None, stderr: Path, files: Path
+) -> dict:
     """The run's outcome for the store: state, summary, reason, and the files it wrote."""
     summary = last_values(watched.rows)
     if watched.ended == "exited":
         summary.update(_plain_row(watched.summary))
-    outcome = {"state": "finished", "summary": summary, "reason": None, "artifacts": digest_files(files)}
+    outcome = {
+        "state": "finished",
+        "summary": summary,
+        "reason": None,
+        "artifacts": digest_files(files),
+    }
     if watched.ended == "stopped":
         why = f"stopped early after iteration {watched.iterations} of {metric} (the sweep's early termination)"
         outcome.update(state="stopped", reason=why)
@@ -272,9 +300,13 @@ def judge(watched: Watched, metric: str | None, timeout: float | None, stderr: P
         why = f"timed out after {timeout:g} s (sweep.run_timeout); ended with its child processes"
         outcome.update(state="failed", reason=why)
     elif watched.exit_code != 0:
-        outcome.update(state="failed", reason=f"{_exit_text(watched.exit_code)}: {stderr_tail(stderr)}")
+        outcome.update(
+            state="failed", reason=f"{_exit_text(watched.exit_code)}: {stderr_tail(stderr)}"
+        )
     elif metric is not None and not watched.iterations and not _is_number(summary.get(metric)):
-        outcome.update(state="failed", reason=f"never logged the sweep metric {metric!r} with wandb.log")
+        outcome.update(
+            state="failed", reason=f"never logged the sweep metric {metric!r} with wandb.log"
+        )
     elif (files / ONNX_FILE).exists():
         outcome.update(_check_onnx(files / ONNX_FILE, outcome["artifacts"]))
     return outcome
@@ -287,7 +319,10 @@ def _check_onnx(path: Path, artifacts: dict) -> dict:
     try:
         onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     except Exception as err:  # noqa: BLE001 - onnxruntime raises its own exception types
-        return {"state": "failed", "reason": f"{FILES_DIR}/{ONNX_FILE} does not load in onnxruntime: {err}"}
+        return {
+            "state": "failed",
+            "reason": f"{FILES_DIR}/{ONNX_FILE} does not load in onnxruntime: {err}",
+        }
     return {"onnx_sha256": artifacts[f"{ONNX_FILE}"]}
 
 
@@ -328,7 +363,9 @@ def digest_files(folder: Path) -> dict[str, str]:
     digests = {}
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         with open(path, "rb") as handle:
-            digests[path.relative_to(folder).as_posix()] = hashlib.file_digest(handle, "sha256").hexdigest()
+            digests[path.relative_to(folder).as_posix()] = hashlib.file_digest(
+                handle, "sha256"
+            ).hexdigest()
     return digests
 
 
@@ -345,4 +382,3 @@ def _exit_text(code: int | None) -> str:
     if code is not None and code < 0:
         return f"killed by signal {-code}"
     return f"exit code {code}"
-

@@ -26,7 +26,7 @@ proportion to the whole log.
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterable
+from collections.abc import Iterable
 
 RUNNING = "running"
 CRASHED = "crashed"
@@ -82,7 +82,7 @@ class SweepState:
         self.crashed: set[str] = set()  # crashed, attempts left or not
         self.settled_prefix = 0  # runs 0 .. settled_prefix-1 are all settled
 
-    def apply_all(self, events: Iterable[dict]) -> "SweepState":
+    def apply_all(self, events: Iterable[dict]) -> SweepState:
         for event in events:
             self.apply(event)
         return self

@@ -27,11 +27,10 @@ import threading
 import time
 import weakref
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from snakesweep.record.turns import BACKGROUND, URGENT, Turns
-
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +161,9 @@ class EventLog:
     def _start_syncer(self) -> None:
         with self._syncer_lock:
             if self._syncer is None:
-                self._syncer = threading.Thread(target=self._sync_loop, name="store-fsync", daemon=True)
+                self._syncer = threading.Thread(
+                    target=self._sync_loop, name="store-fsync", daemon=True
+                )
                 self._syncer.start()
 
     def _sync_loop(self) -> None:
@@ -178,7 +179,9 @@ class EventLog:
         so releases any lock, when the process dies."""
         fd = getattr(self._holding, "fd", None)
         if fd is None:
-            fd = self._holding.fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fd = self._holding.fd = os.open(
+                self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644
+            )
             weakref.finalize(self, os.close, fd)
         return fd
 
@@ -232,7 +235,9 @@ class EventLog:
     def _cut_torn_tail(self, handle, size: int) -> None:
         handle.seek(0)
         keep = handle.read().rfind(b"\n") + 1
-        log.warning("%s: a write was torn by a crash; dropping its %d bytes", self.path, size - keep)
+        log.warning(
+            "%s: a write was torn by a crash; dropping its %d bytes", self.path, size - keep
+        )
         handle.truncate(keep)
 
 

@@ -44,8 +44,8 @@ import os
 import struct
 import threading
 import weakref
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,9 @@ URGENT, BACKGROUND = 0, 1  # the two lines; a line's numbers use every other byt
 _OFD_GETLK = getattr(fcntl, "F_OFD_GETLK", None)
 _OFD_SETLK = getattr(fcntl, "F_OFD_SETLK", None)
 _OFD_SETLKW = getattr(fcntl, "F_OFD_SETLKW", None)
-_FLOCK = struct.Struct("hhqqi")  # Linux's struct flock: type, whence, start, length, pid (0 for OFD)
+_FLOCK = struct.Struct(
+    "hhqqi"
+)  # Linux's struct flock: type, whence, start, length, pid (0 for OFD)
 _COUNTER = struct.Struct("<Q")  # one per line in `<log>.ticket`, at 8 * line
 _GATE = 1 << 62  # the gate's byte in `<log>.queue`, far past any number's
 # what a filesystem that cannot take byte-range locks answers (NFS without a lock manager, FUSE)
@@ -107,7 +109,9 @@ class Turns:
         """Whether an urgent taker is there now (for a background taker that will not wait)."""
         probe = _FLOCK.pack(fcntl.F_WRLCK, os.SEEK_SET, _GATE, 1, 0)
         try:
-            return _FLOCK.unpack(fcntl.fcntl(self._fd("queue"), _OFD_GETLK, probe))[0] != fcntl.F_UNLCK
+            return (
+                _FLOCK.unpack(fcntl.fcntl(self._fd("queue"), _OFD_GETLK, probe))[0] != fcntl.F_UNLCK
+            )
         except OSError as err:
             self._give_up(err)
             return False
@@ -122,7 +126,9 @@ class Turns:
             try:
                 number = self._draw(queue, line)
                 if number:  # None: no place in the line (see `_draw`); 0: the first taker ever
-                    _wait_until_free(queue, fcntl.F_RDLCK, 2 * (number - 1) + line)  # predecessor done
+                    _wait_until_free(
+                        queue, fcntl.F_RDLCK, 2 * (number - 1) + line
+                    )  # predecessor done
                 if line == BACKGROUND:
                     _wait_until_free(queue, fcntl.F_WRLCK, _GATE)  # no urgent taker there
             except OSError as err:

@@ -15,8 +15,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from snakesweep.record.state import DONE_STATES, Run, SweepState, runs_done_by
 from snakesweep.record.store import EventLog, ReplacedLog
@@ -25,7 +25,9 @@ from snakesweep.sweep.decide import Exhausted, Requeue, Suggest, Wait
 from snakesweep.sweep.metric import engine_metric
 from snakesweep.sweep.spec import run_config, sweep_hash
 
-LIVE_METRIC_SECONDS = 1.0  # an agent writes epoch metrics (for `snakesweep status`) at most this often
+LIVE_METRIC_SECONDS = (
+    1.0  # an agent writes epoch metrics (for `snakesweep status`) at most this often
+)
 WAIT_POLL_SECONDS = 0.1  # how often an agent told to Wait looks at the log's size
 
 
@@ -63,7 +65,9 @@ class LocalController:
         self.clock = clock
         self.metric = engine_metric(sweep_config)
         self._engine_runs = engine.EngineRuns(self.metric)
-        self._sample = engine.RandomSampler(sweep_config) if sweep_config.get("method") == "random" else None
+        self._sample = (
+            engine.RandomSampler(sweep_config) if sweep_config.get("method") == "random" else None
+        )
         self._pending: list[dict] = []  # metrics `report` held back while the lock was busy
         self._metrics_written_at = float("-inf")
         self._reset()
@@ -104,8 +108,12 @@ class LocalController:
     def next(self, agent: str) -> Claim | Wait | Exhausted:
         """The next run for `agent`; or Wait (ask again later); or Exhausted (leave)."""
         self._sync()  # most of the news, read before taking the lock, so it is held briefly
-        if isinstance(done := decide.next_action(self.state, self.policy, self._exhausted), Exhausted):
-            return done  # final (see `decide.next_action`): no need to queue for the lock to learn it
+        if isinstance(
+            done := decide.next_action(self.state, self.policy, self._exhausted), Exhausted
+        ):
+            return (
+                done  # final (see `decide.next_action`): no need to queue for the lock to learn it
+            )
         with self.log.locked(urgent=True):
             self._sync()
             reason = f"no heartbeat for {self.heartbeat_timeout:g} s"
@@ -114,16 +122,25 @@ class LocalController:
             action = decide.next_action(self.state, self.policy, self._exhausted)
             if isinstance(action, Requeue):
                 run = action.run
-                return self._hand_out(Claim(run.run_id, run.index, run.config, run.attempt + 1, run.engine_config), agent)
+                return self._hand_out(
+                    Claim(run.run_id, run.index, run.config, run.attempt + 1, run.engine_config),
+                    agent,
+                )
             if isinstance(action, Suggest):
                 engine_config = engine.suggest(
-                    self.sweep_config, self._seen(action.index), self.sweep_seed, action.index, self._sample
+                    self.sweep_config,
+                    self._seen(action.index),
+                    self.sweep_seed,
+                    action.index,
+                    self._sample,
                 )
                 if engine_config is None:  # only a grid runs out, and runs are never removed
                     self._exhausted = True
                     return decide.next_action(self.state, self.policy, exhausted=True)
                 config = run_config(self.sweep_config["parameters"], engine_config)
-                claim = Claim(run_id_for(action.index, config), action.index, config, 1, engine_config)
+                claim = Claim(
+                    run_id_for(action.index, config), action.index, config, 1, engine_config
+                )
                 return self._hand_out(claim, agent)
             return action
 
@@ -140,11 +157,15 @@ class LocalController:
             time.sleep(min(WAIT_POLL_SECONDS, left))
             if self.log.size() != self._offset:
                 self._sync()
-                if not isinstance(decide.next_action(self.state, self.policy, self._exhausted), Wait):
+                if not isinstance(
+                    decide.next_action(self.state, self.policy, self._exhausted), Wait
+                ):
                     return
 
     def _seen(self, index: int) -> list:
-        view = decide.suggestion_view(self.state, index, self.policy.parallelism, self.sweep_config["method"])
+        view = decide.suggestion_view(
+            self.state, index, self.policy.parallelism, self.sweep_config["method"]
+        )
         return [self._engine_runs.view(run, as_ended) for run, as_ended in view]
 
     def record_claim(self, agent: str, config: dict, engine_config: dict) -> Claim:
@@ -153,7 +174,9 @@ class LocalController:
         with self.log.locked(urgent=True):
             self._sync()
             index = len(self.state.by_index)
-            return self._hand_out(Claim(run_id_for(index, config), index, config, 1, engine_config), agent)
+            return self._hand_out(
+                Claim(run_id_for(index, config), index, config, 1, engine_config), agent
+            )
 
     def heartbeat(self, run_id: str) -> None:
         """Called from the run's heartbeat thread: no fsync (a lost heartbeat is harmless), and
@@ -165,7 +188,13 @@ class LocalController:
         infinite value is recorded as the string "nan", "inf" or "-inf" (JSON has no such
         numbers), which the engine reads back as the float and which is never ranked."""
         value = value if math.isfinite(value) else str(float(value))
-        metric = {"event": "metric", "run": run_id, "step": step, "value": value, "time": self.clock()}
+        metric = {
+            "event": "metric",
+            "run": run_id,
+            "step": step,
+            "value": value,
+            "time": self.clock(),
+        }
         if not self.policy.stops_early:
             # Nothing to decide: held back, and written (with any held before it) by the first
             # later `report` of this agent that comes LIVE_METRIC_SECONDS after its last write and
@@ -186,7 +215,10 @@ class LocalController:
             run = self.state.runs[run_id]
             if run.should_stop:
                 return True
-            peers = [self._engine_runs.view(r, True) for r in decide.stop_peers(self.state, run, self.policy.parallelism)]
+            peers = [
+                self._engine_runs.view(r, True)
+                for r in decide.stop_peers(self.state, run, self.policy.parallelism)
+            ]
             if engine.should_stop(self.sweep_config, run, step, peers):
                 self._append({"event": "stop", "run": run_id, "step": step})
                 return True
@@ -206,7 +238,13 @@ class LocalController:
     ) -> None:
         if state not in DONE_STATES:
             raise ValueError(f"a run finishes as one of {DONE_STATES}, not {state!r}")
-        event = {"event": "finish", "run": run_id, "state": state, "summary": summary, "reason": reason}
+        event = {
+            "event": "finish",
+            "run": run_id,
+            "state": state,
+            "summary": summary,
+            "reason": reason,
+        }
         if onnx_sha256:
             event["onnx_sha256"] = onnx_sha256
         if artifacts is not None:

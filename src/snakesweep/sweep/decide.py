@@ -30,14 +30,17 @@ class Policy:
     waits_for_results: bool  # suggestions or stop decisions depend on other runs' results
 
 
-def policy_for(sweep_config: dict, heartbeat_timeout: float, max_attempts: int, parallelism: int) -> Policy:
+def policy_for(
+    sweep_config: dict, heartbeat_timeout: float, max_attempts: int, parallelism: int
+) -> Policy:
     return Policy(
         heartbeat_timeout=heartbeat_timeout,
         max_attempts=max_attempts,
         parallelism=parallelism,
         run_cap=sweep_config.get("run_cap"),
         stops_early="early_terminate" in sweep_config,
-        waits_for_results=sweep_config.get("method") == "bayes" or "early_terminate" in sweep_config,
+        waits_for_results=sweep_config.get("method") == "bayes"
+        or "early_terminate" in sweep_config,
     )
 
 
@@ -74,24 +77,32 @@ Action = Requeue | Suggest | Wait | Exhausted
 def stale_runs(state: SweepState, now: float, timeout: float) -> list[Run]:
     """Running runs whose agent has been silent for longer than `timeout` seconds."""
     return sorted(
-        (state.runs[r] for r in state.running if now - state.runs[r].heartbeat > timeout), key=lambda r: r.index
+        (state.runs[r] for r in state.running if now - state.runs[r].heartbeat > timeout),
+        key=lambda r: r.index,
     )
 
 
 def orphaned_runs(state: SweepState, agent: str) -> list[Run]:
     """Runs an agent still holds when it starts: it died with them (Snakemake retried it)."""
-    return sorted((state.runs[r] for r in state.running if state.runs[r].agent == agent), key=lambda r: r.index)
+    return sorted(
+        (state.runs[r] for r in state.running if state.runs[r].agent == agent),
+        key=lambda r: r.index,
+    )
 
 
 def requeueable(state: SweepState, max_attempts: int) -> Run | None:
     """The crashed run to hand out again first (lowest index), if any has attempts left."""
     waiting = (state.runs[r] for r in state.crashed)
-    return min((r for r in waiting if r.attempt < max_attempts), key=lambda r: r.index, default=None)
+    return min(
+        (r for r in waiting if r.attempt < max_attempts), key=lambda r: r.index, default=None
+    )
 
 
 def in_flight(state: SweepState, max_attempts: int) -> int:
     """Runs that may still need an agent: running, or crashed with attempts left."""
-    return len(state.running) + sum(1 for r in state.crashed if state.runs[r].attempt < max_attempts)
+    return len(state.running) + sum(
+        1 for r in state.crashed if state.runs[r].attempt < max_attempts
+    )
 
 
 def next_action(state: SweepState, policy: Policy, exhausted: bool = False) -> Action:
@@ -107,11 +118,15 @@ def next_action(state: SweepState, policy: Policy, exhausted: bool = False) -> A
         return Requeue(retry)
     index = len(state.by_index)
     if exhausted or (policy.run_cap is not None and index >= policy.run_cap):
-        why = "every grid point was handed out" if exhausted else f"run_cap {policy.run_cap} reached"
+        why = (
+            "every grid point was handed out" if exhausted else f"run_cap {policy.run_cap} reached"
+        )
         if in_flight(state, policy.max_attempts):
             return Wait(f"{why}; other runs are in flight and may be handed out again")
         return Exhausted(why)
-    needed = index - policy.parallelism  # runs 0..needed-1 must be settled before suggestion `index`
+    needed = (
+        index - policy.parallelism
+    )  # runs 0..needed-1 must be settled before suggestion `index`
     if policy.waits_for_results and state.settled_prefix < needed:
         return Wait(
             f"suggestion {index} waits for run {state.settled_prefix} to end "
@@ -125,7 +140,9 @@ def results_seen(index: int, parallelism: int) -> int:
     return max(0, index - parallelism)
 
 
-def suggestion_view(state: SweepState, index: int, parallelism: int, method: str) -> list[tuple[Run, bool]]:
+def suggestion_view(
+    state: SweepState, index: int, parallelism: int, method: str
+) -> list[tuple[Run, bool]]:
     """The runs the engine is shown for suggestion `index`, each with True where it is shown as
     it ended and False where it is shown in flight (config only). Random search looks at no
     runs; grid search only at configs; bayes at results, within the declared parallelism."""
@@ -144,4 +161,3 @@ def stop_peers(state: SweepState, run: Run, parallelism: int) -> list[Run]:
 
 def crashed_event(run: Run, reason: str) -> dict:
     return {"event": "crashed", "run": run.run_id, "reason": reason}
-

@@ -27,10 +27,18 @@ from snakesweep.record.state import CRASHED, FAILED, FINISHED, RUNNING, STOPPED,
 from snakesweep.seeding import derive_seed
 from snakesweep.sweep.metric import engine_metric
 
-_ENGINE_STATES = {RUNNING: "running", CRASHED: "crashed", FINISHED: "finished", FAILED: "failed", STOPPED: "finished"}
+_ENGINE_STATES = {
+    RUNNING: "running",
+    CRASHED: "crashed",
+    FINISHED: "finished",
+    FAILED: "failed",
+    STOPPED: "finished",
+}
 
 
-def to_engine_run(run: Run, metric: str | None, as_ended: bool = True, upto_step: int | None = None) -> SweepRun:
+def to_engine_run(
+    run: Run, metric: str | None, as_ended: bool = True, upto_step: int | None = None
+) -> SweepRun:
     """`run` as the engine sees it: as it ended (`as_ended`), or in flight with its config only.
     `upto_step` keeps the history up to that epoch (a stop decision as of that epoch)."""
     if not as_ended:
@@ -114,7 +122,9 @@ def warm_up(sweep_config: dict) -> None:
 _WARM_UP_RUN = Run(run_id="warm-up", index=0, config={}, engine_config={}, agent="", state=FINISHED)
 
 
-def suggest(sweep_config: dict, seen: list[SweepRun], sweep_seed: int, index: int, sample=None) -> dict | None:
+def suggest(
+    sweep_config: dict, seen: list[SweepRun], sweep_seed: int, index: int, sample=None
+) -> dict | None:
     """Suggestion number `index` given the engine views `seen`, in the engine's form, or None
     when the search is exhausted (a grid whose every point has been handed out). `sample`, a
     `RandomSampler` of this sweep, draws random search's suggestion faster."""
@@ -149,7 +159,9 @@ def should_stop(sweep_config: dict, run: Run, step: int, peers: list[SweepRun]) 
     if "early_terminate" not in sweep_config:
         return False
     candidate = to_engine_run(run, engine_metric(sweep_config), upto_step=step)
-    return any(r.name == run.run_id for r in stop_runs(sweep_config, [*peers, candidate], validate=False))
+    return any(
+        r.name == run.run_id for r in stop_runs(sweep_config, [*peers, candidate], validate=False)
+    )
 
 
 def to_plain(value):

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from snakesweep.objectives import convnet
 from snakesweep.record.state import FINISHED, STOPPED
@@ -48,7 +49,9 @@ def engine_metric(sweep_config: Mapping[str, Any]) -> str | None:
     return metric["name"] if metric else None
 
 
-def ranking(sweep_config: Mapping[str, Any], objective_default: Mapping[str, str] | None) -> Ranking | None:
+def ranking(
+    sweep_config: Mapping[str, Any], objective_default: Mapping[str, str] | None
+) -> Ranking | None:
     """What runs are ranked by: the sweep file's metric with W&B's default goal, else the
     objective's default metric (`{"name", "goal"}`), else None (nothing can be ranked)."""
     if sweep_config.get("metric"):
@@ -80,4 +83,3 @@ def score(state: str, summary: Mapping[str, Any], metric: str) -> float | None:
     if state not in RANKED_STATES or isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return value if math.isfinite(value) else None
-

@@ -91,7 +91,9 @@ def register_sweep(
     elif controller == "wandb":
         record.update(register_wandb_sweep(spec, project, entity, wandb_mode, config_file))
     else:
-        raise UserError(f"{config_file}: sweep.controller must be one of {', '.join(CONTROLLERS)}, got {controller!r}")
+        raise UserError(
+            f"{config_file}: sweep.controller must be one of {', '.join(CONTROLLERS)}, got {controller!r}"
+        )
     # Both controllers keep the runs' bookkeeping in a local store: with `local` it also
     # decides; with `wandb` it records what W&B handed out, so the aggregate works the same.
     store = Path(paths.store_path(record["sweep_id"]))
@@ -99,7 +101,13 @@ def register_sweep(
     store.parent.mkdir(parents=True, exist_ok=True)
     store.touch()
     record["store"] = str(store)
-    log.info("%s %s sweep %s (%s)", "continuing" if continued else "registered", controller, record["sweep_id"], sweep_file)
+    log.info(
+        "%s %s sweep %s (%s)",
+        "continuing" if continued else "registered",
+        controller,
+        record["sweep_id"],
+        sweep_file,
+    )
     write_json(out_path, record)
     if retries_out is not None:
         Path(retries_out).touch()
@@ -126,7 +134,9 @@ def check_user_code_settings(controller: str, wandb_mode: str, config_file: str)
         )
 
 
-def register_wandb_sweep(spec: dict, project: str, entity: str | None, wandb_mode: str, config_file: str) -> dict:
+def register_wandb_sweep(
+    spec: dict, project: str, entity: str | None, wandb_mode: str, config_file: str
+) -> dict:
     """`wandb.sweep` on the W&B server; agents then pull configs from it with `wandb.agent`."""
     if wandb_mode != "online":
         raise UserError(

@@ -34,7 +34,9 @@ def retry_runs(results: str | Path = paths.RESULTS, run_ids: list[str] | None = 
         runs = SweepState().apply_all(log.read()).runs
         chosen = _chosen(runs, run_ids, record_path)
         if chosen:
-            log.append(*({"event": "retry", "run": run_id, "time": time.time()} for run_id in chosen))
+            log.append(
+                *({"event": "retry", "run": run_id, "time": time.time()} for run_id in chosen)
+            )
     log.sync()  # on disk before the command says so
     if chosen:
         with open(paths.under_results(results, paths.RETRIES), "a") as requests:
@@ -44,10 +46,14 @@ def retry_runs(results: str | Path = paths.RESULTS, run_ids: list[str] | None = 
 
 def _chosen(runs: dict, run_ids: list[str] | None, record_path: Path) -> list[str]:
     if run_ids is None:
-        return [run.run_id for run in sorted(runs.values(), key=lambda r: r.index) if retryable(run)]
+        return [
+            run.run_id for run in sorted(runs.values(), key=lambda r: r.index) if retryable(run)
+        ]
     for run_id in run_ids:
         if run_id not in runs:
             raise UserError(f"{record_path}: the sweep has no run {run_id!r}")
         if not retryable(runs[run_id]):
-            raise UserError(f"run {run_id} is {runs[run_id].state}: only a failed or crashed run is run again")
+            raise UserError(
+                f"run {run_id} is {runs[run_id].state}: only a failed or crashed run is run again"
+            )
     return list(dict.fromkeys(run_ids))

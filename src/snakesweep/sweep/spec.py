@@ -12,8 +12,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -41,7 +42,9 @@ def load_sweep_file(path: str | Path, checks: Checks = Checks()) -> dict:
         raise UserError(problem)
     config = yaml.safe_load(path.read_text())
     if not isinstance(config, dict):
-        raise UserError(f"{path}: a sweep file must be a mapping with method, metric and parameters")
+        raise UserError(
+            f"{path}: a sweep file must be a mapping with method, metric and parameters"
+        )
     return validate_sweep(config, str(path), checks)
 
 
@@ -78,8 +81,14 @@ def check_objective(plain: dict, source: str, checks: Checks) -> None:
             )
     metric = engine_metric(plain)
     if metric is not None and checks.metrics is not None and metric not in checks.metrics:
-        raise UserError(f"{source}: metric.name: the trainer never logs {metric!r} (it logs: {', '.join(checks.metrics)})")
-    if "early_terminate" in plain and checks.epoch_metrics is not None and metric not in checks.epoch_metrics:
+        raise UserError(
+            f"{source}: metric.name: the trainer never logs {metric!r} (it logs: {', '.join(checks.metrics)})"
+        )
+    if (
+        "early_terminate" in plain
+        and checks.epoch_metrics is not None
+        and metric not in checks.epoch_metrics
+    ):
         raise UserError(
             f"{source}: early_terminate needs a metric logged every epoch, one of {', '.join(checks.epoch_metrics)}"
         )
@@ -119,4 +128,6 @@ def _is_group(spec: Any) -> bool:
 
 
 def sweep_hash(config: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return hashlib.sha256(
+        json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()

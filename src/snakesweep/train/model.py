@@ -16,7 +16,12 @@ NUM_CLASSES = 10
 
 
 class ConvNet(nn.Module):
-    def __init__(self, kernels: tuple[int, int] | list[int] = (16, 32), dropout: float = 0.0, fc_hidden: int = 0):
+    def __init__(
+        self,
+        kernels: tuple[int, int] | list[int] = (16, 32),
+        dropout: float = 0.0,
+        fc_hidden: int = 0,
+    ):
         super().__init__()
         k1, k2 = kernels
         self.features = nn.Sequential(
@@ -48,4 +53,6 @@ class ConvNet(nn.Module):
 
 def build_model(config: dict) -> ConvNet:
     """The model a validated run config describes."""
-    return ConvNet(kernels=config["kernels"], dropout=config["dropout"], fc_hidden=config["fc_hidden"])
+    return ConvNet(
+        kernels=config["kernels"], dropout=config["dropout"], fc_hidden=config["fc_hidden"]
+    )

@@ -81,8 +81,12 @@ _programs: dict[str, object] = {}  # architecture -> exported program, reused fo
 
 
 def _export_bytes(model: nn.Module) -> bytes:
-    state = {name: tensor.detach().contiguous().numpy() for name, tensor in model.state_dict().items()}
-    key = repr(model) + repr([(name, array.shape, array.dtype.str) for name, array in state.items()])
+    state = {
+        name: tensor.detach().contiguous().numpy() for name, tensor in model.state_dict().items()
+    }
+    key = repr(model) + repr(
+        [(name, array.shape, array.dtype.str) for name, array in state.items()]
+    )
     program = _programs.get(key)
     if program is not None and _set_weights(program, state):
         return _serialise(program)
@@ -102,7 +106,8 @@ def _set_weights(program, state: dict[str, np.ndarray]) -> bool:
     weights = {
         name: value
         for name, value in initializers.items()
-        if value.metadata_props.get("pkg.torch.export.graph_signature.InputSpec.kind") in ("PARAMETER", "BUFFER")
+        if value.metadata_props.get("pkg.torch.export.graph_signature.InputSpec.kind")
+        in ("PARAMETER", "BUFFER")
     }
     if set(weights) != set(state) or any(tuple(weights[n].shape) != state[n].shape for n in state):
         return False
@@ -196,7 +201,9 @@ def _serialise(program) -> bytes:
     return model.SerializeToString()
 
 
-def verify_onnx(path: str | Path, model: nn.Module, images: np.ndarray, threads: int | None = 1) -> dict:
+def verify_onnx(
+    path: str | Path, model: nn.Module, images: np.ndarray, threads: int | None = 1
+) -> dict:
     """Check the file (ONNX checker, full_check) and compare its logits with PyTorch's.
 
     `images` are uint8 (N, 28, 28); a run passes its first VERIFY_IMAGES test images. A wrong
@@ -209,7 +216,11 @@ def verify_onnx(path: str | Path, model: nn.Module, images: np.ndarray, threads:
     import onnx
 
     onnx.checker.check_model(str(path), full_check=True)
-    opset = next(o.version for o in onnx.load(str(path), load_external_data=False).opset_import if o.domain in ("", "ai.onnx"))
+    opset = next(
+        o.version
+        for o in onnx.load(str(path), load_external_data=False).opset_import
+        if o.domain in ("", "ai.onnx")
+    )
     got = onnx_logits(ort_session(path, threads), images)
     cpu_model = copy.deepcopy(model).cpu().eval()
     with torch.inference_mode():
@@ -217,5 +228,7 @@ def verify_onnx(path: str | Path, model: nn.Module, images: np.ndarray, threads:
         expected = cpu_model(x).numpy()
     max_diff = float(np.max(np.abs(got - expected))) if len(images) else 0.0
     if not max_diff <= MAX_ABS_DIFF:
-        raise OnnxVerificationError(f"onnxruntime logits differ from PyTorch by {max_diff:.3g} > {MAX_ABS_DIFF}")
+        raise OnnxVerificationError(
+            f"onnxruntime logits differ from PyTorch by {max_diff:.3g} > {MAX_ABS_DIFF}"
+        )
     return {"opset": int(opset), "max_abs_diff": max_diff, "verified_images": int(len(images))}

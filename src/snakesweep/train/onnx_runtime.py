@@ -35,7 +35,9 @@ def onnx_logits(session, images: np.ndarray, batch: int = 1000) -> np.ndarray:
     return np.concatenate(out) if out else np.empty((0, 10), np.float32)
 
 
-def onnx_accuracy(path: str | Path, images: np.ndarray, labels: np.ndarray, threads: int = 1) -> float:
+def onnx_accuracy(
+    path: str | Path, images: np.ndarray, labels: np.ndarray, threads: int = 1
+) -> float:
     """Test accuracy of an exported model by onnxruntime: what a consumer of the file gets."""
     logits = onnx_logits(ort_session(path, threads), images)
     return int((logits.argmax(axis=1) == labels).sum()) / len(images)

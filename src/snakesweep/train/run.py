@@ -16,9 +16,10 @@ import functools
 import logging
 import os
 import time
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import torch
 import yaml
@@ -26,8 +27,13 @@ import yaml
 from snakesweep.atomic import atomic_write, write_json
 from snakesweep.data.dataset import load_dataset
 from snakesweep.errors import UserError
+from snakesweep.train.onnx_export import (
+    VERIFY_IMAGES,
+    OnnxVerificationError,
+    export_onnx,
+    verify_onnx,
+)
 from snakesweep.train.outputs import CONFIG_FILE, METRICS_FILE, ONNX_FILE
-from snakesweep.train.onnx_export import VERIFY_IMAGES, OnnxVerificationError, export_onnx, verify_onnx
 from snakesweep.train.run_config import resolve_run_config
 from snakesweep.train.trainer import OnEpoch, TrainResult, resolve_device, train
 from snakesweep.train.wandb_run import MODES, WandbRun, wandb_run
@@ -77,12 +83,26 @@ def execute_run(
     wandb_config = {**config, "seed": int(seed), "threads": threads, "device": dev.type}
     with wandb_run(wandb_config, wandb_dir or out, project, group, tags, wandb_mode) as wb:
         timing["wandb_init_seconds"] = time.perf_counter() - started
-        result = train(config, dataset, seed, str(dev), threads, _epoch_callback(wb, on_epoch), progress=progress)
+        result = train(
+            config,
+            dataset,
+            seed,
+            str(dev),
+            threads,
+            _epoch_callback(wb, on_epoch),
+            progress=progress,
+        )
         timing.update(result.timing)
-        state, reason, onnx_info = export_and_verify(result, out, dataset["x_test"][:VERIFY_IMAGES], threads, timing)
+        state, reason, onnx_info = export_and_verify(
+            result, out, dataset["x_test"][:VERIFY_IMAGES], threads, timing
+        )
         metrics = run_record(result, state, reason, onnx_info, seed, dev.type, threads)
         _summarise(wb, metrics, timing, out)
-        metrics_wandb = {"mode": wandb_mode, "run_id": wb.id, "run_dir": str(wb.dir) if wb.dir else None}
+        metrics_wandb = {
+            "mode": wandb_mode,
+            "run_id": wb.id,
+            "run_dir": str(wb.dir) if wb.dir else None,
+        }
         finishing = time.perf_counter()
     timing["wandb_finish_seconds"] = time.perf_counter() - finishing
     timing["overhead_seconds"] = sum(timing.get(key, 0.0) for key in OVERHEAD_KEYS)
@@ -98,7 +118,11 @@ def cached_dataset(data_path: str | Path, manifest_path: str | Path | None) -> d
     """The checked dataset, read once per process while its files are unchanged: an agent runs
     many runs on one dataset, and reading and hashing the full MNIST takes a while."""
     try:
-        stats = [(str(Path(p).resolve()), os.stat(p).st_mtime_ns, os.stat(p).st_size) for p in (data_path, manifest_path) if p]
+        stats = [
+            (str(Path(p).resolve()), os.stat(p).st_mtime_ns, os.stat(p).st_size)
+            for p in (data_path, manifest_path)
+            if p
+        ]
     except OSError:
         return load_dataset(data_path, manifest_path)  # it names the missing file
     return _load_dataset_once(tuple(stats), data_path, manifest_path)
@@ -147,7 +171,9 @@ def export_and_verify(result: TrainResult, out: Path, images, threads: int, timi
     return result.state, result.reason, onnx_info
 
 
-def run_record(result: TrainResult, state, reason, onnx_info, seed: int, device: str, threads: int) -> dict:
+def run_record(
+    result: TrainResult, state, reason, onnx_info, seed: int, device: str, threads: int
+) -> dict:
     """metrics.json without its timing and W&B parts."""
     return {
         "state": state,

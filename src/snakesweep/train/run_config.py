@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Mapping
 from functools import cache
-from typing import Any, Mapping
+from typing import Any
 
 import jsonschema
 import yaml
@@ -47,13 +48,17 @@ def known_parameters(schema: Mapping[str, Any] | None = None) -> tuple[str, ...]
 # JSON has no NaN or infinity, and the trainer cannot use them: a "number" must be finite.
 _NUMBER = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
     "number",
-    lambda checker, value: isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value),
+    lambda checker, value: (
+        isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ),
 )
 _Validator = jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=_NUMBER)
 
 
 def resolve_run_config(
-    config: Mapping[str, Any] | None, source: str = "run config", schema: Mapping[str, Any] | None = None
+    config: Mapping[str, Any] | None,
+    source: str = "run config",
+    schema: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """`config` checked and completed with defaults; raises UserError naming the bad key.
 
@@ -63,14 +68,21 @@ def resolve_run_config(
     schema = schema or load_schema()
     config = {} if config is None else config
     if not isinstance(config, Mapping):
-        raise UserError(f"{source}: expected a mapping of hyperparameters, got {type(config).__name__}")
+        raise UserError(
+            f"{source}: expected a mapping of hyperparameters, got {type(config).__name__}"
+        )
     known = known_parameters(schema)
     unknown = sorted(str(key) for key in config if key not in known)
     if unknown:
         names = ", ".join(repr(key) for key in unknown)
-        raise UserError(f"{source}: unknown key{'s' if len(unknown) > 1 else ''} {names} (known: {', '.join(known)})")
+        raise UserError(
+            f"{source}: unknown key{'s' if len(unknown) > 1 else ''} {names} (known: {', '.join(known)})"
+        )
     properties = schema["properties"]
-    merged = {**defaults(schema), **{key: _coerce(value, properties[key]) for key, value in config.items()}}
+    merged = {
+        **defaults(schema),
+        **{key: _coerce(value, properties[key]) for key, value in config.items()},
+    }
     error = jsonschema.exceptions.best_match(_Validator(schema).iter_errors(merged))
     if error is not None:
         where = ".".join(str(part) for part in error.absolute_path)

@@ -24,10 +24,11 @@ import logging
 import math
 import sys
 import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -62,12 +63,14 @@ class TrainResult:
 
 
 def resolve_device(device: str) -> torch.device:
-    """"auto" picks CUDA when present; asking for CUDA without one is a UserError, before any work."""
+    """ "auto" picks CUDA when present; asking for CUDA without one is a UserError, before any work."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" or device.startswith("cuda:"):
         if not torch.cuda.is_available():
-            raise UserError(f"device {device!r}: no CUDA GPU is available to torch here; use --device cpu or auto")
+            raise UserError(
+                f"device {device!r}: no CUDA GPU is available to torch here; use --device cpu or auto"
+            )
         return torch.device(device)
     if device == "cpu":
         return torch.device("cpu")
@@ -80,7 +83,9 @@ def to_tensors(dataset: Mapping[str, np.ndarray], device: torch.device) -> dict[
     for split in ("train", "val", "test"):
         x = torch.from_numpy(np.ascontiguousarray(dataset[f"x_{split}"])).to(device)
         tensors[f"x_{split}"] = x.unsqueeze(1).float().div_(255.0)
-        tensors[f"y_{split}"] = torch.from_numpy(np.ascontiguousarray(dataset[f"y_{split}"])).to(device).long()
+        tensors[f"y_{split}"] = (
+            torch.from_numpy(np.ascontiguousarray(dataset[f"y_{split}"])).to(device).long()
+        )
     return tensors
 
 
@@ -92,11 +97,15 @@ def make_optimizer(model: nn.Module, config: dict) -> torch.optim.Optimizer:
         return torch.optim.SGD(params, lr=lr, momentum=config["momentum"], weight_decay=wd)
     if config["optimizer"] == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, momentum=config["momentum"], weight_decay=wd)
-    raise ValueError(f"make_optimizer has no branch for the run schema's optimizer {config['optimizer']!r}")
+    raise ValueError(
+        f"make_optimizer has no branch for the run schema's optimizer {config['optimizer']!r}"
+    )
 
 
 @torch.inference_mode()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = EVAL_BATCH) -> tuple[float, float]:
+def evaluate(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = EVAL_BATCH
+) -> tuple[float, float]:
     """Mean cross-entropy and accuracy over a whole split, in large batches."""
     was_training = model.training
     model.eval()
@@ -111,7 +120,9 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = EV
     return float(loss_sum) / len(x), int(correct) / len(x)
 
 
-def place_data(dataset: Mapping[str, np.ndarray], dev: torch.device, channels_last: bool) -> dict[str, torch.Tensor]:
+def place_data(
+    dataset: Mapping[str, np.ndarray], dev: torch.device, channels_last: bool
+) -> dict[str, torch.Tensor]:
     """Every split on the device as float images in the layout the model runs in."""
     layout = torch.channels_last if channels_last else torch.contiguous_format
     data = to_tensors(dataset, dev)
@@ -135,11 +146,19 @@ class Clock:
         yield
         if self.device.type == "cuda":  # kernels run asynchronously: count them where they run
             torch.cuda.synchronize(self.device)
-        setattr(self, f"{kind}_seconds", getattr(self, f"{kind}_seconds") + time.perf_counter() - started)
+        setattr(
+            self,
+            f"{kind}_seconds",
+            getattr(self, f"{kind}_seconds") + time.perf_counter() - started,
+        )
 
     def as_dict(self) -> dict:
         rate = self.samples / self.train_seconds if self.train_seconds > 0 else 0.0
-        return {"train_seconds": self.train_seconds, "eval_seconds": self.eval_seconds, "samples_per_second": rate}
+        return {
+            "train_seconds": self.train_seconds,
+            "eval_seconds": self.eval_seconds,
+            "samples_per_second": rate,
+        }
 
 
 def train_epoch(model, optimizer, x, y, order, batch_size: int, batches) -> torch.Tensor:
@@ -179,7 +198,9 @@ def _batches(n_train: int, batch_size: int, epoch: int, progress: bool):
 def _seeded_setup(config: dict, seed: int, dev: torch.device, channels_last: bool):
     """Model, optimizer and shuffle generator, each from its own child seed of the run seed."""
     torch.manual_seed(derive_seed(seed, "init"))
-    model = build_model(config).to(dev, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    model = build_model(config).to(
+        dev, memory_format=torch.channels_last if channels_last else torch.contiguous_format
+    )
     optimizer = make_optimizer(model, config)
     torch.manual_seed(derive_seed(seed, "dropout"))  # the global generator drives dropout
     return model, optimizer, torch.Generator().manual_seed(derive_seed(seed, "shuffle"))
@@ -219,7 +240,9 @@ def train(
         order = torch.randperm(n_train, generator=shuffle).to(dev)
         with clock.timing("train"):
             batches = _batches(n_train, batch_size, epoch, progress)
-            per_step = train_epoch(model, optimizer, data["x_train"], data["y_train"], order, batch_size, batches)
+            per_step = train_epoch(
+                model, optimizer, data["x_train"], data["y_train"], order, batch_size, batches
+            )
         clock.samples += n_train
         reason = divergence(per_step, epoch, step)
         step += len(per_step)
@@ -229,19 +252,34 @@ def train(
             break
         with clock.timing("eval"):
             val_loss, val_accuracy = evaluate(model, data["x_val"], data["y_val"])
-        row = {"epoch": epoch, "train_loss": float(per_step.double().sum()) / n_train,
-               "val_loss": val_loss, "val_accuracy": val_accuracy}
+        row = {
+            "epoch": epoch,
+            "train_loss": float(per_step.double().sum()) / n_train,
+            "val_loss": val_loss,
+            "val_accuracy": val_accuracy,
+        }
         history.append(row)
-        log.info("epoch %d/%d train_loss %.4f val_loss %.4f val_accuracy %.4f",
-                 epoch, config["epochs"], row["train_loss"], val_loss, val_accuracy)
+        log.info(
+            "epoch %d/%d train_loss %.4f val_loss %.4f val_accuracy %.4f",
+            epoch,
+            config["epochs"],
+            row["train_loss"],
+            val_loss,
+            val_accuracy,
+        )
         if on_epoch is not None and on_epoch(epoch, dict(row)) and epoch < config["epochs"]:
-            state, reason = "stopped", f"stopped early after epoch {epoch} (the sweep's early termination)"
+            state, reason = (
+                "stopped",
+                f"stopped early after epoch {epoch} (the sweep's early termination)",
+            )
             log.info("%s", reason)
             break
 
     metrics: dict[str, Any] = {"epochs_completed": len(history), "steps": step}
     if state != "failed":
         with clock.timing("eval"):
-            metrics["test_loss"], metrics["test_accuracy"] = evaluate(model, data["x_test"], data["y_test"])
+            metrics["test_loss"], metrics["test_accuracy"] = evaluate(
+                model, data["x_test"], data["y_test"]
+            )
     model.eval()
     return TrainResult(model, config, state, reason, history, metrics, clock.as_dict())

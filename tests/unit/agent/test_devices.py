@@ -44,7 +44,10 @@ def test_agents_take_distinct_gpu_slots(monkeypatch, tmp_path):
     monkeypatch.setattr(devices, "cuda_device_count", lambda: 2)
     monkeypatch.delenv("SLURM_JOB_ID", raising=False)
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    with devices.acquire_device("cuda", tmp_path, per_gpu=2) as a, devices.acquire_device("cuda", tmp_path, per_gpu=2) as b:
+    with (
+        devices.acquire_device("cuda", tmp_path, per_gpu=2) as a,
+        devices.acquire_device("cuda", tmp_path, per_gpu=2) as b,
+    ):
         with devices.acquire_device("cuda", tmp_path, per_gpu=2) as c:
             assert [a, b, c] == ["cuda:0", "cuda:0", "cuda:1"]
 
@@ -63,7 +66,9 @@ def test_a_dead_agents_slot_is_freed_by_the_kernel(monkeypatch, tmp_path):
     monkeypatch.setattr(devices, "cuda_device_count", lambda: 1)
     monkeypatch.delenv("SLURM_JOB_ID", raising=False)
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
     assert holder.stdout.readline().strip() == "cuda:0"
     got = []
 

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from controller_helpers import PARALLELISM, claim, make_controller
 
 from snakesweep import paths
 from snakesweep.agent.job import run_agent_job
@@ -22,7 +23,6 @@ from snakesweep.logs import job_logging
 from snakesweep.record.state import fold
 from snakesweep.record.store import EventLog
 from snakesweep.sweep.register import register_sweep
-from controller_helpers import PARALLELISM, claim, make_controller
 
 SWEEP = {
     "method": "grid",
@@ -83,11 +83,22 @@ def registered(tmp_path, monkeypatch, tiny_npz):
     (tmp_path / "data").mkdir()
     (tmp_path / "data/mnist.npz").write_bytes(Path(tiny_npz).read_bytes())
     arrays = load_arrays(tiny_npz)
-    write_json(tmp_path / "data/manifest.json", {"sha256": {k: array_sha256(v) for k, v in arrays.items()}})
+    write_json(
+        tmp_path / "data/manifest.json", {"sha256": {k: array_sha256(v) for k, v in arrays.items()}}
+    )
     (tmp_path / "sweep.yaml").write_text(json.dumps(SWEEP))
     register_sweep(
-        "sweep.yaml", "data/mnist.npz", "data/manifest.json", paths.SWEEP, seed=0, controller="local", parallelism=PARALLELISM,
-        train_defaults={"epochs": 1}, project="p", entity=None, wandb_mode="disabled",
+        "sweep.yaml",
+        "data/mnist.npz",
+        "data/manifest.json",
+        paths.SWEEP,
+        seed=0,
+        controller="local",
+        parallelism=PARALLELISM,
+        train_defaults={"epochs": 1},
+        project="p",
+        entity=None,
+        wandb_mode="disabled",
     )
     return tmp_path
 
@@ -95,18 +106,32 @@ def registered(tmp_path, monkeypatch, tiny_npz):
 def _agent_job(log):
     with job_logging(log):
         run_agent_job(
-            sweep_path=paths.SWEEP, data="data/mnist.npz", manifest="data/manifest.json", agent="0",
-            out_path=paths.agent_output(0), max_runs=5, device="cpu", threads=1, per_gpu=1, wandb_mode="disabled",
-            heartbeat_timeout=60, max_attempts=3,
+            sweep_path=paths.SWEEP,
+            data="data/mnist.npz",
+            manifest="data/manifest.json",
+            agent="0",
+            out_path=paths.agent_output(0),
+            max_runs=5,
+            device="cpu",
+            threads=1,
+            per_gpu=1,
+            wandb_mode="disabled",
+            heartbeat_timeout=60,
+            max_attempts=3,
         )
 
 
 @pytest.mark.parametrize(
     ("code", "message"),
-    [(errno.ENOSPC, "No space left on device [errno 28]"), (errno.EROFS, "Read-only file system [errno 30]")],
+    [
+        (errno.ENOSPC, "No space left on device [errno 28]"),
+        (errno.EROFS, "Read-only file system [errno 30]"),
+    ],
     ids=["disk-full", "read-only"],
 )
-def test_a_full_disk_stops_the_agent_job_with_one_line_and_the_rerun_finishes(registered, monkeypatch, code, message):
+def test_a_full_disk_stops_the_agent_job_with_one_line_and_the_rerun_finishes(
+    registered, monkeypatch, code, message
+):
     work = registered
     with monkeypatch.context() as disk:
         _writes_fail_under(disk, work / paths.RUNS_DIR, code)
@@ -129,7 +154,6 @@ def test_a_full_disk_stops_the_agent_job_with_one_line_and_the_rerun_finishes(re
     assert Path(paths.agent_output(0)).exists()
 
 
-
 def test_a_job_leaves_its_objects_out_of_the_exit_collection(tmp_path):
     """Interpreter shutdown collected every object torch had made (1.6-1.9 s per agent): a job
     freezes them at exit, after the other exit handlers, whether it succeeded or not."""
@@ -147,5 +171,12 @@ def test_a_job_leaves_its_objects_out_of_the_exit_collection(tmp_path):
         "        raise UserError('bad')\n"
     )
     for outcome, rc in (("ok", 0), ("fail", 1)):
-        done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "job.log"), outcome], capture_output=True, text=True)
-        assert (done.returncode, done.stdout.split()) == (rc, ["frozen", "False", "frozen", "True"]), done.stderr
+        done = subprocess.run(
+            [sys.executable, "-c", code, str(tmp_path / "job.log"), outcome],
+            capture_output=True,
+            text=True,
+        )
+        assert (done.returncode, done.stdout.split()) == (
+            rc,
+            ["frozen", "False", "frozen", "True"],
+        ), done.stderr

@@ -14,18 +14,18 @@ from pathlib import Path
 import pytest
 import wandb
 import yaml
+from controller_helpers import PARALLELISM, make_controller
 from wandb.apis import public as wandb_public
 from wandb.sdk.lib import config_util
 
-from snakesweep.objectives.convnet import make_train_one
+from snakesweep.agent.wandb_agent import run_wandb_agent
 from snakesweep.aggregate.aggregate import aggregate
 from snakesweep.atomic import write_json
 from snakesweep.data.arrays import array_sha256, load_arrays
 from snakesweep.errors import UserError
-from snakesweep.sweep.register import register_sweep
-from controller_helpers import PARALLELISM, make_controller
-from snakesweep.agent.wandb_agent import run_wandb_agent
+from snakesweep.objectives.convnet import make_train_one
 from snakesweep.record.state import fold
+from snakesweep.sweep.register import register_sweep
 
 PLANTED_KEY = "local-" + "f" * 40
 SWEEP = """
@@ -45,14 +45,26 @@ def workdir(tmp_path, monkeypatch, tiny_npz):
     arrays = load_arrays(tiny_npz)
     (tmp_path / "data").mkdir()
     (tmp_path / "data/mnist.npz").write_bytes(Path(tiny_npz).read_bytes())
-    write_json(tmp_path / "data/manifest.json", {"sha256": {k: array_sha256(v) for k, v in arrays.items()}})
+    write_json(
+        tmp_path / "data/manifest.json", {"sha256": {k: array_sha256(v) for k, v in arrays.items()}}
+    )
     return tmp_path
 
 
 def _register(mode="online"):
     return register_sweep(
-        "sweep.yaml", "data/mnist.npz", "data/manifest.json", "results/sweep/sweep.json", seed=0, controller="wandb", parallelism=PARALLELISM,
-        train_defaults={"epochs": 1}, project="proj", entity=None, wandb_mode=mode, config_file="config.yaml",
+        "sweep.yaml",
+        "data/mnist.npz",
+        "data/manifest.json",
+        "results/sweep/sweep.json",
+        seed=0,
+        controller="wandb",
+        parallelism=PARALLELISM,
+        train_defaults={"epochs": 1},
+        project="proj",
+        entity=None,
+        wandb_mode=mode,
+        config_file="config.yaml",
     )
 
 
@@ -67,16 +79,27 @@ class FakeApi:
 
     def sweep(self, path):
         assert path == "team/proj/sw123"
-        return wandb_public.Sweep(None, "team", "proj", "sw123", attrs={"config": yaml.safe_dump(self.registered)})
+        return wandb_public.Sweep(
+            None, "team", "proj", "sw123", attrs={"config": yaml.safe_dump(self.registered)}
+        )
 
 
 def _runs_query(service_api, entity, project, order, filters, per_page):
     FakeApi.queries.append({"order": order, "filters": filters})
-    return [type("Run", (), {"id": "wb1", "name": "wb-run-1", "url": "https://wandb.ai/team/proj/runs/wb1"})()]
+    return [
+        type(
+            "Run",
+            (),
+            {"id": "wb1", "name": "wb-run-1", "url": "https://wandb.ai/team/proj/runs/wb1"},
+        )()
+    ]
 
 
 def test_offline_mode_is_refused_with_the_reason(workdir):
-    with pytest.raises(UserError, match="config.yaml: sweep.controller is wandb but wandb.mode is offline: W&B has no offline sweeps"):
+    with pytest.raises(
+        UserError,
+        match="config.yaml: sweep.controller is wandb but wandb.mode is offline: W&B has no offline sweeps",
+    ):
         _register(mode="offline")
 
 
@@ -101,15 +124,30 @@ def test_register_agents_and_aggregate_through_the_wandb_api(workdir, monkeypatc
     monkeypatch.setattr(wandb_public, "Runs", _runs_query)
     monkeypatch.setattr(FakeApi, "queries", [])
     record = _register()
-    assert calls["sweep"] == ({"method": "grid", "metric": {"name": "val_accuracy", "goal": "maximize"},
-                               "parameters": {"learning_rate": {"values": [0.001, 0.003]}}}, "proj", None)
-    assert record["path"] == "team/proj/sw123" and record["url"] == "https://wandb.ai/team/proj/sweeps/sw123"
+    assert calls["sweep"] == (
+        {
+            "method": "grid",
+            "metric": {"name": "val_accuracy", "goal": "maximize"},
+            "parameters": {"learning_rate": {"values": [0.001, 0.003]}},
+        },
+        "proj",
+        None,
+    )
+    assert (
+        record["path"] == "team/proj/sw123"
+        and record["url"] == "https://wandb.ai/team/proj/sweeps/sw123"
+    )
 
     def fake_agent(sweep_id, function, count, project, entity):
         calls["agent"] = (sweep_id, count, project, entity)
         for i, lr in enumerate([0.001, 0.003][:count]):
             run_id = f"wbrun{i}"
-            path = Path(os.environ.get("WANDB_DIR", ".")) / "wandb" / f"sweep-{sweep_id}" / f"config-{run_id}.yaml"
+            path = (
+                Path(os.environ.get("WANDB_DIR", "."))
+                / "wandb"
+                / f"sweep-{sweep_id}"
+                / f"config-{run_id}.yaml"
+            )
             path.parent.mkdir(parents=True, exist_ok=True)
             config_util.save_config_file_from_dict(str(path), {"learning_rate": {"value": lr}})
             os.environ[wandb.env.RUN_ID], os.environ[wandb.env.SWEEP_PARAM_PATH] = run_id, str(path)
@@ -132,16 +170,32 @@ def test_register_agents_and_aggregate_through_the_wandb_api(workdir, monkeypatc
 
     runs = fold(controller.log.read())
     assert [(r.config, r.state) for r in runs.values()] == [
-        ({"learning_rate": 0.001}, "finished"), ({"learning_rate": 0.003}, "finished")]
+        ({"learning_rate": 0.001}, "finished"),
+        ({"learning_rate": 0.003}, "finished"),
+    ]
     offline_dirs = sorted(p.name for p in Path("results/wandb/wandb").glob("offline-run-*"))
-    assert [d.rsplit("-", 1)[1] for d in offline_dirs] == ["wbrun0", "wbrun1"]  # wandb.init joined the agent's run
+    assert [d.rsplit("-", 1)[1] for d in offline_dirs] == [
+        "wbrun0",
+        "wbrun1",
+    ]  # wandb.init joined the agent's run
 
-    best = aggregate("results/sweep/sweep.json", "data/mnist.npz", "data/manifest.json", "results/runs",
-                     "results/best/model.onnx", "results/best/best_run.json", "results/best/README.md",
-                     "results/leaderboard.csv", "results/plots", "results/importance.csv")
+    best = aggregate(
+        "results/sweep/sweep.json",
+        "data/mnist.npz",
+        "data/manifest.json",
+        "results/runs",
+        "results/best/model.onnx",
+        "results/best/best_run.json",
+        "results/best/README.md",
+        "results/leaderboard.csv",
+        "results/plots",
+        "results/importance.csv",
+    )
     assert best["wandb_best_run"]["id"] == "wb1"
     # W&B's own Sweep.best_run, given the registered config, asks for the highest val_accuracy
-    assert FakeApi.queries == [{"order": "-summary_metrics.val_accuracy", "filters": {"$and": [{"sweep": "sw123"}]}}]
+    assert FakeApi.queries == [
+        {"order": "-summary_metrics.val_accuracy", "filters": {"$and": [{"sweep": "sw123"}]}}
+    ]
 
     for path in Path("results").rglob("*"):
         if path.is_file():

@@ -10,17 +10,23 @@ import time
 import numpy as np
 import onnx
 import pytest
+from controller_helpers import claim, make_controller
 from onnx import TensorProto, helper
 
 from snakesweep.aggregate.best import publish_best
-from snakesweep.aggregate.leaderboard import collect, leaderboard_text, rank, value_columns, write_leaderboard
+from snakesweep.aggregate.leaderboard import (
+    collect,
+    leaderboard_text,
+    rank,
+    value_columns,
+    write_leaderboard,
+)
 from snakesweep.atomic import write_json
 from snakesweep.data.arrays import file_sha256
 from snakesweep.errors import UserError
 from snakesweep.record.state import fold
 from snakesweep.record.store import EventLog
 from snakesweep.sweep.metric import Ranking
-from controller_helpers import claim, make_controller
 
 SWEEP = {
     "method": "grid",
@@ -32,13 +38,21 @@ HEARTBEAT_TIMEOUT = 0.3
 
 
 def _metrics(run_dir, val_accuracy, test_accuracy, state="finished", reason=None):
-    history = [{"epoch": 1, "val_accuracy": val_accuracy / 2, "val_loss": 2.0},
-               {"epoch": 2, "val_accuracy": val_accuracy, "val_loss": 1.0}]
-    write_json(run_dir / "metrics.json", {
-        "state": state, "reason": reason, "config": {"learning_rate": 0.1, "epochs": 2}, "history": history,
-        "final": {"epochs_completed": 2, "test_accuracy": test_accuracy, "test_loss": 0.5},
-        "onnx": {"sha256": "ab" * 32},
-    })
+    history = [
+        {"epoch": 1, "val_accuracy": val_accuracy / 2, "val_loss": 2.0},
+        {"epoch": 2, "val_accuracy": val_accuracy, "val_loss": 1.0},
+    ]
+    write_json(
+        run_dir / "metrics.json",
+        {
+            "state": state,
+            "reason": reason,
+            "config": {"learning_rate": 0.1, "epochs": 2},
+            "history": history,
+            "final": {"epochs_completed": 2, "test_accuracy": test_accuracy, "test_loss": 0.5},
+            "onnx": {"sha256": "ab" * 32},
+        },
+    )
 
 
 @pytest.fixture
@@ -46,7 +60,9 @@ def sweep_runs(tmp_path):
     """Five runs, as agents leave them: finished (0.90), failed, crashed (its agent died and
     it has no attempts left), finished (0.95), stopped early (0.90, a tie with the first)."""
     runs_dir = tmp_path / "runs"
-    controller = make_controller(tmp_path / "store.log", SWEEP, 0, heartbeat_timeout=HEARTBEAT_TIMEOUT, max_attempts=1)
+    controller = make_controller(
+        tmp_path / "store.log", SWEEP, 0, heartbeat_timeout=HEARTBEAT_TIMEOUT, max_attempts=1
+    )
     first = claim(controller, "a")
     controller.finish(first.run_id, "finished", {"val_accuracy": 0.90})
     _metrics(runs_dir / first.run_id, 0.90, 0.91)
@@ -61,7 +77,11 @@ def sweep_runs(tmp_path):
     controller.finish(stopped.run_id, "stopped", {"val_accuracy": 0.90})
     _metrics(runs_dir / stopped.run_id, 0.90, 0.89, "stopped", "stopped early after epoch 2")
     ids = {"first": first, "failed": failed, "crashed": crashed, "best": best, "stopped": stopped}
-    return fold(EventLog(tmp_path / "store.log").read()), runs_dir, {k: c.run_id for k, c in ids.items()}
+    return (
+        fold(EventLog(tmp_path / "store.log").read()),
+        runs_dir,
+        {k: c.run_id for k, c in ids.items()},
+    )
 
 
 def test_collect_joins_the_store_and_the_runs_files(sweep_runs):
@@ -71,12 +91,23 @@ def test_collect_joins_the_store_and_the_runs_files(sweep_runs):
     best = rows[ids["best"]]
     assert best["state"] == "finished" and best["summary"] == {"val_accuracy": 0.95}
     # val_* of the last epoch, test_* of the final evaluation
-    assert best["metrics"] == {"val_accuracy": 0.95, "val_loss": 1.0, "test_accuracy": 0.96, "test_loss": 0.5,
-                               "epochs_completed": 2, "onnx_sha256": best["onnx_sha256"]}
+    assert best["metrics"] == {
+        "val_accuracy": 0.95,
+        "val_loss": 1.0,
+        "test_accuracy": 0.96,
+        "test_loss": 0.5,
+        "epochs_completed": 2,
+        "onnx_sha256": best["onnx_sha256"],
+    }
     assert best["run_config"] == {"learning_rate": 0.1, "epochs": 2}
     crashed = rows[ids["crashed"]]
-    assert crashed["state"] == "crashed" and crashed["reason"] == f"no heartbeat for {HEARTBEAT_TIMEOUT:g} s"
-    assert crashed["metrics"] == dict.fromkeys(crashed["metrics"]) and crashed["onnx_sha256"] is None
+    assert (
+        crashed["state"] == "crashed"
+        and crashed["reason"] == f"no heartbeat for {HEARTBEAT_TIMEOUT:g} s"
+    )
+    assert (
+        crashed["metrics"] == dict.fromkeys(crashed["metrics"]) and crashed["onnx_sha256"] is None
+    )
     assert rows[ids["failed"]]["reason"] == "loss became nan at epoch 1 step 3"
     assert rows[ids["stopped"]]["reason"] == "stopped early after epoch 2"  # from metrics.json
 
@@ -92,7 +123,9 @@ def test_rank_puts_the_best_first_and_unranked_runs_last(sweep_runs):
     for row in rows:
         if row["run_id"] == ids["first"]:
             row["summary"]["val_accuracy"] = float("nan")  # a NaN metric is not a rank
-    assert [r["run_id"] for r in rank(rows, "val_accuracy", "maximize")][-3:] == sorted([ids["first"], *unranked])
+    assert [r["run_id"] for r in rank(rows, "val_accuracy", "maximize")][-3:] == sorted(
+        [ids["first"], *unranked]
+    )
 
 
 def test_the_leaderboard_lists_every_run_with_its_state_and_reason(sweep_runs, tmp_path):
@@ -100,19 +133,48 @@ def test_the_leaderboard_lists_every_run_with_its_state_and_reason(sweep_runs, t
     path = tmp_path / "leaderboard.csv"
     rows = collect(runs, runs_dir)
     columns = value_columns(rows, "val_accuracy", user_code=False)
-    write_leaderboard(path, leaderboard_text(rank(rows, "val_accuracy", "maximize"), "val_accuracy", ["learning_rate"], columns))
+    write_leaderboard(
+        path,
+        leaderboard_text(
+            rank(rows, "val_accuracy", "maximize"), "val_accuracy", ["learning_rate"], columns
+        ),
+    )
     table = list(csv.DictReader(path.open()))
-    assert list(table[0]) == ["rank", "run_id", "state", "val_accuracy", "learning_rate", "val_loss", "test_accuracy",
-                              "test_loss", "epochs_completed", "onnx_sha256", "reason"]
+    assert list(table[0]) == [
+        "rank",
+        "run_id",
+        "state",
+        "val_accuracy",
+        "learning_rate",
+        "val_loss",
+        "test_accuracy",
+        "test_loss",
+        "epochs_completed",
+        "onnx_sha256",
+        "reason",
+    ]
     assert [(r["rank"], r["run_id"], r["state"]) for r in table[:3]] == [
-        ("1", ids["best"], "finished"), ("2", ids["first"], "finished"), ("3", ids["stopped"], "stopped")]
-    assert table[0]["val_accuracy"] == "0.95" and table[0]["learning_rate"] == "0.4" and table[0]["test_accuracy"] == "0.96"
+        ("1", ids["best"], "finished"),
+        ("2", ids["first"], "finished"),
+        ("3", ids["stopped"], "stopped"),
+    ]
+    assert (
+        table[0]["val_accuracy"] == "0.95"
+        and table[0]["learning_rate"] == "0.4"
+        and table[0]["test_accuracy"] == "0.96"
+    )
     rows = {r["run_id"]: r for r in table}
     crashed = rows[ids["crashed"]]
-    assert (crashed["rank"], crashed["state"], crashed["reason"]) == ("", "crashed", "no heartbeat for 0.3 s")
+    assert (crashed["rank"], crashed["state"], crashed["reason"]) == (
+        "",
+        "crashed",
+        "no heartbeat for 0.3 s",
+    )
     assert crashed["val_accuracy"] == crashed["test_accuracy"] == crashed["onnx_sha256"] == ""
     assert (rows[ids["failed"]]["rank"], rows[ids["failed"]]["state"]) == ("", "failed")
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
+    assert [
+        p.name for p in tmp_path.iterdir() if p.name.startswith(".")
+    ] == []  # no temporary file left
 
 
 def _onnx_model(path):
@@ -120,7 +182,10 @@ def _onnx_model(path):
     weights = np.zeros((784, 10), np.float32)
     weights[np.arange(10), np.arange(10)] = 1.0
     graph = helper.make_graph(
-        [helper.make_node("Flatten", ["images"], ["flat"]), helper.make_node("MatMul", ["flat", "w"], ["logits"])],
+        [
+            helper.make_node("Flatten", ["images"], ["flat"]),
+            helper.make_node("MatMul", ["flat", "w"], ["logits"]),
+        ],
         "digits",
         [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["N", 1, 28, 28])],
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 10])],
@@ -138,15 +203,24 @@ def best_run(tmp_path):
     images = np.zeros((10, 28, 28), np.uint8)
     images[np.arange(10), 0, np.arange(10)] = 255
     dataset = {"x_test": images, "y_test": np.array([0, 1, 2, 3, 4, 5, 6, 7, 0, 0])}
-    row = {"run_id": "0003-abcdef01", "state": "finished", "run_config": {"learning_rate": 0.4}, "config": {"learning_rate": 0.4},
-           "summary": {"val_accuracy": 0.95}, "metrics": {"test_accuracy": 0.8}, "onnx_sha256": file_sha256(run_dir / "model.onnx")}
+    row = {
+        "run_id": "0003-abcdef01",
+        "state": "finished",
+        "run_config": {"learning_rate": 0.4},
+        "config": {"learning_rate": 0.4},
+        "summary": {"val_accuracy": 0.95},
+        "metrics": {"test_accuracy": 0.8},
+        "onnx_sha256": file_sha256(run_dir / "model.onnx"),
+    }
     sweep = {"config": SWEEP, "seed": 0, "sweep_id": "local-0123456789ab"}
     return row, sweep, dataset, tmp_path
 
 
 def _publish(row, sweep, dataset, tmp_path):
     out = tmp_path / "best"
-    return publish_best(row, sweep, tmp_path / "runs", dataset, out / "model.onnx", out / "best_run.json", RANKING)
+    return publish_best(
+        row, sweep, tmp_path / "runs", dataset, out / "model.onnx", out / "best_run.json", RANKING
+    )
 
 
 def test_publish_best_copies_the_model_and_measures_it_again(best_run):
@@ -155,7 +229,12 @@ def test_publish_best_copies_the_model_and_measures_it_again(best_run):
     copied = tmp_path / "best/model.onnx"
     assert copied.read_bytes() == (tmp_path / "runs/0003-abcdef01/model.onnx").read_bytes()
     assert record["test_accuracy_onnxruntime"] == record["test_accuracy_pytorch"] == 0.8
-    assert record["metric"] == {"name": "val_accuracy", "goal": "maximize", "source": "sweep", "value": 0.95}
+    assert record["metric"] == {
+        "name": "val_accuracy",
+        "goal": "maximize",
+        "source": "sweep",
+        "value": 0.95,
+    }
     assert record["onnx_sha256"] == file_sha256(copied) and record["test_images"] == 10
     assert json.loads((tmp_path / "best/best_run.json").read_text()) == record
 
@@ -163,7 +242,10 @@ def test_publish_best_copies_the_model_and_measures_it_again(best_run):
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"metrics": {"test_accuracy": 0.9}}, "onnxruntime test accuracy 0.8 differs from PyTorch's 0.9"),
+        (
+            {"metrics": {"test_accuracy": 0.9}},
+            "onnxruntime test accuracy 0.8 differs from PyTorch's 0.9",
+        ),
         ({"onnx_sha256": "00" * 32}, "sha256 differs from the one its run recorded"),
         ({"run_id": "0004-00000000"}, "the best run's model is missing"),
     ],

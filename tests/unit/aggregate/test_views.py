@@ -12,8 +12,13 @@ from snakesweep.aggregate.views import write_views
 
 
 def _row(index, config, value, state="finished"):
-    return {"run_id": f"{index:04d}-x", "index": index, "state": state, "config": config,
-            "summary": {} if value is None else {"val_loss": value}}
+    return {
+        "run_id": f"{index:04d}-x",
+        "index": index,
+        "state": state,
+        "config": config,
+        "summary": {} if value is None else {"val_loss": value},
+    }
 
 
 def bayes_like(runs=12, seed=0):
@@ -21,11 +26,20 @@ def bayes_like(runs=12, seed=0):
     rng = random.Random(seed)
     rows = []
     for i in range(runs):
-        config = {"learning_rate": 10 ** rng.uniform(-4, -1.5), "optimizer": rng.choice(["adam", "sgd"]),
-                  "dropout": rng.uniform(0, 0.5)}
-        loss = -0.3 * math.log10(config["learning_rate"]) + (0.4 if config["optimizer"] == "sgd" else 0)
+        config = {
+            "learning_rate": 10 ** rng.uniform(-4, -1.5),
+            "optimizer": rng.choice(["adam", "sgd"]),
+            "dropout": rng.uniform(0, 0.5),
+        }
+        loss = -0.3 * math.log10(config["learning_rate"]) + (
+            0.4 if config["optimizer"] == "sgd" else 0
+        )
         rows.append(_row(i, config, loss + rng.gauss(0, 0.01)))
-    rows.append(_row(runs, {"learning_rate": 0.01, "optimizer": "adam", "dropout": 0.1}, None, state="failed"))
+    rows.append(
+        _row(
+            runs, {"learning_rate": 0.01, "optimizer": "adam", "dropout": 0.1}, None, state="failed"
+        )
+    )
     return rows
 
 
@@ -41,14 +55,20 @@ def png_chunks(path):
 
 
 def test_importance_finds_the_parameters_that_matter_and_the_sign_of_their_effect():
-    table = parameter_importance(bayes_like(40), "val_loss", ["dropout", "learning_rate", "optimizer"], seed=0)
+    table = parameter_importance(
+        bayes_like(40), "val_loss", ["dropout", "learning_rate", "optimizer"], seed=0
+    )
     by_name = {entry["parameter"]: entry for entry in table}
     assert set(by_name) == {"dropout", "learning_rate", "optimizer=adam", "optimizer=sgd"}
     assert math.isclose(sum(e["importance"] for e in table), 1.0)
-    assert by_name["dropout"]["importance"] < min(by_name["learning_rate"]["importance"], by_name["optimizer=sgd"]["importance"])
+    assert by_name["dropout"]["importance"] < min(
+        by_name["learning_rate"]["importance"], by_name["optimizer=sgd"]["importance"]
+    )
     assert by_name["learning_rate"]["correlation"] < -0.5  # a higher rate, a lower loss
     assert by_name["optimizer=sgd"]["correlation"] > 0.5
-    assert table == parameter_importance(bayes_like(40), "val_loss", ["dropout", "learning_rate", "optimizer"], seed=0)
+    assert table == parameter_importance(
+        bayes_like(40), "val_loss", ["dropout", "learning_rate", "optimizer"], seed=0
+    )
 
 
 def test_importance_is_empty_not_made_up_when_it_is_undefined(tmp_path):
@@ -56,8 +76,13 @@ def test_importance_is_empty_not_made_up_when_it_is_undefined(tmp_path):
     assert parameter_importance(one, "val_loss", ["learning_rate"], seed=0) == [
         {"parameter": "learning_rate", "importance": None, "correlation": None}
     ]
-    write_importance(tmp_path / "i.csv", parameter_importance(one, "val_loss", ["learning_rate"], seed=0))
-    assert list(csv.reader((tmp_path / "i.csv").open())) == [["parameter", "importance", "correlation"], ["learning_rate", "", ""]]
+    write_importance(
+        tmp_path / "i.csv", parameter_importance(one, "val_loss", ["learning_rate"], seed=0)
+    )
+    assert list(csv.reader((tmp_path / "i.csv").open())) == [
+        ["parameter", "importance", "correlation"],
+        ["learning_rate", "", ""],
+    ]
 
 
 @pytest.mark.parametrize(
@@ -65,7 +90,13 @@ def test_importance_is_empty_not_made_up_when_it_is_undefined(tmp_path):
     [
         (bayes_like(12), ["dropout", "learning_rate", "optimizer"]),
         # one swept parameter and 200 runs: the extremes the views must stay readable at
-        ([_row(i, {"batch_size": 2 ** (4 + i % 6)}, 1 / (1 + i % 6) + i * 1e-4) for i in range(200)], ["batch_size"]),
+        (
+            [
+                _row(i, {"batch_size": 2 ** (4 + i % 6)}, 1 / (1 + i % 6) + i * 1e-4)
+                for i in range(200)
+            ],
+            ["batch_size"],
+        ),
         ([_row(0, {"learning_rate": 0.1}, None, state="failed")], ["learning_rate"]),
     ],
     ids=["bayes-12", "one-parameter-200-runs", "nothing-finished"],

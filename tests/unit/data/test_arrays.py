@@ -28,9 +28,15 @@ def test_array_hash_covers_dtype_and_shape():
 def _dataset(tmp_path):
     from snakesweep.atomic import write_json
 
-    arrays = {f"{k}_{s}": np.arange(6, dtype=np.uint8 if k == "x" else np.int64) for s in ("train", "val", "test") for k in "xy"}
+    arrays = {
+        f"{k}_{s}": np.arange(6, dtype=np.uint8 if k == "x" else np.int64)
+        for s in ("train", "val", "test")
+        for k in "xy"
+    }
     save_arrays(tmp_path / "mnist.npz", arrays)
-    write_json(tmp_path / "manifest.json", {"sha256": {k: array_sha256(v) for k, v in arrays.items()}})
+    write_json(
+        tmp_path / "manifest.json", {"sha256": {k: array_sha256(v) for k, v in arrays.items()}}
+    )
     return arrays
 
 
@@ -39,7 +45,9 @@ def test_load_dataset_checks_the_manifest(tmp_path):
     assert load_dataset(tmp_path / "mnist.npz", tmp_path / "manifest.json").keys() == arrays.keys()
     arrays["x_val"] = arrays["x_val"] + 1
     save_arrays(tmp_path / "mnist.npz", arrays)
-    with pytest.raises(UserError, match=r"mnist.npz: array x_val does not match the sha256 in .*manifest.json"):
+    with pytest.raises(
+        UserError, match=r"mnist.npz: array x_val does not match the sha256 in .*manifest.json"
+    ):
         load_dataset(tmp_path / "mnist.npz", tmp_path / "manifest.json")
 
 

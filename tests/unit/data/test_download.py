@@ -26,7 +26,10 @@ NAMES = {
 
 def _idx_gz(kind, n, rng):
     if kind == "images":
-        body = struct.pack(">IIII", 0x803, n, 28, 28) + rng.integers(0, 256, n * 784, dtype=np.uint8).tobytes()
+        body = (
+            struct.pack(">IIII", 0x803, n, 28, 28)
+            + rng.integers(0, 256, n * 784, dtype=np.uint8).tobytes()
+        )
     else:
         body = struct.pack(">II", 0x801, n) + (np.arange(n) % 10).astype(np.uint8).tobytes()
     return gzip.compress(body, mtime=0)
@@ -80,13 +83,17 @@ def test_download_success(tmp_path, mirror):
     assert arrays["train_images"].shape == (60, 28, 28) and arrays["train_images"].dtype == np.uint8
     assert arrays["test_labels"].tolist() == [i % 10 for i in range(20)]
     assert provenance["source"] == "download" and provenance["mirrors"] == [url]
-    assert sorted(p.name for p in (tmp_path / "cache" / "MNIST" / "raw").iterdir() if p.suffix == ".gz") == sorted(NAMES)
+    assert sorted(
+        p.name for p in (tmp_path / "cache" / "MNIST" / "raw").iterdir() if p.suffix == ".gz"
+    ) == sorted(NAMES)
     assert not list((tmp_path / "cache").glob(".download-*"))
 
 
 def test_second_mirror_is_used_when_the_first_is_down(tmp_path, mirror, dead_mirror):
     url, resources, _ = mirror
-    arrays, _ = download_mnist(tmp_path / "cache", [dead_mirror, url], timeout=5, resources=resources)
+    arrays, _ = download_mnist(
+        tmp_path / "cache", [dead_mirror, url], timeout=5, resources=resources
+    )
     assert len(arrays["train_labels"]) == 60
 
 
@@ -149,7 +156,9 @@ def test_offline_auto_never_imports_torch(tmp_path, dead_mirror):
         f"p = fetch_mnist('auto', {str(tmp_path)!r}, {str(tmp_path / 'raw.npz')!r}, {str(tmp_path / 's.json')!r}, "
         f"[{dead_mirror!r}], 5); assert p['source'] == 'bundled'; print(sorted(m for m in sys.modules if m.startswith('torch')))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "[]"
 
 

@@ -25,7 +25,9 @@ def _idx_files(seed: int = 0) -> dict[str, bytes]:
     for prefix, n in SIZES.items():
         images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
         labels = (np.arange(n) % 10).astype(np.uint8)
-        files[f"{prefix}-images-idx3-ubyte"] = struct.pack(">IIII", 0x803, n, 28, 28) + images.tobytes()
+        files[f"{prefix}-images-idx3-ubyte"] = (
+            struct.pack(">IIII", 0x803, n, 28, 28) + images.tobytes()
+        )
         files[f"{prefix}-labels-idx1-ubyte"] = struct.pack(">II", 0x801, n) + labels.tobytes()
     return files
 
@@ -35,7 +37,9 @@ def _checksums(files: dict[str, bytes]) -> dict[str, tuple[str, str]]:
     return {name: (md5(gzip.compress(data, mtime=0)), md5(data)) for name, data in files.items()}
 
 
-def _stage(folder: Path, files: dict[str, bytes], gz: bool, torchvision_layout: bool, mtime: int = 0) -> Path:
+def _stage(
+    folder: Path, files: dict[str, bytes], gz: bool, torchvision_layout: bool, mtime: int = 0
+) -> Path:
     target = folder / "MNIST" / "raw" if torchvision_layout else folder
     target.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
@@ -48,7 +52,11 @@ def _stage(folder: Path, files: dict[str, bytes], gz: bool, torchvision_layout: 
 
 def _outputs(tmp_path):
     cache = tmp_path / "resources" / "mnist"
-    return {"cache_dir": cache, "raw_path": cache / "raw.npz", "provenance_path": cache / "source.json"}
+    return {
+        "cache_dir": cache,
+        "raw_path": cache / "raw.npz",
+        "provenance_path": cache / "source.json",
+    }
 
 
 @pytest.mark.parametrize("gz", [True, False], ids=["gz", "plain"])
@@ -64,12 +72,17 @@ def test_reads_every_form_and_layout(tmp_path, gz, torchvision_layout):
     assert provenance["source"] == "local" and provenance["path"] == str(root.resolve())
     suffix = ".gz" if gz else ""
     name = f"t10k-images-idx3-ubyte{suffix}"
-    assert provenance["files"][name]["md5"] == _checksums(files)["t10k-images-idx3-ubyte"][0 if gz else 1]
+    assert (
+        provenance["files"][name]["md5"]
+        == _checksums(files)["t10k-images-idx3-ubyte"][0 if gz else 1]
+    )
 
 
 def test_recompressed_gz_passes_on_its_uncompressed_md5(tmp_path):
     files = _idx_files()
-    root = _stage(tmp_path / "copy", files, gz=True, torchvision_layout=False, mtime=12345)  # other .gz bytes
+    root = _stage(
+        tmp_path / "copy", files, gz=True, torchvision_layout=False, mtime=12345
+    )  # other .gz bytes
     arrays, provenance = load_local(root, _checksums(files))
     assert len(arrays["train_labels"]) == 50
     recorded = provenance["files"]["train-labels-idx1-ubyte.gz"]["md5"]
@@ -98,8 +111,12 @@ def test_missing_file_is_named(tmp_path):
     root = _stage(tmp_path / "copy", files, gz=True, torchvision_layout=False)
     (root / "train-labels-idx1-ubyte.gz").unlink()
     out = _outputs(tmp_path)
-    with pytest.raises(LocalDataError, match="train-labels-idx1-ubyte or train-labels-idx1-ubyte.gz is missing"):
-        fetch_mnist("local", mirrors=[], timeout=1, local_path=root, checksums=_checksums(files), **out)
+    with pytest.raises(
+        LocalDataError, match="train-labels-idx1-ubyte or train-labels-idx1-ubyte.gz is missing"
+    ):
+        fetch_mnist(
+            "local", mirrors=[], timeout=1, local_path=root, checksums=_checksums(files), **out
+        )
     assert not out["raw_path"].exists()
 
 
@@ -107,14 +124,31 @@ def test_fetch_writes_the_local_arrays_and_their_provenance(tmp_path):
     files = _idx_files()
     root = _stage(tmp_path / "copy", files, gz=False, torchvision_layout=False)
     out = _outputs(tmp_path)
-    provenance = fetch_mnist("local", mirrors=[], timeout=1, local_path=root, checksums=_checksums(files), **out)
+    provenance = fetch_mnist(
+        "local", mirrors=[], timeout=1, local_path=root, checksums=_checksums(files), **out
+    )
     assert json.loads(out["provenance_path"].read_text()) == provenance
     assert load_arrays(out["raw_path"])["train_images"].shape == (50, 28, 28)
-    manifest = prepare_dataset(out["raw_path"], out["provenance_path"], tmp_path / "d.npz", tmp_path / "m.json",
-                               seed=0, fraction=0.5, val_fraction=0.2, test_fraction=0.2)
-    assert manifest["source"]["source"] == "local" and manifest["source"]["path"] == str(root.resolve())
-    assert manifest["source"]["files"]["t10k-labels-idx1-ubyte"]["md5"] == _checksums(files)["t10k-labels-idx1-ubyte"][1]
-    assert manifest["fraction"] == 0.5 and manifest["test_fraction"] is None  # MNIST's own test split, halved
+    manifest = prepare_dataset(
+        out["raw_path"],
+        out["provenance_path"],
+        tmp_path / "d.npz",
+        tmp_path / "m.json",
+        seed=0,
+        fraction=0.5,
+        val_fraction=0.2,
+        test_fraction=0.2,
+    )
+    assert manifest["source"]["source"] == "local" and manifest["source"]["path"] == str(
+        root.resolve()
+    )
+    assert (
+        manifest["source"]["files"]["t10k-labels-idx1-ubyte"]["md5"]
+        == _checksums(files)["t10k-labels-idx1-ubyte"][1]
+    )
+    assert (
+        manifest["fraction"] == 0.5 and manifest["test_fraction"] is None
+    )  # MNIST's own test split, halved
     assert manifest["counts"]["test"]["total"] == 10 and manifest["counts"]["train"]["total"] == 20
 
 
@@ -124,7 +158,9 @@ def test_auto_tries_the_local_copy_then_the_next_source(tmp_path):
     (root / "MNIST" / "raw" / "t10k-labels-idx1-ubyte.gz").unlink()
     dead = "http://127.0.0.1:9/"  # the discard port: nothing listens, refused at once
     out = _outputs(tmp_path)
-    provenance = fetch_mnist("auto", mirrors=[dead], timeout=2, local_path=root, checksums=_checksums(files), **out)
+    provenance = fetch_mnist(
+        "auto", mirrors=[dead], timeout=2, local_path=root, checksums=_checksums(files), **out
+    )
     assert provenance["source"] == "bundled"
     assert "t10k-labels-idx1-ubyte" in provenance["fallback"] and dead in provenance["fallback"]
 
@@ -140,7 +176,36 @@ def test_source_order():
 @pytest.mark.skipif(not GENUINE.is_dir(), reason="no genuine MNIST copy at ../shared/data/mnist")
 def test_genuine_mnist():
     arrays, provenance = load_local(GENUINE)
-    assert arrays["train_images"].shape == (60000, 28, 28) and arrays["test_images"].shape == (10000, 28, 28)
-    assert np.bincount(arrays["train_labels"]).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
-    assert np.bincount(arrays["test_labels"]).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
-    assert provenance["files"]["t10k-labels-idx1-ubyte.gz"]["md5"] == "ec29112dd5afa0611ce80d1b7f02629c"
+    assert arrays["train_images"].shape == (60000, 28, 28) and arrays["test_images"].shape == (
+        10000,
+        28,
+        28,
+    )
+    assert np.bincount(arrays["train_labels"]).tolist() == [
+        5923,
+        6742,
+        5958,
+        6131,
+        5842,
+        5421,
+        5918,
+        6265,
+        5851,
+        5949,
+    ]
+    assert np.bincount(arrays["test_labels"]).tolist() == [
+        980,
+        1135,
+        1032,
+        1010,
+        982,
+        892,
+        958,
+        1028,
+        974,
+        1009,
+    ]
+    assert (
+        provenance["files"]["t10k-labels-idx1-ubyte.gz"]["md5"]
+        == "ec29112dd5afa0611ce80d1b7f02629c"
+    )

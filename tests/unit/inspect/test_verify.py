@@ -17,7 +17,9 @@ pytestmark = pytest.mark.slow
 def verify(results, *args):
     return subprocess.run(
         [sys.executable, "-m", "snakesweep.cli", "verify", "--results", str(results), *args],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 
@@ -85,7 +87,11 @@ def test_a_recorded_metric_rewritten_with_a_valid_checksum_is_found(results):
 
 def test_no_sweep_is_one_line_and_non_zero(tmp_path):
     result = verify(tmp_path)
-    assert result.returncode != 0 and "no sweep here" in result.stderr and "Traceback" not in result.stderr
+    assert (
+        result.returncode != 0
+        and "no sweep here" in result.stderr
+        and "Traceback" not in result.stderr
+    )
 
 
 def test_a_stored_suggestion_that_the_engine_would_not_make_is_found(results):

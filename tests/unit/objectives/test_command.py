@@ -23,7 +23,9 @@ from snakesweep.objectives.command import (
     write_param_file,
 )
 
-SHELL_TEXT = "; rm -rf / && echo $(touch pwned) `id` $HOME 'single' \"double\" \\ back\nnew line\t* ?"
+SHELL_TEXT = (
+    "; rm -rf / && echo $(touch pwned) `id` $HOME 'single' \"double\" \\ back\nnew line\t* ?"
+)
 
 
 def _p(**values):
@@ -39,7 +41,10 @@ PARAM_SETS = [
     _p(empty="", unicode="héllo ✓", yaml_like="yes", number_text="1e-5", colon="a: b"),
     _p(items=[1, 2.5, "x", True, None], nested_list=[[1, 2], []], empty_list=[]),
     _p(group={"a": 1, "b": {"c": "deep", "d": [1, 2]}, "e": False}, empty_group={}),
-    {"optimizer": {"value": "adam", "distribution": "categorical"}, "lr": {"value": 0.1, "desc": None}},
+    {
+        "optimizer": {"value": "adam", "distribution": "categorical"},
+        "lr": {"value": 0.1, "desc": None},
+    },
     _p(**{"with space": 1, "dotted.name": 2, "dash-name": 3, "ünï": 4}),
 ]
 
@@ -63,10 +68,37 @@ COMMANDS = [
     [],
     list(DEFAULT_COMMAND),
     ALL_MACROS,
-    ["${env}", "python3", "${program}", "--bs=${batch_size}", "${batch_size}", "${}", "${a}_${b}", "${args}"],
-    ["${envvar:SNAKESWEEP_T_SET}", "pre-${envvar:SNAKESWEEP_T_SET}-${envvar:SNAKESWEEP_T_UNSET}", "${program}"],
-    ["${envvar:SNAKESWEEP_T_MACRO}", "${envvar:snakesweep_lower}", "x${envvar:snakesweep_lower}", "${envvar:}"],
-    ["torchrun", "--nproc", 2, 1.5, True, "${program}", "${args_no_boolean_flags}", "${args_json_file}"],
+    [
+        "${env}",
+        "python3",
+        "${program}",
+        "--bs=${batch_size}",
+        "${batch_size}",
+        "${}",
+        "${a}_${b}",
+        "${args}",
+    ],
+    [
+        "${envvar:SNAKESWEEP_T_SET}",
+        "pre-${envvar:SNAKESWEEP_T_SET}-${envvar:SNAKESWEEP_T_UNSET}",
+        "${program}",
+    ],
+    [
+        "${envvar:SNAKESWEEP_T_MACRO}",
+        "${envvar:snakesweep_lower}",
+        "x${envvar:snakesweep_lower}",
+        "${envvar:}",
+    ],
+    [
+        "torchrun",
+        "--nproc",
+        2,
+        1.5,
+        True,
+        "${program}",
+        "${args_no_boolean_flags}",
+        "${args_json_file}",
+    ],
     ["${program}", "$HOME", "${HOME}", "${args", "args}", "$${args}}"],
 ]
 
@@ -115,7 +147,9 @@ def test_argv_and_files_equal_wandb_agent(wandb_agent_module, monkeypatch, tmp_p
         argv = prepare_run(command, "train.py", params, ours, environ)
         # The one place the two differ by design: where the files are.
         json_file, our_json = param_file.with_suffix(".json"), ours.with_suffix(".json")
-        assert argv == [str(our_json) if a == str(json_file) else a for a in started["argv"]], params
+        assert argv == [str(our_json) if a == str(json_file) else a for a in started["argv"]], (
+            params
+        )
         assert ours.read_bytes() == param_file.read_bytes()
         assert our_json.exists() == json_file.exists()
         if json_file.exists():
@@ -148,7 +182,9 @@ def test_param_file_equals_wandb_writer(tmp_path):
     for i, params in enumerate(PARAM_SETS):
         save_config_file_from_dict(str(tmp_path / f"w{i}" / "p.yaml"), params)
         write_param_file(tmp_path / f"o{i}" / "p.yaml", params)
-        assert (tmp_path / f"o{i}" / "p.yaml").read_bytes() == (tmp_path / f"w{i}" / "p.yaml").read_bytes()
+        assert (tmp_path / f"o{i}" / "p.yaml").read_bytes() == (
+            tmp_path / f"w{i}" / "p.yaml"
+        ).read_bytes()
         if params and "nan" not in params:
             loaded = dict_from_config_file(str(tmp_path / f"o{i}" / "p.yaml"))
             assert loaded == {k: v["value"] for k, v in params.items()}
@@ -157,7 +193,9 @@ def test_param_file_equals_wandb_writer(tmp_path):
 
 def test_the_rules_the_note_states(tmp_path):
     params = _p(batch_size=64, lr=1e-5, amp=True, ema=False, group={"a": 1}, tag=None)
-    argv = lambda command, environ={}: run_argv(command, "train.py", params, tmp_path / "c.yaml", environ)  # noqa: E731
+    argv = lambda command, environ={}: run_argv(
+        command, "train.py", params, tmp_path / "c.yaml", environ
+    )  # noqa: E731
     assert argv(None) == argv([]) == argv(DEFAULT_COMMAND) == [
         "/usr/bin/env", "python", "train.py",
         "--batch_size=64", "--lr=1e-05", "--amp=True", "--ema=False", "--group={'a': 1}", "--tag=None",
@@ -185,7 +223,9 @@ def test_the_rules_the_note_states(tmp_path):
     ]
     # ${envvar:NAME} anywhere in an element; unset leaves NAME; only [A-Z0-9_] names.
     env = {"SEED": "7", "lower": "no"}
-    assert argv(["--seed=${envvar:SEED}", "${envvar:SEED}", "${envvar:UNSET}", "a${envvar:UNSET}b"], env) == [
+    assert argv(
+        ["--seed=${envvar:SEED}", "${envvar:SEED}", "${envvar:UNSET}", "a${envvar:UNSET}b"], env
+    ) == [
         "--seed=7",
         "7",
         "UNSET",
@@ -227,7 +267,9 @@ def test_json_file_only_when_the_command_uses_it(tmp_path):
     params = _p(lr=0.1)
     prepare_run(None, "train.py", params, tmp_path / "a" / "c.yaml", {})
     assert not (tmp_path / "a" / "c.json").exists()
-    prepare_run(["${envvar:J}"], "train.py", params, tmp_path / "b" / "c.yaml", {"J": "${args_json_file}"})
+    prepare_run(
+        ["${envvar:J}"], "train.py", params, tmp_path / "b" / "c.yaml", {"J": "${args_json_file}"}
+    )
     assert (tmp_path / "b" / "c.json").read_text() == '{"lr": 0.1}'
     write_args_json(tmp_path / "d.json", {})
     assert (tmp_path / "d.json").read_text() == "{}"
@@ -238,14 +280,20 @@ def test_run_environ(tmp_path):
 
     base = {"PATH": "/bin", "WANDB_SERVICE": "x", "WANDB_SWEEP_ID": "s", "WANDB_RUN_ID": "old"}
     env = run_environ(base, "r7", "rel/c.yaml")
-    assert env == {"PATH": "/bin", wandb.env.RUN_ID: "r7", wandb.env.SWEEP_PARAM_PATH: os.path.abspath("rel/c.yaml")}
+    assert env == {
+        "PATH": "/bin",
+        wandb.env.RUN_ID: "r7",
+        wandb.env.SWEEP_PARAM_PATH: os.path.abspath("rel/c.yaml"),
+    }
     assert base["WANDB_RUN_ID"] == "old"
     assert (wandb.env.SERVICE, wandb.env.SWEEP_ID) == ("WANDB_SERVICE", "WANDB_SWEEP_ID")
 
 
 def test_importing_the_module_does_not_import_wandb():
     code = "import sys, snakesweep.objectives.command; print('wandb' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "False"
 
 
@@ -267,14 +315,18 @@ def test_wandb_init_reads_the_param_file_offline_without_a_sweep_id(tmp_path, me
     program.write_text(PROGRAM)
     params = _p(lr=1e-5, group={"a": 10}, extra="x y")
     base = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
-    base.update(WANDB_DIR=str(tmp_path), WANDB_MODE="offline", WANDB_CACHE_DIR=str(tmp_path / "cache"))
+    base.update(
+        WANDB_DIR=str(tmp_path), WANDB_MODE="offline", WANDB_CACHE_DIR=str(tmp_path / "cache")
+    )
     base.update(WANDB_CONFIG_DIR=str(tmp_path / "config"), WANDB_DATA_DIR=str(tmp_path / "data"))
     env = run_environ(base, "run123", tmp_path / "sweep" / "config-run123.yaml")
     argv = prepare_run(None, str(program), params, tmp_path / "sweep" / "config-run123.yaml", env)
     argv[1] = sys.executable  # `python` from /usr/bin/env may not be this venv's
     start = time.perf_counter()
     done = subprocess.run(argv, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    measurement(f"a real offline wandb program run by run_argv: {time.perf_counter() - start:.2f} s")
+    measurement(
+        f"a real offline wandb program run by run_argv: {time.perf_counter() - start:.2f} s"
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.split("RESULT ", 1)[1])
     assert result["argv"] == ["--lr=1e-05", "--group={'a': 10}", "--extra=x y"]
@@ -282,7 +334,13 @@ def test_wandb_init_reads_the_param_file_offline_without_a_sweep_id(tmp_path, me
     assert "WANDB_SWEEP_ID" not in env and first["sweep_id"] is None
     assert first["id"] == "run123"  # WANDB_RUN_ID is the run id
     # The file overrides the program's defaults, merges nested groups, and locks its keys.
-    assert first["config"] == {"lr": 1e-5, "own": "kept", "group": {"a": 10, "b": 2}, "extra": "x y", "added": 3}
+    assert first["config"] == {
+        "lr": 1e-5,
+        "own": "kept",
+        "group": {"a": 10, "b": 2},
+        "extra": "x y",
+        "added": 3,
+    }
     assert "locked by 'sweep'" in done.stderr
     # An explicit id= in the program wins over WANDB_RUN_ID outside a sweep.
     assert result["second"] == {"id": "ownid", "lr": 1e-5}

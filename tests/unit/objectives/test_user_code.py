@@ -17,8 +17,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from controller_helpers import make_controller
+
 from snakesweep import paths
 from snakesweep.agent.job import objective_runs
 from snakesweep.agent.loop import run_agent
@@ -51,21 +51,34 @@ def write_code(folder: Path, name: str, source: str) -> Path:
 
 def grid(**values) -> dict:
     """A grid sweep over `values` (name -> list), minimizing val_loss."""
-    return {"method": "grid", "metric": METRIC, "parameters": {k: {"values": v} for k, v in values.items()}}
+    return {
+        "method": "grid",
+        "metric": METRIC,
+        "parameters": {k: {"values": v} for k, v in values.items()},
+    }
 
 
 def program_sweep(program: Path, config: dict, run_timeout: float | None = None) -> dict:
-    objective = {"kind": "program", "program": str(program), "command": None, "run_timeout": run_timeout}
+    objective = {
+        "kind": "program",
+        "program": str(program),
+        "command": None,
+        "run_timeout": run_timeout,
+    }
     return {"objective": objective, "seed": 0, "config": config, "ranking": RANKING}
 
 
-def run_sweep(sweep: dict, runs: int, parallelism: int = 1, agent: str = "agent-0") -> tuple[dict, dict]:
+def run_sweep(
+    sweep: dict, runs: int, parallelism: int = 1, agent: str = "agent-0"
+) -> tuple[dict, dict]:
     """Run `runs` runs of the sweep in one agent, in the cwd; (the agent's result, the store's runs)."""
     controller = make_controller(STORE, sweep["config"], sweep["seed"], parallelism=parallelism)
     data = Path("data.npz")
     data.write_bytes(b"")
     with objective_runs(sweep, str(data), None, "cpu", 1, "offline") as train_one:
-        result = run_agent(controller, agent, runs, train_one, heartbeat_interval=30.0, wait_seconds=0.1)
+        result = run_agent(
+            controller, agent, runs, train_one, heartbeat_interval=30.0, wait_seconds=0.1
+        )
     return result, fold(EventLog(STORE).read())
 
 
@@ -198,7 +211,10 @@ def test_nan_and_infinite_metrics_are_recorded_not_ranked_and_the_sweep_goes_on(
         assert run.summary["val_loss"] == outcome
         assert score(run.state, run.summary, "val_loss") is None
         assert metrics_json(run.run_id)["summary"]["val_loss"] == outcome
-        assert [row["val_loss"] for row in metrics_json(run.run_id)["history"]] == [outcome, outcome]
+        assert [row["val_loss"] for row in metrics_json(run.run_id)["history"]] == [
+            outcome,
+            outcome,
+        ]
     finite = by_index[3]
     assert score(finite.state, finite.summary, "val_loss") == 0.25
     assert len({run.config["lr"] for run in by_index}) == 4
@@ -282,7 +298,10 @@ def test_early_termination_stops_the_run_and_ends_all_its_processes(work):
     program = write_code(work, "train.py", HYPERBAND)
     # With parallelism 1, run 3 is judged against runs 0 and 1 (settled when it was handed
     # out): at hyperband's first band (iteration 1) its 5.0 is above the median of 0.1, 0.2, 5.0.
-    config = {**grid(loss=[0.1, 0.2, 0.3, 5.0]), "early_terminate": {"type": "hyperband", "min_iter": 1, "eta": 2}}
+    config = {
+        **grid(loss=[0.1, 0.2, 0.3, 5.0]),
+        "early_terminate": {"type": "hyperband", "min_iter": 1, "eta": 2},
+    }
     before = process.descendants()
     result, runs = run_sweep(program_sweep(program, config), 4, parallelism=1)
 
@@ -325,24 +344,32 @@ SHELL_VALUES = {
     "semicolon": "; touch PWNED #",
     "dollar": "$(touch PWNED2)",
     "backticks": "`touch PWNED3`",
-    "quotes": "it's \"quoted\" ' \"; touch PWNED4; echo \"",
+    "quotes": 'it\'s "quoted" \' "; touch PWNED4; echo "',
     "newline": "line one\ntouch PWNED5\n",
 }
 
 
 def test_parameter_values_with_shell_syntax_reach_the_program_literally(work):
     program = write_code(work, "train.py", ECHO)
-    result, runs = run_sweep(program_sweep(program, grid(**{k: [v] for k, v in SHELL_VALUES.items()})), 1)
+    result, runs = run_sweep(
+        program_sweep(program, grid(**{k: [v] for k, v in SHELL_VALUES.items()})), 1
+    )
 
     run = only(runs)
     assert run.state == FINISHED, run.reason
     seen = json.loads((run_dir(run.run_id) / "files" / "seen.json").read_text())
-    assert sorted(seen["argv"]) == sorted(f"--{name}={value}" for name, value in SHELL_VALUES.items())
+    assert sorted(seen["argv"]) == sorted(
+        f"--{name}={value}" for name, value in SHELL_VALUES.items()
+    )
     assert seen["args"] == SHELL_VALUES
     assert seen["config"] == SHELL_VALUES
     assert run.config == SHELL_VALUES
     # a shell would have run in the run's files/ folder, under tmp_path
-    pwned = [*work.rglob("PWNED*"), *paths.PACKAGE.parents[1].glob("PWNED*"), *Path.home().glob("PWNED*")]
+    pwned = [
+        *work.rglob("PWNED*"),
+        *paths.PACKAGE.parents[1].glob("PWNED*"),
+        *Path.home().glob("PWNED*"),
+    ]
     assert not pwned, pwned
 
 
@@ -377,10 +404,15 @@ def test_the_api_key_is_in_no_argv_log_or_result_file(work, monkeypatch, caplog)
     assert "something went wrong" in quiet.reason
     assert "the key is ***" in leaky.reason and key not in leaky.reason
     assert key not in caplog.text
-    assert key in (run_dir(leaky.run_id) / STDERR_FILE).read_text()  # what the program printed itself
+    assert (
+        key in (run_dir(leaky.run_id) / STDERR_FILE).read_text()
+    )  # what the program printed itself
     # Every file but the leaky run's own output (its stderr.log, and the console output its
     # wandb folder captured): the store, metrics.json, logs, both runs' wandb folders, argv.
-    own_output = [work / run_dir(leaky.run_id) / STDERR_FILE, work / run_dir(leaky.run_id) / "wandb"]
+    own_output = [
+        work / run_dir(leaky.run_id) / STDERR_FILE,
+        work / run_dir(leaky.run_id) / "wandb",
+    ]
     checked, holding = 0, []
     for path in work.rglob("*"):
         if not path.is_file() or any(path == out or out in path.parents for out in own_output):
@@ -429,7 +461,9 @@ def test_function_runs_each_start_from_the_same_state(work, monkeypatch):
         folder.mkdir()
         monkeypatch.chdir(folder)
         result, runs = run_sweep(sweep, 2, agent=agent)
-        assert [run.state for run in runs.values()] == [FINISHED, FINISHED], [r.reason for r in runs.values()]
+        assert [run.state for run in runs.values()] == [FINISHED, FINISHED], [
+            r.reason for r in runs.values()
+        ]
         assert [run.summary["calls"] for run in runs.values()] == [1, 1]
         pids = {run.summary["pid"] for run in runs.values()}
         assert len(pids) == 2 and os.getpid() not in pids

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from snakesweep.objectives.wandb_log import (
+    _F,
     BLOCK_SIZE,
     HEADER,
     Exit,
@@ -28,7 +29,6 @@ from snakesweep.objectives.wandb_log import (
     Summary,
     TransactionLog,
     TransactionLogError,
-    _F,
     find_logs,
 )
 
@@ -85,14 +85,18 @@ def wandb_env(root: Path) -> dict[str, str]:
     return env
 
 
-def start_program(root: Path, rows: int, pause: float = 0.0, release: str = "-", source: str = PROGRAM):
+def start_program(
+    root: Path, rows: int, pause: float = 0.0, release: str = "-", source: str = PROGRAM
+):
     root.mkdir(parents=True, exist_ok=True)
     (root / "home").mkdir(exist_ok=True)
     script = root / "program.py"
     script.write_text(source)
     argv = [sys.executable, str(script), str(root), str(rows), str(pause), release]
     pipe = subprocess.PIPE
-    return subprocess.Popen(argv, env=wandb_env(root), cwd=root, stdout=pipe, stderr=pipe, text=True)
+    return subprocess.Popen(
+        argv, env=wandb_env(root), cwd=root, stdout=pipe, stderr=pipe, text=True
+    )
 
 
 def finish(proc: subprocess.Popen) -> None:
@@ -249,7 +253,9 @@ def test_rows_are_what_the_program_logged(offline_run, full_events):
         want = flatten(sent) | {"_step": step}
         assert same(got, want), (step, got, want)
     assert rows[0]["nested.b.c"] == 0 and rows[1]["train/loss"] == -1
-    assert math.isnan(rows[0]["nan"]) and rows[0]["inf"] == math.inf and rows[0]["ninf"] == -math.inf
+    assert (
+        math.isnan(rows[0]["nan"]) and rows[0]["inf"] == math.inf and rows[0]["ninf"] == -math.inf
+    )
     assert rows[ROWS // 2]["blob"] == "x" * BLOB
 
 
@@ -270,9 +276,19 @@ def test_summary_updates_removes_and_the_exit(full_events):
 
 def test_leet_inspect_decodes_the_same(offline_run, full_events, tmp_path):
     core = Path(find_spec("wandb").submodule_search_locations[0], "bin", "wandb-core")
-    argv = [str(core), "leet", "inspect", "--json", "--no-observability", "--run-file", str(offline_run[0])]
+    argv = [
+        str(core),
+        "leet",
+        "inspect",
+        "--json",
+        "--no-observability",
+        "--run-file",
+        str(offline_run[0]),
+    ]
     try:
-        done = subprocess.run(argv, env=wandb_env(tmp_path), capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            argv, env=wandb_env(tmp_path), capture_output=True, text=True, timeout=60
+        )
     except OSError as err:
         pytest.skip(f"no wandb-core binary: {err}")
     if done.returncode != 0:
@@ -284,7 +300,9 @@ def test_leet_inspect_decodes_the_same(offline_run, full_events, tmp_path):
             leet.append(Row(record["history"]["item"]))
         elif record["type"] == "summary":
             body = record["summary"]
-            removed = tuple(".".join(r.get("nested_key") or [r["key"]]) for r in body.get("remove", []))
+            removed = tuple(
+                ".".join(r.get("nested_key") or [r["key"]]) for r in body.get("remove", [])
+            )
             leet.append(Summary(body.get("update", {}), removed))
         elif record["type"] == "exit":
             leet.append(Exit(record["exit"].get("exit_code", 0)))
@@ -294,7 +312,9 @@ def test_leet_inspect_decodes_the_same(offline_run, full_events, tmp_path):
         if isinstance(ours, Exit):
             assert theirs == ours
         else:  # leet spells non-finite floats as JSON strings
-            assert same(json.loads(json.dumps(to_leet(ours))), json.loads(json.dumps(theirs.__dict__)))
+            assert same(
+                json.loads(json.dumps(to_leet(ours))), json.loads(json.dumps(theirs.__dict__))
+            )
 
 
 def to_leet(event) -> dict:
@@ -356,7 +376,9 @@ def test_a_growing_file_reads_whole_records_exactly_once(offline_run, full_event
 def test_any_prefix_reads_as_the_records_it_holds(offline_run, full_events, tmp_path):
     data = offline_run[0].read_bytes()
     ends = wanted_ends(data)
-    around_blocks = [block + d for block in (BLOCK_SIZE, 2 * BLOCK_SIZE) for d in (-8, -7, -6, -1, 0, 1, 7, 8)]
+    around_blocks = [
+        block + d for block in (BLOCK_SIZE, 2 * BLOCK_SIZE) for d in (-8, -7, -6, -1, 0, 1, 7, 8)
+    ]
     mid_chunk = [pos + d for pos, _, length in chunks(data)[40:44] for d in (3, 7 + length // 2)]
     for point in around_blocks + mid_chunk + random.Random(1).sample(range(len(data)), 6):
         cut = tmp_path / f"run-{point}.wandb"
@@ -382,7 +404,11 @@ def test_missing_file_then_created(offline_run, tmp_path):
 
 @pytest.mark.parametrize(
     "content, message",
-    [(b"hello, world", "not a wandb transaction log"), (b"PK\x03", "not a wandb"), (HEADER[:6] + b"\x01", "version 1")],
+    [
+        (b"hello, world", "not a wandb transaction log"),
+        (b"PK\x03", "not a wandb"),
+        (HEADER[:6] + b"\x01", "version 1"),
+    ],
 )
 def test_foreign_files_are_named_in_the_error(tmp_path, content, message):
     path = tmp_path / "run-x.wandb"
@@ -413,7 +439,9 @@ def test_shrunk_replaced_or_deleted_files_raise(offline_run, tmp_path):
         log.read()
 
 
-def test_a_bad_checksum_waits_at_the_end_and_raises_further_back(offline_run, full_events, tmp_path):
+def test_a_bad_checksum_waits_at_the_end_and_raises_further_back(
+    offline_run, full_events, tmp_path
+):
     data = bytearray(offline_run[0].read_bytes())
     tail = [pos for pos, _, length in chunks(bytes(data)) if length > 8][-1]
     near_end = bytearray(data)
@@ -450,7 +478,15 @@ def test_typed_values_stand_in_when_value_json_is_missing(tmp_path):
     write_log(path, [m.Record(history=history).SerializeToString(), ended.SerializeToString()])
     row, end = TransactionLog(path).read()
     assert row.values.pop("j.v")["a"][0] == 1 and end == Exit(-2)
-    assert row.values == {"i.v": -5, "x.v": math.inf, "t.v": "ü", "b.v": True, "n": None, "both": 1.5, "_step": 9}
+    assert row.values == {
+        "i.v": -5,
+        "x.v": math.inf,
+        "t.v": "ü",
+        "b.v": True,
+        "n": None,
+        "both": 1.5,
+        "_step": 9,
+    }
 
 
 # ---- finding the logs ----
@@ -464,7 +500,13 @@ def test_find_logs_lists_offline_and_online_runs_oldest_first(tmp_path):
         run.start_time.FromNanoseconds(int(started * 1e9))
         (tmp_path / folder).mkdir(parents=True)
         path = tmp_path / folder / f"run-{folder[-3:]}.wandb"
-        write_log(path, [m.Record(header=m.HeaderRecord()).SerializeToString(), m.Record(run=run).SerializeToString()])
+        write_log(
+            path,
+            [
+                m.Record(header=m.HeaderRecord()).SerializeToString(),
+                m.Record(run=run).SerializeToString(),
+            ],
+        )
         return path
 
     later = run_log("wandb/offline-run-20260101_000001-aaa", 2.5)
@@ -490,7 +532,9 @@ for n in (1, 2):
     finish(start_program(tmp_path, 0, source=source))
     logs = find_logs(tmp_path)
     assert len(logs) == 2
-    assert [[e.values["which"] for e in TransactionLog(p).read() if isinstance(e, Row)] for p in logs] == [[1], [2]]
+    assert [
+        [e.values["which"] for e in TransactionLog(p).read() if isinstance(e, Row)] for p in logs
+    ] == [[1], [2]]
 
 
 # ---- live, and fast ----
@@ -511,7 +555,9 @@ def test_a_live_read_sees_rows_while_the_program_runs(tmp_path, measurement):
             events += log.read() if log else []
             time.sleep(0.1)
         assert proc.poll() is None  # rows arrived before the program ended
-        measurement(f"wandb_log: 3 live rows read {time.monotonic() - started:.2f} s after the program started")
+        measurement(
+            f"wandb_log: 3 live rows read {time.monotonic() - started:.2f} s after the program started"
+        )
         release.touch()
         finish(proc)
     finally:
@@ -532,7 +578,9 @@ def test_reads_are_fast(offline_run, measurement):
     log.read()
     polls = 2000
     empty = timed(lambda: [log.read() for _ in range(polls)]) / polls
-    measurement(f"wandb_log: full read {full / megabytes * 1000:.0f} ms per MB; empty poll {empty * 1e6:.1f} us")
+    measurement(
+        f"wandb_log: full read {full / megabytes * 1000:.0f} ms per MB; empty poll {empty * 1e6:.1f} us"
+    )
     assert full / megabytes < 1.0 and empty < 1e-3  # loose: shared CI machines are slow
 
 

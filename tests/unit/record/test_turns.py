@@ -16,7 +16,9 @@ import pytest
 from snakesweep.record.store import EventLog
 from snakesweep.record.turns import BACKGROUND, URGENT, Turns
 
-pytestmark = pytest.mark.skipif(not Turns.available, reason="needs open-file-description locks (Linux)")
+pytestmark = pytest.mark.skipif(
+    not Turns.available, reason="needs open-file-description locks (Linux)"
+)
 
 
 def _drawn(log: EventLog, line: int) -> int:
@@ -122,7 +124,9 @@ def test_a_reset_counter_costs_order_not_progress(tmp_path):
     assert order == ["late"]
 
 
-def test_a_filesystem_that_refuses_byte_range_locks_gets_the_bare_lock(tmp_path, monkeypatch, caplog):
+def test_a_filesystem_that_refuses_byte_range_locks_gets_the_bare_lock(
+    tmp_path, monkeypatch, caplog
+):
     def refuse(*args):  # what NFS without a lock manager answers
         raise OSError(errno.ENOLCK, "No locks available")
 

@@ -9,11 +9,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
+from controller_helpers import claim, make_controller
 
 from snakesweep.record.state import fold
 from snakesweep.record.store import EventLog, encode
-from controller_helpers import claim, make_controller
 
 FAKE_AGENT = Path(__file__).parents[2] / "fake_agent.py"
 
@@ -36,7 +35,16 @@ def _sweep_file(tmp_path, config, seed=0):
 
 def _agent(tmp_path, store, sweep, name, max_runs=100, seconds=0.0, timeout=30):
     return subprocess.Popen(
-        [sys.executable, str(FAKE_AGENT), str(store), str(sweep), name, str(max_runs), str(seconds), str(timeout)],
+        [
+            sys.executable,
+            str(FAKE_AGENT),
+            str(store),
+            str(sweep),
+            name,
+            str(max_runs),
+            str(seconds),
+            str(timeout),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -50,7 +58,9 @@ def _configs(runs):
 @pytest.mark.slow  # eight agent processes
 def test_eight_agents_hand_out_a_grid_of_24_exactly_once(tmp_path):
     store, sweep = tmp_path / "store.log", _sweep_file(tmp_path, GRID_24)
-    agents = [_agent(tmp_path, store, sweep, f"a{i}", seconds=0.05) for i in range(8)]  # long enough for all to start
+    agents = [
+        _agent(tmp_path, store, sweep, f"a{i}", seconds=0.05) for i in range(8)
+    ]  # long enough for all to start
     outputs = [p.communicate(timeout=120) for p in agents]
     assert all(p.returncode == 0 for p in agents), [o[1][-2000:] for o in outputs]
     runs = fold(EventLog(store).read())
@@ -63,7 +73,12 @@ def test_eight_agents_hand_out_a_grid_of_24_exactly_once(tmp_path):
 
 
 def test_a_sigkilled_agents_run_is_requeued_and_finished_by_another(tmp_path):
-    store, sweep = tmp_path / "store.log", _sweep_file(tmp_path, {**GRID_24, "parameters": {"learning_rate": {"values": [0.1, 0.2, 0.3]}}})
+    store, sweep = (
+        tmp_path / "store.log",
+        _sweep_file(
+            tmp_path, {**GRID_24, "parameters": {"learning_rate": {"values": [0.1, 0.2, 0.3]}}}
+        ),
+    )
     victim = _agent(tmp_path, store, sweep, "victim", seconds=30, timeout=2)
     deadline = time.time() + 60
     while not fold(EventLog(store).read()) and time.time() < deadline:
@@ -94,7 +109,9 @@ def test_a_restarted_agent_requeues_its_own_runs_at_once(tmp_path):
 def test_a_finished_run_is_never_handed_out_again(tmp_path):
     config = {**GRID_24, "parameters": {"learning_rate": {"values": [0.1]}}}
     now = [0.0]
-    controller = make_controller(tmp_path / "store.log", config, 0, heartbeat_timeout=10, clock=lambda: now[0])
+    controller = make_controller(
+        tmp_path / "store.log", config, 0, heartbeat_timeout=10, clock=lambda: now[0]
+    )
     done = claim(controller, "a0")
     controller.finish(done.run_id, "finished", {"val_loss": 0.5})
     now[0] = 1e6  # long after any heartbeat
@@ -104,7 +121,9 @@ def test_a_finished_run_is_never_handed_out_again(tmp_path):
 
 def test_a_run_that_keeps_crashing_is_given_up_after_max_attempts(tmp_path):
     config = {**GRID_24, "parameters": {"learning_rate": {"values": [0.1]}}}
-    controller = make_controller(tmp_path / "store.log", config, 0, heartbeat_timeout=3600, max_attempts=2)
+    controller = make_controller(
+        tmp_path / "store.log", config, 0, heartbeat_timeout=3600, max_attempts=2
+    )
     claim(controller, "a0")
     controller.start_agent("a0")
     assert claim(controller, "a0").attempt == 2
@@ -136,14 +155,17 @@ def test_torn_last_write_is_ignored_at_every_offset(tmp_path):
 def test_a_corrupted_line_is_skipped_not_fatal(tmp_path):
     log = EventLog(tmp_path / "store.log")
     good = encode({"event": "x"})
-    (tmp_path / "store.log").write_bytes(good + b"0000beef {\"event\": \"forged\"}\n" + good)
+    (tmp_path / "store.log").write_bytes(good + b'0000beef {"event": "forged"}\n' + good)
     assert [e["event"] for e in log.read()] == ["x", "x"]
 
 
 def _random_suggestions(tmp_path, name, seed, n=5):
     config = {
         "method": "random",
-        "parameters": {"learning_rate": {"distribution": "log_uniform_values", "min": 1e-4, "max": 1e-1}, "batch_size": {"values": [32, 64, 128]}},
+        "parameters": {
+            "learning_rate": {"distribution": "log_uniform_values", "min": 1e-4, "max": 1e-1},
+            "batch_size": {"values": [32, 64, 128]},
+        },
     }
     controller = make_controller(tmp_path / f"{name}.log", config, seed)
     return [claim(controller, "a").config for _ in range(n)]
@@ -159,7 +181,11 @@ def test_random_suggestions_are_the_same_for_the_same_seed(tmp_path):
 
 
 def test_run_cap_bounds_a_random_sweep(tmp_path):
-    config = {"method": "random", "run_cap": 3, "parameters": {"learning_rate": {"min": 0.001, "max": 0.1}}}
+    config = {
+        "method": "random",
+        "run_cap": 3,
+        "parameters": {"learning_rate": {"min": 0.001, "max": 0.1}},
+    }
     controller = make_controller(tmp_path / "s.log", config, 0)
     claims = [claim(controller, "a") for _ in range(5)]
     assert [c is not None for c in claims] == [True, True, True, False, False]
@@ -190,7 +216,9 @@ def test_a_run_that_raises_is_failed_with_its_reason_and_the_agent_goes_on(tmp_p
     out, err = agent.communicate(timeout=120)
     assert agent.returncode == 0, err
     runs = {r.config["learning_rate"]: r for r in fold(EventLog(store).read()).values()}
-    assert runs[0.666].state == "failed" and runs[0.666].reason == "RuntimeError: the trainer blew up"
+    assert (
+        runs[0.666].state == "failed" and runs[0.666].reason == "RuntimeError: the trainer blew up"
+    )
     assert runs[0.1].state == runs[0.2].state == "finished"
     assert "the trainer blew up" in err  # the traceback is in the agent's log
 
@@ -217,7 +245,11 @@ def test_killing_a_writer_at_random_instants_never_corrupts_the_store(tmp_path):
     held = claim(controller, "a0")
     rng = random.Random(0)
     for _ in range(15):
-        writer = subprocess.Popen([sys.executable, "-c", WRITER, str(store), held.run_id], stdout=subprocess.PIPE, text=True)
+        writer = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(store), held.run_id],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert writer.stdout.readline().strip() == "ready"
         time.sleep(rng.uniform(0.0, 0.05))
         writer.send_signal(signal.SIGKILL)

@@ -6,9 +6,17 @@ from snakesweep.record.state import SweepState
 from snakesweep.sweep import decide
 from snakesweep.sweep.decide import Exhausted, Requeue, Suggest, Wait
 
-BAYES = {"method": "bayes", "metric": {"name": "val_loss", "goal": "minimize"}, "parameters": {"x": {"min": 0.0, "max": 1.0}}}
+BAYES = {
+    "method": "bayes",
+    "metric": {"name": "val_loss", "goal": "minimize"},
+    "parameters": {"x": {"min": 0.0, "max": 1.0}},
+}
 RANDOM = {"method": "random", "parameters": {"x": {"min": 0.0, "max": 1.0}}}
-HYPERBAND = {**RANDOM, "metric": {"name": "val_loss"}, "early_terminate": {"type": "hyperband", "min_iter": 1}}
+HYPERBAND = {
+    **RANDOM,
+    "metric": {"name": "val_loss"},
+    "early_terminate": {"type": "hyperband", "min_iter": 1},
+}
 
 
 def rid(index):
@@ -16,11 +24,27 @@ def rid(index):
 
 
 def claim(index, agent="a", attempt=1, time=0.0):
-    return {"event": "claim", "run": rid(index), "index": index, "config": {"x": index}, "engine_config": {"x": {"value": index}}, "agent": agent, "attempt": attempt, "time": time}
+    return {
+        "event": "claim",
+        "run": rid(index),
+        "index": index,
+        "config": {"x": index},
+        "engine_config": {"x": {"value": index}},
+        "agent": agent,
+        "attempt": attempt,
+        "time": time,
+    }
 
 
 def finish(index, state="finished", value=0.5, time=0.0):
-    return {"event": "finish", "run": rid(index), "state": state, "summary": {"val_loss": value}, "reason": None, "time": time}
+    return {
+        "event": "finish",
+        "run": rid(index),
+        "state": state,
+        "summary": {"val_loss": value},
+        "reason": None,
+        "time": time,
+    }
 
 
 def crashed(index, time=0.0):
@@ -89,7 +113,9 @@ def test_random_search_never_waits_for_results():
 
 
 def test_stale_runs_are_the_running_ones_silent_for_longer_than_the_timeout():
-    state = state_of(claim(0, time=0.0), claim(1, time=0.0), claim(2, time=0.0), finish(2, time=1.0))
+    state = state_of(
+        claim(0, time=0.0), claim(1, time=0.0), claim(2, time=0.0), finish(2, time=1.0)
+    )
     state.apply({"event": "heartbeat", "run": rid(1), "time": 50.0})
     assert [r.run_id for r in decide.stale_runs(state, now=55.0, timeout=10.0)] == [rid(0)]
 
@@ -102,13 +128,21 @@ def test_orphaned_runs_are_those_the_restarted_agent_still_held():
 def test_bayes_sees_results_of_runs_before_k_minus_w_and_the_rest_in_flight():
     state = state_of(*(claim(i) for i in range(4)), finish(0), finish(1))
     view = decide.suggestion_view(state, 4, parallelism=2, method="bayes")
-    assert [(run.index, as_ended) for run, as_ended in view] == [(0, True), (1, True), (2, False), (3, False)]
+    assert [(run.index, as_ended) for run, as_ended in view] == [
+        (0, True),
+        (1, True),
+        (2, False),
+        (3, False),
+    ]
 
 
 def test_the_view_does_not_depend_on_which_later_runs_happen_to_be_done():
     slow = state_of(*(claim(i) for i in range(4)), finish(0), finish(1))
     fast = state_of(*(claim(i) for i in range(4)), finish(0), finish(1), finish(2), finish(3))
-    as_seen = lambda s: [(r.index, r.state if ended else "in flight") for r, ended in decide.suggestion_view(s, 4, 2, "bayes")]
+    as_seen = lambda s: [
+        (r.index, r.state if ended else "in flight")
+        for r, ended in decide.suggestion_view(s, 4, 2, "bayes")
+    ]
     assert as_seen(slow) == as_seen(fast)
 
 
@@ -126,17 +160,29 @@ def test_a_stop_decision_for_run_k_looks_at_runs_before_k_minus_w_only():
 
 
 def test_state_keeps_a_finished_run_finished_whatever_a_late_event_says():
-    state = state_of(claim(0), finish(0), claim(0, agent="late", attempt=2), crashed(0), metric(0, 1, 9.0))
+    state = state_of(
+        claim(0), finish(0), claim(0, agent="late", attempt=2), crashed(0), metric(0, 1, 9.0)
+    )
     run = state.runs[rid(0)]
     assert run.state == "finished" and run.agent == "a" and run.history == []
 
 
 def test_a_requeued_run_starts_a_fresh_history_and_stop_flag():
-    state = state_of(claim(0), metric(0, 1, 0.9), {"event": "stop", "run": rid(0), "step": 1, "time": 0.0}, crashed(0))
+    state = state_of(
+        claim(0),
+        metric(0, 1, 0.9),
+        {"event": "stop", "run": rid(0), "step": 1, "time": 0.0},
+        crashed(0),
+    )
     assert state.runs[rid(0)].stopped_at == 1
     state.apply(claim(0, agent="b", attempt=2))
     run = state.runs[rid(0)]
-    assert run.history == [] and not run.should_stop and run.stopped_at is None and run.agents == ["a", "b"]
+    assert (
+        run.history == []
+        and not run.should_stop
+        and run.stopped_at is None
+        and run.agents == ["a", "b"]
+    )
 
 
 def test_settled_prefix_counts_only_leading_settled_runs():

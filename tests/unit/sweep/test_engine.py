@@ -11,7 +11,9 @@ RANDOM = {
         "batch_size": {"values": [32, 64, 128]},
         "momentum": {"distribution": "q_uniform", "min": 0.0, "max": 0.9, "q": 0.1},
         "optimizer": {"values": ["adam", "sgd"], "probabilities": [0.3, 0.7]},
-        "regularization": {"parameters": {"dropout": {"min": 0.0, "max": 0.5}, "weight_decay": {"value": 0.0}}},
+        "regularization": {
+            "parameters": {"dropout": {"min": 0.0, "max": 0.5}, "weight_decay": {"value": 0.0}}
+        },
         "epochs": {"distribution": "int_uniform", "min": 1, "max": 9},
     },
 }
@@ -21,7 +23,9 @@ RANDOM = {
 def test_the_fast_random_draw_is_the_engines_own(seed):
     sampler = engine.RandomSampler(RANDOM)
     for index in range(40):
-        assert engine.suggest(RANDOM, [], seed, index, sampler) == engine.suggest(RANDOM, [], seed, index)
+        assert engine.suggest(RANDOM, [], seed, index, sampler) == engine.suggest(
+            RANDOM, [], seed, index
+        )
 
 
 def test_suggestion_k_depends_on_the_seed_and_k_only():
@@ -33,7 +37,10 @@ def test_suggestion_k_depends_on_the_seed_and_k_only():
 
 GRID = {
     "method": "grid",
-    "parameters": {"batch_size": {"values": [64, 128]}, "opt": {"parameters": {"lr": {"values": [0.1, 0.01, 0.001]}}}},
+    "parameters": {
+        "batch_size": {"values": [64, 128]},
+        "opt": {"parameters": {"lr": {"values": [0.1, 0.01, 0.001]}}},
+    },
 }
 
 
@@ -58,7 +65,10 @@ def test_grid_and_random_suggestions_are_the_engines_own(config):
         assert sum(run is not None for run in ours) == 6
 
 
-TRAINER_GRID = {"method": "grid", "parameters": {"batch_size": {"values": [64]}, "learning_rate": {"values": [0.1, 0.01]}}}
+TRAINER_GRID = {
+    "method": "grid",
+    "parameters": {"batch_size": {"values": [64]}, "learning_rate": {"values": [0.1, 0.01]}},
+}
 
 
 def test_a_grid_or_random_sweep_does_not_import_scikit_learn():
@@ -72,5 +82,7 @@ def test_a_grid_or_random_sweep_does_not_import_scikit_learn():
         f"engine.warm_up({GRID!r}); engine.suggest({RANDOM!r}, [], 0, 0); spec.validate_sweep({TRAINER_GRID!r}, 'x'); "
         "print('sklearn' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "False"

@@ -6,7 +6,14 @@ from snakesweep.train.run_config import resolve_run_config
 
 
 @pytest.mark.parametrize(
-    "overrides", [{}, {"kernels": [8, 4]}, {"dropout": 0.3}, {"fc_hidden": 64}, {"fc_hidden": 32, "dropout": 0.5}]
+    "overrides",
+    [
+        {},
+        {"kernels": [8, 4]},
+        {"dropout": 0.3},
+        {"fc_hidden": 64},
+        {"fc_hidden": 32, "dropout": 0.5},
+    ],
 )
 def test_output_shape(overrides):
     model = build_model(resolve_run_config(overrides)).eval()

@@ -6,6 +6,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from snakesweep.train.model import ConvNet
 from snakesweep.train.onnx_export import (
     OnnxVerificationError,
     export_onnx,
@@ -13,13 +14,14 @@ from snakesweep.train.onnx_export import (
     verify_onnx,
 )
 from snakesweep.train.onnx_runtime import onnx_accuracy
-from snakesweep.train.model import ConvNet
 from snakesweep.train.trainer import to_tensors, train
 
 
 @pytest.fixture(scope="module")
 def trained(tiny):
-    return train({"epochs": 1, "batch_size": 64, "fc_hidden": 16, "dropout": 0.1}, tiny, seed=3, threads=2)
+    return train(
+        {"epochs": 1, "batch_size": 64, "fc_hidden": 16, "dropout": 0.1}, tiny, seed=3, threads=2
+    )
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +69,9 @@ def test_dynamic_batch_and_raw_pixel_input(exported, trained, tiny):
 def test_parity_on_the_test_split(exported, trained, tiny):
     path, _ = exported
     result = verify_onnx(path, trained.model, tiny["x_test"][:50], threads=2)
-    assert result["max_abs_diff"] <= 1e-4 and result["verified_images"] == 50 and result["opset"] == 20
+    assert (
+        result["max_abs_diff"] <= 1e-4 and result["verified_images"] == 50 and result["opset"] == 20
+    )
     assert onnx_accuracy(path, tiny["x_test"], tiny["y_test"]) == trained.metrics["test_accuracy"]
 
 
@@ -85,14 +89,19 @@ def test_same_weights_same_bytes_and_same_as_public_api(exported, trained, tmp_p
 def test_different_weights_different_bytes(exported, tiny, tmp_path):
     """A second model of the same architecture reuses the exported graph with its own weights:
     the file must still be exactly what a fresh public export writes, and parity must hold."""
-    other = train({"epochs": 1, "batch_size": 64, "fc_hidden": 16, "dropout": 0.1}, tiny, seed=4, threads=2)
+    other = train(
+        {"epochs": 1, "batch_size": 64, "fc_hidden": 16, "dropout": 0.1}, tiny, seed=4, threads=2
+    )
     info = export_onnx(other.model, tmp_path / "m.onnx")
     assert info["sha256"] != exported[1]["sha256"]
     export_onnx_public(other.model, tmp_path / "public.onnx")
     assert (tmp_path / "m.onnx").read_bytes() == (tmp_path / "public.onnx").read_bytes()
     result = verify_onnx(tmp_path / "m.onnx", other.model, tiny["x_test"])
     assert result["max_abs_diff"] <= 1e-4
-    assert onnx_accuracy(tmp_path / "m.onnx", tiny["x_test"], tiny["y_test"]) == other.metrics["test_accuracy"]
+    assert (
+        onnx_accuracy(tmp_path / "m.onnx", tiny["x_test"], tiny["y_test"])
+        == other.metrics["test_accuracy"]
+    )
 
 
 def test_other_architectures_export_fresh(exported, tmp_path):
@@ -107,7 +116,9 @@ def test_other_architectures_export_fresh(exported, tmp_path):
 def test_verification_catches_a_wrong_model(exported, tiny):
     path, _ = exported
     torch.manual_seed(123)
-    stranger = train({"epochs": 1, "batch_size": 64, "fc_hidden": 16, "dropout": 0.1}, tiny, seed=9, threads=2).model
+    stranger = train(
+        {"epochs": 1, "batch_size": 64, "fc_hidden": 16, "dropout": 0.1}, tiny, seed=9, threads=2
+    ).model
     with pytest.raises(OnnxVerificationError, match="differ from PyTorch"):
         verify_onnx(path, stranger, tiny["x_test"][:8])
 

@@ -25,29 +25,50 @@ def test_two_runs_same_seed_are_identical(tiny_npz, tmp_path):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     written = json.loads((tmp_path / "a/metrics.json").read_text())
     assert stable(written) == stable(a)
-    assert set(written["timing"]) >= {"train_seconds", "samples_per_second", "export_seconds", "overhead_seconds"}
+    assert set(written["timing"]) >= {
+        "train_seconds",
+        "samples_per_second",
+        "export_seconds",
+        "overhead_seconds",
+    }
     c = execute_run(CONFIG, tiny_npz, tmp_path / "c", seed=6, threads=2, wandb_mode="disabled")
     assert c["onnx"]["sha256"] != a["onnx"]["sha256"] and c["history"] != a["history"]
 
 
 def test_outputs(tiny_npz, tmp_path):
-    metrics = execute_run({"epochs": 1}, tiny_npz, tmp_path, seed=0, threads=2, wandb_mode="disabled")
+    metrics = execute_run(
+        {"epochs": 1}, tiny_npz, tmp_path, seed=0, threads=2, wandb_mode="disabled"
+    )
     setup = yaml.safe_load((tmp_path / "config.yaml").read_text())
-    assert setup["seed"] == 0 and setup["threads"] == 2 and setup["run_config"]["learning_rate"] == 0.005
+    assert (
+        setup["seed"] == 0
+        and setup["threads"] == 2
+        and setup["run_config"]["learning_rate"] == 0.005
+    )
     assert metrics["state"] == "finished" and metrics["reason"] is None
     assert metrics["onnx"]["max_abs_diff"] <= 1e-4
     assert metrics["onnx"]["verified_images"] == min(64, len(load_dataset(tiny_npz)["x_test"]))
-    assert onnx_accuracy(tmp_path / "model.onnx", *(load_dataset(tiny_npz)[k] for k in ("x_test", "y_test"))) == (
-        metrics["final"]["test_accuracy"]
+    assert (
+        onnx_accuracy(
+            tmp_path / "model.onnx", *(load_dataset(tiny_npz)[k] for k in ("x_test", "y_test"))
+        )
+        == (metrics["final"]["test_accuracy"])
     )
     timing = metrics["timing"]
-    assert timing["total_seconds"] >= timing["train_seconds"] + timing["eval_seconds"] + timing["overhead_seconds"] - 1e-6
+    assert (
+        timing["total_seconds"]
+        >= timing["train_seconds"] + timing["eval_seconds"] + timing["overhead_seconds"] - 1e-6
+    )
 
 
 def test_failed_run_still_writes_metrics(tiny_npz, tmp_path):
     (tmp_path / "model.onnx").write_bytes(b"stale")
     metrics = execute_run(
-        {"epochs": 2, "optimizer": "sgd", "learning_rate": 1e12}, tiny_npz, tmp_path, seed=0, threads=2,
+        {"epochs": 2, "optimizer": "sgd", "learning_rate": 1e12},
+        tiny_npz,
+        tmp_path,
+        seed=0,
+        threads=2,
         wandb_mode="disabled",
     )
     written = json.loads((tmp_path / "metrics.json").read_text())
@@ -58,7 +79,12 @@ def test_failed_run_still_writes_metrics(tiny_npz, tmp_path):
 
 def test_stopped_run_exports_its_last_epoch(tiny_npz, tmp_path):
     metrics = execute_run(
-        {"epochs": 3, "batch_size": 128}, tiny_npz, tmp_path, seed=0, threads=2, wandb_mode="disabled",
+        {"epochs": 3, "batch_size": 128},
+        tiny_npz,
+        tmp_path,
+        seed=0,
+        threads=2,
+        wandb_mode="disabled",
         on_epoch=lambda epoch, m: True,
     )
     assert metrics["state"] == "stopped" and len(metrics["history"]) == 1

@@ -10,15 +10,28 @@ from snakesweep import paths
 from snakesweep.errors import UserError
 from snakesweep.sweep.register import objective_checks
 from snakesweep.sweep.spec import validate_sweep
-from snakesweep.train.run_config import defaults, known_parameters, load_schema, resolve_run_config, run_seed
+from snakesweep.train.run_config import (
+    defaults,
+    known_parameters,
+    load_schema,
+    resolve_run_config,
+    run_seed,
+)
 
 CONFIG_SCHEMA = str(paths.CONFIG_SCHEMA)
 
 # The W&B PyTorch intro's settings. Every run seed is derived from the resolved config, so a
 # changed default or normalisation changes every result: these pins make that change visible.
 INTRO_DEFAULTS = {
-    "learning_rate": 0.005, "batch_size": 128, "epochs": 5, "optimizer": "adam", "momentum": 0.0,
-    "weight_decay": 0.0, "kernels": [16, 32], "dropout": 0.0, "fc_hidden": 0,
+    "learning_rate": 0.005,
+    "batch_size": 128,
+    "epochs": 5,
+    "optimizer": "adam",
+    "momentum": 0.0,
+    "weight_decay": 0.0,
+    "kernels": [16, 32],
+    "dropout": 0.0,
+    "fc_hidden": 0,
 }
 SEED_OF_THE_DEFAULT_RUN = 2968986415005035294  # run_seed(0, {}) before the schema held the defaults
 
@@ -53,12 +66,22 @@ def _config_is_valid(train: dict) -> bool:
 @pytest.mark.parametrize("key", known_parameters())
 def test_the_workflow_the_sweep_and_the_trainer_accept_the_same_keys(key):
     assert _config_is_valid({key: INTRO_DEFAULTS[key]})
-    validate_sweep({"method": "grid", "parameters": {key: {"value": INTRO_DEFAULTS[key]}}}, "sweep.yaml", objective_checks())
+    validate_sweep(
+        {"method": "grid", "parameters": {key: {"value": INTRO_DEFAULTS[key]}}},
+        "sweep.yaml",
+        objective_checks(),
+    )
     assert resolve_run_config({key: INTRO_DEFAULTS[key]}) == INTRO_DEFAULTS
 
 
 def test_the_workflow_and_the_trainer_reject_the_same_values():
-    for key, bad in (("epochs", 0), ("optimizer", "adamw"), ("kernels", [16]), ("momentum", 1.0), ("lr", 0.1)):
+    for key, bad in (
+        ("epochs", 0),
+        ("optimizer", "adamw"),
+        ("kernels", [16]),
+        ("momentum", 1.0),
+        ("lr", 0.1),
+    ):
         assert not _config_is_valid({key: bad}), key
         with pytest.raises(UserError):
             resolve_run_config({key: bad})
@@ -67,9 +90,18 @@ def test_the_workflow_and_the_trainer_reject_the_same_values():
 @pytest.mark.parametrize(
     "config, message",
     [
-        ({"learnig_rate": 0.1}, "run config: unknown key 'learnig_rate' (known: batch_size, dropout,"),
-        ({"optimizer": "adamw"}, "run config: optimizer: 'adamw' is not one of ['adam', 'sgd', 'rmsprop']"),
-        ({"learning_rate": -1}, "run config: learning_rate: -1.0 is less than or equal to the minimum of 0"),
+        (
+            {"learnig_rate": 0.1},
+            "run config: unknown key 'learnig_rate' (known: batch_size, dropout,",
+        ),
+        (
+            {"optimizer": "adamw"},
+            "run config: optimizer: 'adamw' is not one of ['adam', 'sgd', 'rmsprop']",
+        ),
+        (
+            {"learning_rate": -1},
+            "run config: learning_rate: -1.0 is less than or equal to the minimum of 0",
+        ),
         ({"learning_rate": 0}, "learning_rate: 0.0 is less than or equal to the minimum of 0"),
         ({"learning_rate": "fast"}, "learning_rate: 'fast' is not of type 'number'"),
         ({"learning_rate": float("nan")}, "learning_rate: nan is not of type 'number'"),
@@ -98,7 +130,9 @@ def test_source_names_the_file():
 
 
 def test_values_are_normalised():
-    resolved = resolve_run_config({"learning_rate": "1e-3", "batch_size": 64.0, "optimizer": "SGD", "momentum": 0})
+    resolved = resolve_run_config(
+        {"learning_rate": "1e-3", "batch_size": 64.0, "optimizer": "SGD", "momentum": 0}
+    )
     assert resolved["learning_rate"] == 0.001
     assert resolved["batch_size"] == 64 and isinstance(resolved["batch_size"], int)
     assert resolved["optimizer"] == "sgd"
@@ -106,21 +140,33 @@ def test_values_are_normalised():
 
 
 def test_run_seed_depends_on_config_not_spelling():
-    assert run_seed(0, {}) == run_seed(0, {"epochs": 5}) == run_seed(0, {"momentum": 0, "optimizer": "Adam"})
+    assert (
+        run_seed(0, {})
+        == run_seed(0, {"epochs": 5})
+        == run_seed(0, {"momentum": 0, "optimizer": "Adam"})
+    )
     assert run_seed(0, {}) != run_seed(1, {})
     assert run_seed(0, {"learning_rate": 0.01}) != run_seed(0, {"learning_rate": 0.02})
-    assert run_seed(0, {"batch_size": 64, "epochs": 3}) == run_seed(0, {"epochs": 3, "batch_size": 64})
+    assert run_seed(0, {"batch_size": 64, "epochs": 3}) == run_seed(
+        0, {"epochs": 3, "batch_size": 64}
+    )
 
 
 def test_a_new_hyperparameter_needs_only_a_schema_entry():
     """What the README's contributor section promises, on a throw-away copy of the schema; the
     end-to-end version (schema + model, trained by the CLI) is in test_add_hyperparameter.py."""
     schema = yaml.safe_load((paths.RUN_SCHEMA).read_text())
-    schema["properties"]["activation"] = {"type": "string", "enum": ["relu", "tanh"], "default": "relu"}
+    schema["properties"]["activation"] = {
+        "type": "string",
+        "enum": ["relu", "tanh"],
+        "default": "relu",
+    }
     assert "activation" in known_parameters(schema)
     assert resolve_run_config({}, schema=schema) == {**INTRO_DEFAULTS, "activation": "relu"}
     assert resolve_run_config({"activation": "TANH"}, schema=schema)["activation"] == "tanh"
-    with pytest.raises(UserError, match=re.escape("run config: activation: 'gelu' is not one of ['relu', 'tanh']")):
+    with pytest.raises(
+        UserError, match=re.escape("run config: activation: 'gelu' is not one of ['relu', 'tanh']")
+    ):
         resolve_run_config({"activation": "gelu"}, schema=schema)
     with pytest.raises(UserError, match="unknown key 'activation'"):
         resolve_run_config({"activation": "tanh"})  # the real schema does not have it

@@ -16,7 +16,10 @@ def test_divergence_names_the_first_bad_step():
     assert divergence(torch.tensor([1.0, 2.0]), epoch=1, steps_before=0) is None
     losses = torch.tensor([1.0, float("inf"), float("nan")])
     assert divergence(losses, epoch=3, steps_before=10) == "loss became inf at epoch 3 step 12"
-    assert divergence(torch.tensor([float("nan")]), epoch=1, steps_before=0) == "loss became nan at epoch 1 step 1"
+    assert (
+        divergence(torch.tensor([float("nan")]), epoch=1, steps_before=0)
+        == "loss became nan at epoch 1 step 1"
+    )
 
 
 def test_timed_adds_up_and_survives_errors(monkeypatch):

@@ -12,7 +12,9 @@ FAST = {"epochs": 1, "batch_size": 64}
 
 
 def weight_bytes(model):
-    return b"".join(t.detach().cpu().contiguous().numpy().tobytes() for t in model.state_dict().values())
+    return b"".join(
+        t.detach().cpu().contiguous().numpy().tobytes() for t in model.state_dict().values()
+    )
 
 
 def test_same_seed_same_weights_and_metrics(tiny):
@@ -27,7 +29,9 @@ def test_same_seed_same_weights_and_metrics(tiny):
 
 
 def test_metrics_are_logged_every_epoch(tiny):
-    result = train({"epochs": 2, "batch_size": 128, "dropout": 0.2, "fc_hidden": 16}, tiny, seed=0, threads=2)
+    result = train(
+        {"epochs": 2, "batch_size": 128, "dropout": 0.2, "fc_hidden": 16}, tiny, seed=0, threads=2
+    )
     assert [row["epoch"] for row in result.history] == [1, 2]
     for row in result.history:
         assert set(row) == {"epoch", "train_loss", "val_loss", "val_accuracy"}
@@ -46,7 +50,9 @@ def test_every_optimizer_of_the_schema_is_the_one_asked_for():
     broken branch used to fall through to RMSprop unnoticed)."""
     assert set(load_schema()["properties"]["optimizer"]["enum"]) == set(OPTIMIZERS)
     for name, cls in OPTIMIZERS.items():
-        config = resolve_run_config({"optimizer": name, "learning_rate": 0.02, "momentum": 0.5, "weight_decay": 0.01})
+        config = resolve_run_config(
+            {"optimizer": name, "learning_rate": 0.02, "momentum": 0.5, "weight_decay": 0.01}
+        )
         optimizer = make_optimizer(ConvNet(), config)
         assert type(optimizer) is cls, name
         assert (optimizer.defaults["lr"], optimizer.defaults["weight_decay"]) == (0.02, 0.01)
@@ -60,7 +66,12 @@ def test_an_optimizer_without_a_branch_is_an_error():
 
 def test_sgd_and_rmsprop_train_differently(tiny):
     results = {
-        name: train({**FAST, "optimizer": name, "momentum": 0.5, "learning_rate": 0.01}, tiny, seed=0, threads=2)
+        name: train(
+            {**FAST, "optimizer": name, "momentum": 0.5, "learning_rate": 0.01},
+            tiny,
+            seed=0,
+            threads=2,
+        )
         for name in ("sgd", "rmsprop")
     }
     assert {r.state for r in results.values()} == {"finished"}
@@ -68,7 +79,9 @@ def test_sgd_and_rmsprop_train_differently(tiny):
 
 
 def test_diverging_loss_fails_the_run_cleanly(tiny):
-    result = train({"epochs": 3, "optimizer": "sgd", "learning_rate": 1e12}, tiny, seed=0, threads=2)
+    result = train(
+        {"epochs": 3, "optimizer": "sgd", "learning_rate": 1e12}, tiny, seed=0, threads=2
+    )
     assert result.state == "failed"
     assert result.reason.startswith("loss became ")
     assert result.reason.split()[2] in ("nan", "inf")
@@ -84,7 +97,10 @@ def test_on_epoch_can_stop_the_run(tiny):
         return epoch == 2
 
     result = train({"epochs": 4, "batch_size": 128}, tiny, seed=0, threads=2, on_epoch=on_epoch)
-    assert result.state == "stopped" and result.reason == "stopped early after epoch 2 (the sweep's early termination)"
+    assert (
+        result.state == "stopped"
+        and result.reason == "stopped early after epoch 2 (the sweep's early termination)"
+    )
     assert [e for e, _ in seen] == [1, 2]
     assert seen[0][1] == ["epoch", "train_loss", "val_accuracy", "val_loss"]
     assert len(result.history) == 2 and "test_accuracy" in result.metrics

@@ -15,7 +15,10 @@ WANDB = Path(sys.executable).with_name("wandb")
 def inspect(run_dir: Path) -> dict:
     out = subprocess.run(
         [str(WANDB), "leet", "inspect", "--summary", "--json", str(run_dir)],
-        check=True, capture_output=True, text=True, timeout=60,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     return json.loads(out.stdout)
 
@@ -24,8 +27,14 @@ def inspect(run_dir: Path) -> dict:
 def finished(tiny_npz, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     metrics = execute_run(
-        {"epochs": 2, "batch_size": 128}, tiny_npz, out, seed=0, threads=2,
-        project="snakesweep-test", group="g1", tags=("t1",),
+        {"epochs": 2, "batch_size": 128},
+        tiny_npz,
+        out,
+        seed=0,
+        threads=2,
+        project="snakesweep-test",
+        group="g1",
+        tags=("t1",),
     )
     return out, metrics
 
@@ -49,7 +58,13 @@ def test_offline_run_holds_metrics_config_and_model(finished):
 
 
 def test_failed_run_exits_non_zero_in_wandb(tiny_npz, tmp_path):
-    metrics = execute_run({"epochs": 1, "optimizer": "sgd", "learning_rate": 1e12}, tiny_npz, tmp_path, seed=0, threads=2)
+    metrics = execute_run(
+        {"epochs": 1, "optimizer": "sgd", "learning_rate": 1e12},
+        tiny_npz,
+        tmp_path,
+        seed=0,
+        threads=2,
+    )
     assert metrics["state"] == "failed"
     record = inspect(Path(metrics["wandb"]["run_dir"]))
     assert record["exit_code"] != 0
@@ -58,7 +73,9 @@ def test_failed_run_exits_non_zero_in_wandb(tiny_npz, tmp_path):
 
 
 def test_disabled_mode_writes_no_wandb_folder(tiny_npz, tmp_path):
-    metrics = execute_run({"epochs": 1}, tiny_npz, tmp_path, seed=0, threads=2, wandb_mode="disabled")
+    metrics = execute_run(
+        {"epochs": 1}, tiny_npz, tmp_path, seed=0, threads=2, wandb_mode="disabled"
+    )
     assert metrics["state"] == "finished"
     assert not (tmp_path / "wandb").exists() or not list((tmp_path / "wandb").glob("*run-*"))
     assert (tmp_path / "model.onnx").exists()
