@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CORES  ?= 4
 
-.PHONY: run test test-fast lint report clean-results
+.PHONY: run test test-fast lint docs report clean-results
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,8 +27,15 @@ test-fast: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest -m "not slow"
 
 lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check .
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet -d site
+
+# The manual, served at http://127.0.0.1:8000 while you edit docs/.
+docs: $(STAMP)
+	$(BIN)/mkdocs serve
 
 report: $(STAMP)
 	$(BIN)/snakemake --report report.html

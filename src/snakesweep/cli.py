@@ -1,7 +1,7 @@
 """Reproducible hyperparameter sweeps: train one run, see where a sweep stands, prove it, or run
 its failed runs again.
 
-`snakesweep train` runs one config end to end (see snakesweep.train.run) and exits 0 when the
+`snakesweep train` runs one config end to end (see snakesweep.convnet.run) and exits 0 when the
 run finished or was stopped, 1 when it failed (with one line saying why) or when the input was
 wrong. W&B writes its `wandb/` folder inside --out unless --wandb-dir says otherwise.
 """
@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 from snakesweep import paths
+from snakesweep.convnet.wandb_run import MODES
 from snakesweep.errors import UserError
-from snakesweep.train.wandb_run import MODES
 
 
 def _cpu_count() -> int:
@@ -29,7 +29,10 @@ def _cpu_count() -> int:
 def _train(args: argparse.Namespace) -> int:
     import yaml
 
-    from snakesweep.train.run import METRICS_FILE, execute_run
+    from snakesweep.convnet.run import execute_run
+    from snakesweep.convnet.trainer import Setup
+    from snakesweep.convnet.wandb_run import Tracking
+    from snakesweep.data.dataset import DataFiles
 
     config_path = Path(args.config)
     try:
@@ -38,27 +41,16 @@ def _train(args: argparse.Namespace) -> int:
         raise UserError(f"{config_path}: cannot read the run config ({err.strerror})") from err
     except yaml.YAMLError as err:
         raise UserError(f"{config_path}: not valid YAML ({err})") from err
-    from snakesweep.train.run_config import resolve_run_config
+    from snakesweep.convnet.run_config import resolve_run_config
 
     resolve_run_config(run_config, source=str(config_path))  # name the file in any error
-    metrics = execute_run(
-        run_config,
-        args.data,
-        args.out,
-        seed=args.seed,
-        device=args.device,
-        threads=args.threads,
-        wandb_mode=args.wandb_mode,
-        project=args.project,
-        group=args.group,
-        manifest_path=args.manifest,
-        tags=tuple(args.tag),
-        wandb_dir=args.wandb_dir,
-        progress=sys.stderr.isatty(),
-    )
+    data = DataFiles(args.data, args.manifest)
+    setup = Setup(args.seed, args.device, args.threads, progress=sys.stderr.isatty())
+    tracking = Tracking(args.wandb_mode, args.project, args.group, tuple(args.tag), args.wandb_dir)
+    metrics = execute_run(run_config, data, args.out, setup, tracking)
     if metrics["state"] == "failed":
         logging.getLogger("snakesweep").error(
-            "run failed: %s (see %s)", metrics["reason"], Path(args.out) / METRICS_FILE
+            "run failed: %s (see %s)", metrics["reason"], Path(args.out) / paths.RUN_METRICS
         )
         return 1
     return 0
@@ -94,7 +86,8 @@ def _retry(args: argparse.Namespace) -> int:
         print("no failed or crashed run to run again")
         return 0
     print(
-        f"{len(chosen)} run(s) will run again, with the same index, config and seed: {', '.join(chosen)}\n"
+        f"{len(chosen)} run(s) will run again, with the same index, config and seed: "
+        f"{', '.join(chosen)}\n"
         "run snakemake again (with the same options) to run them; finished runs are not redone"
     )
     return 0
@@ -110,43 +103,12 @@ def _positive_seconds(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="snakesweep", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    train = commands.add_parser(
-        "train", help="train one run config, export and verify its ONNX model"
-    )
-    train.add_argument("--config", required=True, help="YAML file with the run's hyperparameters")
-    train.add_argument(
-        "--data", required=True, help="the data stage's .npz (results/data/mnist.npz)"
-    )
-    train.add_argument(
-        "--manifest", help="the data stage's manifest.json, to check the data's sha256"
-    )
-    train.add_argument(
-        "--out", required=True, help="folder for config.yaml, model.onnx, metrics.json"
-    )
-    train.add_argument("--seed", type=int, default=0, help="the run's seed (default 0)")
-    train.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
-    train.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="torch CPU threads; results depend on it (default: all CPUs)",
-    )
-    train.add_argument("--wandb-mode", default="offline", choices=MODES)
-    train.add_argument(
-        "--wandb-dir", default=None, help="where wandb writes its wandb/ folder (default: --out)"
-    )
-    train.add_argument("--project", default="snakesweep", help="W&B project (default snakesweep)")
-    train.add_argument("--group", default=None, help="W&B group, e.g. the sweep's name")
-    train.add_argument("--tag", action="append", default=[], help="W&B tag (repeatable)")
-    train.set_defaults(handler=_train)
+    _add_train(commands)
 
     status = commands.add_parser(
         "status", help="where the sweep stands: runs by state, running runs, best run, time left"
     )
-    status.add_argument(
-        "--results", default=paths.RESULTS, help="the workflow's results folder (default results)"
-    )
+    _results_option(status)
     status.add_argument(
         "--watch",
         type=_positive_seconds,
@@ -158,9 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify = commands.add_parser(
         "verify", help="prove a finished sweep follows from its store (replays every decision)"
     )
-    verify.add_argument(
-        "--results", default=paths.RESULTS, help="the workflow's results folder (default results)"
-    )
+    _results_option(verify)
     verify.add_argument(
         "--retrain",
         action="store_true",
@@ -180,16 +140,44 @@ def build_parser() -> argparse.ArgumentParser:
         "retry", help="run the sweep's failed runs again (after fixing your code); then snakemake"
     )
     retry.add_argument(
-        "run_ids",
-        nargs="*",
-        metavar="RUN_ID",
-        help="only these runs (default: every failed or crashed run)",
+        "run_ids", nargs="*", metavar="RUN_ID", help="only these runs (default: every failed run)"
     )
-    retry.add_argument(
-        "--results", default=paths.RESULTS, help="the workflow's results folder (default results)"
-    )
+    _results_option(retry)
     retry.set_defaults(handler=_retry)
     return parser
+
+
+def _results_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--results", default=paths.RESULTS, help="the workflow's results folder (default results)"
+    )
+
+
+def _add_train(commands) -> None:
+    train = commands.add_parser(
+        "train", help="train one run config, export and verify its ONNX model"
+    )
+    train.add_argument("--config", required=True, help="YAML file with the run's hyperparameters")
+    train.add_argument(
+        "--data", required=True, help="the data stage's .npz (results/data/mnist.npz)"
+    )
+    train.add_argument(
+        "--manifest", help="the data stage's manifest.json, to check the data's sha256"
+    )
+    train.add_argument(
+        "--out", required=True, help="folder for config.yaml, model.onnx, metrics.json"
+    )
+    train.add_argument("--seed", type=int, default=0, help="the run's seed (default 0)")
+    train.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    train.add_argument(
+        "--threads", type=int, help="torch CPU threads; results depend on it (default: all CPUs)"
+    )
+    train.add_argument("--wandb-mode", default="offline", choices=MODES)
+    train.add_argument("--wandb-dir", help="where wandb writes its wandb/ folder (default: --out)")
+    train.add_argument("--project", default="snakesweep", help="W&B project (default snakesweep)")
+    train.add_argument("--group", help="W&B group, e.g. the sweep's name")
+    train.add_argument("--tag", action="append", default=[], help="W&B tag (repeatable)")
+    train.set_defaults(handler=_train)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,7 +24,8 @@ def describe_config_error(error: BaseException, config_files: Sequence[str]) -> 
     violation = found[0]
     keys = list(violation.absolute_path)
     where = ".".join(str(part) for part in keys) or "(top level)"
-    return f"{file_defining(keys, violation.instance, config_files)}: invalid config at {where}: {violation.message}"
+    source = file_defining(keys, violation.instance, config_files)
+    return f"{source}: invalid config at {where}: {violation.message}"
 
 
 def file_defining(keys: list, value, config_files: Sequence[str]) -> str:

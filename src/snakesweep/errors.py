@@ -18,5 +18,6 @@ def describe_storage_error(error: OSError) -> str:
     where = error.filename or "an output file"
     return (
         f"{where}: cannot write: {error.strerror} [errno {error.errno}]; "
-        "free some space or make results/ writable, then run snakemake again (finished work is kept)"
+        "free some space or make results/ writable, then run snakemake again (finished work is "
+        "kept)"
     )

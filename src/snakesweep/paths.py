@@ -20,9 +20,7 @@ RUN_SCHEMA = (
 CONFIG_SCHEMA = PACKAGE / "workflow/schemas/config.schema.yaml"  # what configs/config.yaml may hold
 DEFAULT_CONFIG = PACKAGE / "configs/config.yaml"
 SLURM_PROFILE = PACKAGE / "slurm/profile.yaml"
-EXAMPLE = (
-    PACKAGE / "examples/mlp-argparse-program"
-)  # what `snakesweep init` starts an empty folder with
+EXAMPLE = PACKAGE / "examples/digits-program"  # what `snakesweep init` puts in an empty folder
 
 # Inputs, in the working directory
 CONFIG_FILE = "configs/config.yaml"  # the workflow's `configfile:`
@@ -44,11 +42,12 @@ BENCHMARKS = f"{RESULTS}/benchmarks"
 # Sweep stage
 SWEEP_DIR = f"{RESULTS}/sweep"
 SWEEP = f"{SWEEP_DIR}/sweep.json"  # the registered sweep: controller, id, resolved config
-RETRIES = f"{SWEEP_DIR}/retries.jsonl"  # `snakesweep retry`'s requests; newer than the agents' output, it reruns them
+# `snakesweep retry`'s requests: newer than the agents' outputs, it makes snakemake rerun them
+RETRIES = f"{SWEEP_DIR}/retries.jsonl"
 SWEEP_STORES = f"{SWEEP_DIR}/stores"  # one event log per local sweep id: <id>.log
 GPU_SLOTS = f"{SWEEP_DIR}/gpu-slots"
 AGENT = SWEEP_DIR + "/agents/{agent}.json"  # a Snakemake wildcard pattern
-RUNS_DIR = f"{RESULTS}/runs"  # one folder per run id: config.yaml, metrics.json, model.onnx
+RUNS_DIR = f"{RESULTS}/runs"  # one folder per run id, holding the files named below
 WANDB_DIR = f"{RESULTS}/wandb"  # WANDB_DIR: wandb writes its wandb/ folder here
 
 # Aggregate stage
@@ -62,6 +61,20 @@ PARALLEL_COORDINATES = f"{PLOTS_DIR}/parallel_coordinates.png"  # the sweep view
 IMPORTANCE_PLOT = f"{PLOTS_DIR}/importance.png"
 PROGRESS_PLOT = f"{PLOTS_DIR}/progress.png"
 IMPORTANCE = f"{RESULTS}/importance.csv"  # parameter importance and correlation, as a table
+
+
+# In a run's folder (`run_dir`)
+RUN_CONFIG = "config.yaml"  # the ConvNet's resolved config, seed, device and threads
+RUN_METRICS = "metrics.json"  # written last: its presence means the run is over
+ONNX_FILE = "model.onnx"  # the ConvNet's model; the user's code's, under RUN_FILES
+RUN_FILES = "files"  # the user's code's working folder: what it writes lands here
+PARAM_FILE = "sweep-params.yaml"  # the run's parameters as W&B's agent writes them
+STDOUT_FILE = "stdout.log"
+STDERR_FILE = "stderr.log"
+
+
+def run_dir(run_id: str) -> str:
+    return f"{RUNS_DIR}/{run_id}"
 
 
 def store_path(sweep_id: str) -> str:

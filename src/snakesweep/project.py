@@ -5,8 +5,9 @@ Where the user's `train.py` and `sweep.yaml` sit (or in an empty folder), it wri
   `use rule * from snakesweep`, the Snakemake catalogue's convention, as snakedeploy writes it);
 - `configs/config.yaml`: the default config, its `sweep.file` pointing at `sweep.yaml`;
 - `slurm/profile.yaml`: the SLURM profile, for `snakemake --profile slurm`;
-- `train.py` and `sweep.yaml`, an example W&B program and its sweep file (seed 002's MLP with
-  random search and hyperband), when the folder has neither.
+- `train.py` and `sweep.yaml`, an example W&B program and its sweep file (an MLP on
+  scikit-learn's 8x8 digits, with bayes search and hyperband, that needs no download), when the
+  folder has neither.
 It overwrites nothing: a file that exists is kept, and said so. Then `snakemake --cores 4` runs
 the sweep there, offline, with its results in `results/` there.
 """
@@ -23,11 +24,11 @@ PROGRAM = "train.py"
 PROFILE = "slurm/profile.yaml"
 
 # The shipped config names the checkout's default sweep; a project's is its own sweep.yaml.
-_CHECKOUT_SWEEP_LINE = "  file: configs/sweep.yaml\n"
+_CHECKOUT_SWEEP_LINE = "  file: configs/sweeps/grid.yaml\n"
 
-SNAKEFILE = f"""# snakesweep's workflow as a Snakemake module: `snakemake --cores 4` runs the sweep in
-# {SWEEP_FILE} with the settings in {paths.CONFIG_FILE}; `snakemake --profile slurm` on a SLURM
-# cluster. Written by `snakesweep init`; see `snakesweep --help`.
+SNAKEFILE = f"""# snakesweep's workflow as a Snakemake module: `snakemake --cores 4` runs the
+# sweep in {SWEEP_FILE} with the settings in {paths.CONFIG_FILE}; `snakemake --profile slurm`
+# on a SLURM cluster. Written by `snakesweep init`; see `snakesweep --help`.
 from snakesweep import paths
 from snakesweep.summary import failure_summary, success_summary
 
@@ -60,7 +61,8 @@ def init_project(folder: str | Path = ".") -> list[tuple[str, str]]:
     config = paths.DEFAULT_CONFIG.read_text()
     if _CHECKOUT_SWEEP_LINE not in config:
         raise RuntimeError(
-            f"{paths.DEFAULT_CONFIG}: no `{_CHECKOUT_SWEEP_LINE.strip()}` line to point at {SWEEP_FILE}"
+            f"{paths.DEFAULT_CONFIG}: no `{_CHECKOUT_SWEEP_LINE.strip()}` line to point at "
+            f"{SWEEP_FILE}"
         )
     files = {
         "Snakefile": SNAKEFILE,

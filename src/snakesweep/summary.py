@@ -53,14 +53,16 @@ def _best_rows(best: dict) -> list[tuple[str, str]]:
     rows = [
         (
             "best run",
-            f"{best['run_id']}: {metric['name']} = {metric['value']:.6g} ({published_ranking(best).qualifier()})",
+            f"{best['run_id']}: {metric['name']} = {metric['value']:.6g} "
+            f"({published_ranking(best).qualifier()})",
         )
     ]
     if "test_accuracy_onnxruntime" in best:
         rows.append(
             (
                 "test accuracy",
-                f"{best['test_accuracy_onnxruntime']:.4f} (onnxruntime, {best['test_images']} test images)",
+                f"{best['test_accuracy_onnxruntime']:.4f} (onnxruntime, {best['test_images']} "
+                "test images)",
             )
         )
     model = (

@@ -14,6 +14,7 @@ import yaml
 from test_faults import _agent_processes, _events, _kill_an_agent_when
 from workflow_helpers import REPO, copy_workflow, run_pipeline, tiny_config
 
+from snakesweep.record.events import Kind, kind_of
 from snakesweep.record.state import fold
 
 pytestmark = pytest.mark.slow
@@ -95,7 +96,7 @@ def test_three_agents_really_ran_in_parallel_and_waited_for_results(adaptive_run
     logs = "".join(p.read_text() for p in (work / "results/logs").glob("agent-*.log"))
     assert "waiting: suggestion" in logs
     events = _events(work)
-    assert sorted(e["index"] for e in events if e["event"] == "claim") == list(range(6))
+    assert sorted(e["index"] for e in events if kind_of(e) == Kind.CLAIM) == list(range(6))
 
 
 def test_a_sigkilled_agent_mid_sweep_changes_nothing(tmp_path, adaptive_runs):
@@ -105,13 +106,13 @@ def test_a_sigkilled_agent_mid_sweep_changes_nothing(tmp_path, adaptive_runs):
         work,
         config,
         lambda: (
-            any(e["event"] == "finish" for e in _events(work))
+            any(kind_of(e) == Kind.FINISH for e in _events(work))
             and sum(r.state == "running" for r in fold(_events(work)).values()) == 2
             and len(_agent_processes(work)) == 2
         ),
         "a finished run and both agents training",
     )
-    assert any(e["event"] == "crashed" for e in _events(work)), "the kill hit no run"
+    assert any(kind_of(e) == Kind.CRASHED for e in _events(work)), "the kill hit no run"
     assert _outputs(work) == _outputs(adaptive_runs[1])
 
 

@@ -48,7 +48,7 @@ def checkout(tmp_path_factory):
     repo = copy_checkout(tmp_path_factory.mktemp("contributor") / "repo")
     schema = repo / "workflow/schemas/run.schema.yaml"
     schema.write_text(schema.read_text() + SCHEMA_ENTRY)
-    model = repo / "src/snakesweep/train/model.py"
+    model = repo / "src/snakesweep/convnet/model.py"
     model.write_text(model.read_text() + MODEL_CHANGE)
     return repo
 
@@ -93,7 +93,8 @@ def test_the_workflow_and_the_sweep_file_accept_it(checkout):
     assert result.returncode == 0, result.stdout[-3000:]
     check = (
         "from snakesweep.sweep.spec import validate_sweep; validate_sweep("
-        "{'method': 'grid', 'parameters': {'activation': {'values': ['relu', 'tanh']}}}, 'sweep.yaml')"
+        "{'method': 'grid', 'parameters': {'activation': {'values': ['relu', 'tanh']}}}, "
+        "'sweep.yaml')"
     )
     proc = subprocess.run(
         [sys.executable, "-c", check], capture_output=True, text=True, env=checkout_env(checkout)

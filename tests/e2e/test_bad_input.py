@@ -136,7 +136,8 @@ def test_wandb_controller_without_an_api_key_is_refused(prepared, tmp_path, monk
     work = _copy(prepared, tmp_path)
     _fails_with(
         work,
-        "sweep.controller is wandb but no W&B API key was found (set WANDB_API_KEY or run `wandb login`)",
+        "sweep.controller is wandb but no W&B API key was found "
+        "(set WANDB_API_KEY or run `wandb login`)",
         sweep={"controller": "wandb"},
         wandb={"mode": "online"},
     )
@@ -152,6 +153,7 @@ def test_corrupted_dataset_is_caught_before_any_agent(prepared, tmp_path):
     save_arrays(path, arrays)
     _fails_with(
         work,
-        "results/data/mnist.npz: array x_train does not match the sha256 in results/data/manifest.json",
+        "results/data/mnist.npz: array x_train does not match the sha256 in "
+        "results/data/manifest.json",
     )
     assert not (work / "results/sweep/sweep.json").exists() and not (work / "results/runs").exists()

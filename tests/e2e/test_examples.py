@@ -1,5 +1,7 @@
-"""The five examples in examples/, W&B users' own code, swept end to end by the real snakemake,
-offline, with 2 agents on the bundled data (issue 19, acceptance 1).
+"""Every example in examples/, W&B users' own code, swept end to end by the real snakemake,
+offline, with 2 agents. The four that train on MNIST read the data stage's splits of the bundled
+sample (`data.prepare: always`, which sets `SNAKESWEEP_DATA`); the two that need no MNIST get no
+data stage at all (`data.prepare: auto`, the default): no `resources/`, no `results/data/`.
 
 Each example is copied into a scratch copy of the workflow, with its sweep file shrunk where it
 would take long (a smaller `run_cap`; `method`, `metric`, `early_terminate` and the parameters
@@ -36,6 +38,8 @@ import pytest
 import yaml
 from workflow_helpers import REPO, copy_workflow, run_pipeline_watched, write_config
 
+from snakesweep import paths
+
 pytestmark = pytest.mark.slow
 
 EXAMPLES = REPO / "examples"
@@ -44,16 +48,25 @@ EXAMPLES = REPO / "examples"
 # epochs); fewer runs keep the whole file at about 4 minutes on 2 idle cores.
 SHRINK = {
     "cnn-function": {},  # a grid of 3
+    "digits-program": {},  # run_cap 12, of 30 full-batch epochs on 1,500 digits: seconds each
     "mlp-config-program": {"run_cap": 4},  # 8
     "mlp-argparse-program": {},  # run_cap 8: hyperband stops the 8th after its first epoch
     "intro-pipeline-program": {},  # a grid of 4
     "simulated-curves-function": {"run_cap": 6},  # 12
 }
 FUNCTIONS = {"cnn-function", "simulated-curves-function"}
+# The examples that train on MNIST: they read the data stage's splits from SNAKESWEEP_DATA.
+READS_MNIST = {
+    "cnn-function",
+    "mlp-config-program",
+    "mlp-argparse-program",
+    "intro-pipeline-program",
+}
 
 # What each example's code gives `wandb.init(config=...)`: the sweep's values override these.
 CODE_DEFAULTS = {
     "cnn-function": {"learning_rate": 0.01, "epochs": 1, "batch_size": 64, "train_size": 512},
+    "digits-program": {"learning_rate": 0.01, "hidden": 32, "epochs": 30},
     "mlp-config-program": {
         "layer1_size": 128,
         "layer2_size": 64,
@@ -94,6 +107,7 @@ CODE_DEFAULTS = {
 # What each example logs with wandb.log (besides wandb's `_step`).
 LOGGED = {
     "cnn-function": {"epoch", "loss", "accuracy", "val_loss", "val_accuracy"},
+    "digits-program": {"epoch", "loss", "val_loss"},
     "mlp-config-program": {"epoch", "loss", "val_loss", "val_accuracy"},
     "mlp-argparse-program": {"epoch", "train_loss", "val_loss", "val_accuracy"},
     "intro-pipeline-program": {"epoch", "loss", "test_accuracy"},  # and wandb.watch's histograms
@@ -115,11 +129,17 @@ class Sweep:
     def metric(self) -> str | None:
         return (self.spec.get("metric") or {}).get("name")
 
+    @property
+    def epochs(self) -> int:
+        """The epochs each run trains: the sweep's value, else the code's default."""
+        swept = self.spec["parameters"].get("epochs") or {}
+        return swept.get("value", CODE_DEFAULTS[self.example]["epochs"])
+
     def run_dir(self, run_id: str) -> Path:
-        return self.work / "results" / "runs" / run_id
+        return self.work / paths.run_dir(run_id)
 
     def metrics(self, run_id: str) -> dict:
-        return json.loads((self.run_dir(run_id) / "metrics.json").read_text())
+        return json.loads((self.run_dir(run_id) / paths.RUN_METRICS).read_text())
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -152,14 +172,10 @@ def sweep_example(example: str, root: Path) -> Sweep:
     sweep = {"file": f"examples/{example}/sweep.yaml"}
     if example in FUNCTIONS:
         sweep["function"] = f"examples/{example}/train.py:train"
+    data = {"prepare": "always", "source": "bundled"} if example in READS_MNIST else {}
     config = write_config(
         work,
-        {
-            "seed": 0,
-            "data": {"source": "bundled"},
-            "sweep": sweep,
-            "agents": {"count": 2, "threads": 1},
-        },
+        {"seed": 0, "data": data, "sweep": sweep, "agents": {"count": 2, "threads": 1}},
     )
     start = time.monotonic()
     result = run_pipeline_watched(work, config, every=2.0, timeout=600)
@@ -167,7 +183,7 @@ def sweep_example(example: str, root: Path) -> Sweep:
     with (work / "results/leaderboard.csv").open() as handle:
         reader = csv.reader(handle)
         header = next(reader)
-        rows = [dict(zip(header, line)) for line in reader]
+        rows = [dict(zip(header, line, strict=False)) for line in reader]
     return Sweep(example, work, spec, seconds, result.status, header, rows)
 
 
@@ -290,7 +306,7 @@ def check_parameters_arrived(sweep: Sweep, run_id: str, metrics: dict, wandb: Wa
     assert set(values) == set(sweep.spec["parameters"]), run_id
     assert metrics["config"] == values, run_id
     # as W&B's agent writes them, where WANDB_SWEEP_PARAM_PATH names
-    written = yaml.safe_load((sweep.run_dir(run_id) / "sweep-params.yaml").read_text())
+    written = yaml.safe_load((sweep.run_dir(run_id) / paths.PARAM_FILE).read_text())
     assert written == {"wandb_version": 1, **params}, run_id
     # into wandb.config, over the code's own defaults (for a function the only way in)
     assert wandb.config == {**CODE_DEFAULTS[sweep.example], **values}, run_id
@@ -319,7 +335,7 @@ def check_logged_values(sweep: Sweep, row: dict, metrics: dict, wandb: WandbRun)
     if metrics["state"] == "stopped":
         # early termination: what the run logged after the deciding value is left out
         assert history == wandb.history[: len(history)], run_id
-        assert len(history) < sweep.spec["parameters"]["epochs"]["value"], run_id
+        assert len(history) < sweep.epochs, run_id
         last: dict = {}
         for logged in history:
             last.update(logged)
@@ -368,7 +384,8 @@ def check_leaderboard(sweep: Sweep, all_metrics: dict[str, dict]) -> None:
 
 
 def check_status(sweep: Sweep, best: dict | None) -> str:
-    """`snakesweep status` after the sweep: the counts, the best run's metric and its last values."""
+    """`snakesweep status` after the sweep: the counts, the best run's metric and its last
+    values."""
     shown = sweep.cli("status")
     assert shown.returncode == 0, shown.stderr
     lines = shown.stdout.splitlines()
@@ -380,7 +397,8 @@ def check_status(sweep: Sweep, best: dict | None) -> str:
         assert lines[0].endswith(f": {method}, no metric: runs are not ranked"), lines[0]
     states = [r["state"] for r in sweep.rows]
     assert lines[1].startswith(
-        f"runs: 0 queued, 0 running, {states.count('finished')} finished, {states.count('stopped')} stopped, "
+        f"runs: 0 queued, 0 running, {states.count('finished')} finished, "
+        f"{states.count('stopped')} stopped, "
         f"0 failed, 0 crashed (of {len(sweep.rows)} planned)"
     ), lines[1]
     assert lines[-1].endswith(", done"), lines[-1]
@@ -424,7 +442,11 @@ def test_an_example_sweeps_end_to_end(example, swept, measurement):
         f"{example}: {len(sweep.rows)} runs by snakemake with 2 agents, {sweep.seconds:.0f} s"
     )
     all_metrics = {row["run_id"]: sweep.metrics(row["run_id"]) for row in sweep.rows}
-    assert sorted(all_metrics) == sorted(p.name for p in (sweep.work / "results/runs").iterdir())
+    assert sorted(all_metrics) == sorted(p.name for p in (sweep.work / paths.RUNS_DIR).iterdir())
+    # a data stage only where the code reads MNIST: otherwise no download, and no splits
+    reads_mnist = example in READS_MNIST
+    assert (sweep.work / paths.DATASET).exists() == reads_mnist
+    assert (sweep.work / paths.RESOURCES).exists() == reads_mnist
     if "run_cap" in sweep.spec:
         assert len(sweep.rows) == sweep.spec["run_cap"]
     for row in sweep.rows:
@@ -467,20 +489,21 @@ def test_the_intro_publishes_its_best_runs_onnx_model(swept):
     best = json.loads((sweep.work / "results/best/best_run.json").read_text())
     run_dir = sweep.run_dir(best["run_id"])
     published = (sweep.work / "results/best/model.onnx").read_bytes()
-    assert published == (run_dir / "files/model.onnx").read_bytes()
+    assert published == (run_dir / paths.RUN_FILES / paths.ONNX_FILE).read_bytes()
     assert best["onnx_sha256"] == hashlib.sha256(published).hexdigest()
     [saved] = (run_dir / "wandb").glob("offline-run-*/files/model.onnx")  # what wandb.save kept
     assert saved.read_bytes() == published
     for row in sweep.rows:  # every run wrote its own, in its own files/
         metrics = sweep.metrics(row["run_id"])
-        model = sweep.run_dir(row["run_id"]) / "files/model.onnx"
-        assert metrics["artifacts"]["model.onnx"] == hashlib.sha256(model.read_bytes()).hexdigest()
+        model = sweep.run_dir(row["run_id"]) / paths.RUN_FILES / paths.ONNX_FILE
+        digest = hashlib.sha256(model.read_bytes()).hexdigest()
+        assert metrics["artifacts"][paths.ONNX_FILE] == digest
 
     # it loads in onnxruntime and scores on the intro's own test images what the run logged
     session = onnxruntime.InferenceSession(
         str(sweep.work / "results/best/model.onnx"), providers=["CPUExecutionProvider"]
     )
-    with np.load(sweep.work / "results/data/mnist.npz") as data:
+    with np.load(sweep.work / paths.DATASET) as data:
         images, labels = data["x_test"], data["y_test"]
     size = CODE_DEFAULTS["intro-pipeline-program"]["test_size"]
     keep = range(0, len(labels), max(1, len(labels) // size))[:size]  # the intro's get_data

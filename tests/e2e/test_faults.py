@@ -16,6 +16,8 @@ import psutil
 import pytest
 from workflow_helpers import copy_workflow, run_pipeline, snakemake, tiny_config
 
+from snakesweep import paths
+from snakesweep.record.events import Kind, kind_of
 from snakesweep.record.state import fold
 from snakesweep.record.store import EventLog
 
@@ -95,17 +97,17 @@ def test_sigkilled_agent_is_retried_by_snakemake_and_its_run_requeued(tmp_path, 
     _kill_an_agent_when(
         work,
         config,
-        lambda: any(e["event"] == "claim" for e in _events(work)) and _agent_processes(work),
+        lambda: any(kind_of(e) == Kind.CLAIM for e in _events(work)) and _agent_processes(work),
         "a claim",
     )
     events = _events(work)
     runs = fold(events)
     assert len(runs) == 4 and {r.state for r in runs.values()} == {"finished"}
-    finishes = Counter(e["run"] for e in events if e["event"] == "finish")
+    finishes = Counter(e["run"] for e in events if kind_of(e) == Kind.FINISH)
     assert set(finishes.values()) == {1}  # every config done exactly once
     (retried,) = [r for r in runs.values() if r.attempt > 1]
     assert retried.agents == ["0", "0"]
-    crashes = [e for e in events if e["event"] == "crashed"]
+    crashes = [e for e in events if kind_of(e) == Kind.CRASHED]
     assert [e["reason"] for e in crashes] == ["agent 0 restarted"]
     assert _leaderboard(work) == _leaderboard(tiny_run[0])
 
@@ -115,7 +117,9 @@ def test_killed_pipeline_restarts_where_it_stopped(tmp_path, tiny_run):
     config = tiny_config(work, agents=1)
     pipeline = _start(work, config)
     try:
-        _wait_for(lambda: any(e["event"] == "finish" for e in _events(work)), what="a finished run")
+        _wait_for(
+            lambda: any(kind_of(e) == Kind.FINISH for e in _events(work)), what="a finished run"
+        )
         os.killpg(pipeline.pid, signal.SIGKILL)  # snakemake and every job it started
         pipeline.wait()
     finally:
@@ -125,7 +129,7 @@ def test_killed_pipeline_restarts_where_it_stopped(tmp_path, tiny_run):
     finished_before = {r.run_id for r in before.values() if r.state == "finished"}
     assert finished_before and len(finished_before) < 4
     stamps = {
-        rid: (work / "results/runs" / rid / "metrics.json").stat().st_mtime_ns
+        rid: (work / paths.run_dir(rid) / paths.RUN_METRICS).stat().st_mtime_ns
         for rid in finished_before
     }
 
@@ -135,10 +139,10 @@ def test_killed_pipeline_restarts_where_it_stopped(tmp_path, tiny_run):
     events = _events(work)
     runs = fold(events)
     assert len(runs) == 4 and {r.state for r in runs.values()} == {"finished"}
-    claims = Counter(e["run"] for e in events if e["event"] == "claim")
+    claims = Counter(e["run"] for e in events if kind_of(e) == Kind.CLAIM)
     for rid in finished_before:  # never redone
         assert claims[rid] == 1
-        assert (work / "results/runs" / rid / "metrics.json").stat().st_mtime_ns == stamps[rid]
+        assert (work / paths.run_dir(rid) / paths.RUN_METRICS).stat().st_mtime_ns == stamps[rid]
     assert _leaderboard(work) == _leaderboard(tiny_run[0])
 
 
@@ -150,7 +154,9 @@ def test_ctrl_c_then_a_plain_rerun_continues_the_sweep(tmp_path, tiny_run):
     config = tiny_config(work, agents=1)
     pipeline = _start(work, config)
     try:
-        _wait_for(lambda: any(e["event"] == "finish" for e in _events(work)), what="a finished run")
+        _wait_for(
+            lambda: any(kind_of(e) == Kind.FINISH for e in _events(work)), what="a finished run"
+        )
         os.killpg(pipeline.pid, signal.SIGINT)
         out, _ = pipeline.communicate(timeout=120)
     finally:
@@ -162,7 +168,7 @@ def test_ctrl_c_then_a_plain_rerun_continues_the_sweep(tmp_path, tiny_run):
 
     result = run_pipeline(work, config)
     assert "--unlock" not in result.stdout
-    claims = Counter(e["run"] for e in _events(work) if e["event"] == "claim")
+    claims = Counter(e["run"] for e in _events(work) if kind_of(e) == Kind.CLAIM)
     assert all(claims[rid] == 1 for rid in finished_before)
     assert _leaderboard(work) == _leaderboard(tiny_run[0])
 

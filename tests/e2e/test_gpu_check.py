@@ -1,4 +1,4 @@
-"""benchmarks/gpu_check.py, the script that proves the GPU path (issue 13), and the GPU path itself.
+"""benchmarks/gpu_check.py, the script that proves the GPU path, and the GPU path itself.
 
 The script's --cpu-only mode runs every step that needs no GPU, at tiny size, as CI's smoke test,
 in a copy of this working tree (so a broken script is caught here, not in scarce GPU time).
@@ -13,16 +13,22 @@ import sys
 import time
 from pathlib import Path
 
-import gpu_check  # benchmarks/, on sys.path through workflow_helpers
 import pytest
 import torch
-from workflow_helpers import REPO, copy_checkout
+from workflow_helpers import REPO, copy_checkout  # it puts benchmarks/ on sys.path
+
+# isort: split
+import gpu_check  # benchmarks/gpu_check.py
 
 from snakesweep import paths
-from snakesweep.train.run import execute_run
+from snakesweep.convnet.run import execute_run
+from snakesweep.convnet.trainer import Setup
+from snakesweep.convnet.wandb_run import Tracking
+from snakesweep.data.dataset import DataFiles
 
 SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
 STEPS = range(6)
+NO_WANDB = Tracking(mode="disabled", project="snakesweep")
 
 
 def run_gpu_check(
@@ -113,7 +119,8 @@ def write_agent(workdir: Path, name: str, slot: int, start: str, end: str) -> No
     log = workdir / paths.LOGS / f"agent-{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(
-        f"2026-01-01 {start},000 INFO snakesweep.agent.devices: device: cuda:0 (GPU 0, slot {slot} of 1)\n"
+        f"2026-01-01 {start},000 INFO snakesweep.agent.devices: "
+        f"device: cuda:0 (GPU 0, slot {slot} of 1)\n"
         f"2026-01-01 {end},000 INFO snakesweep.run: run finished\n"
     )
 
@@ -133,16 +140,16 @@ def test_agents_report_flags_one_gpu_slot_held_by_two_agents_at_once(
 
 def test_compare_runs_names_what_differs(tiny_npz, tmp_path, capsys):
     run = tmp_path / "a"
-    execute_run({"epochs": 1}, tiny_npz, run, seed=0, threads=1, wandb_mode="disabled")
+    execute_run({"epochs": 1}, DataFiles(str(tiny_npz)), run, Setup(seed=0, threads=1), NO_WANDB)
     changed = tmp_path / "b"
     changed.mkdir()
-    metrics = json.loads((run / "metrics.json").read_text())
+    metrics = json.loads((run / paths.RUN_METRICS).read_text())
     metrics["final"]["test_accuracy"] += 0.5
     metrics["timing"]["train_seconds"] += 1  # timing differs between any two runs: not reported
-    (changed / "metrics.json").write_text(json.dumps(metrics))
-    onnx = bytearray((run / "model.onnx").read_bytes())
+    (changed / paths.RUN_METRICS).write_text(json.dumps(metrics))
+    onnx = bytearray((run / paths.ONNX_FILE).read_bytes())
     onnx[100] ^= 1
-    (changed / "model.onnx").write_bytes(bytes(onnx))
+    (changed / paths.ONNX_FILE).write_bytes(bytes(onnx))
     found = gpu_check.compare_runs(run, changed)  # a difference is a finding, not a failure
     out = capsys.readouterr().out
     lines = out.splitlines()
@@ -157,29 +164,16 @@ def test_compare_runs_names_what_differs(tiny_npz, tmp_path, capsys):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
 def test_cuda_run_exports_and_verifies_the_same_onnx_twice(tiny_npz, tmp_path):
-    """The whole run on a GPU, not only training (tests/test_trainer.py::test_cuda_is_reproducible):
-    the model is exported and checked with onnxruntime from CUDA weights, and the bytes repeat."""
-    a = execute_run(
-        {"epochs": 1},
-        tiny_npz,
-        tmp_path / "a",
-        seed=3,
-        device="cuda",
-        threads=1,
-        wandb_mode="disabled",
-    )
-    b = execute_run(
-        {"epochs": 1},
-        tiny_npz,
-        tmp_path / "b",
-        seed=3,
-        device="cuda",
-        threads=1,
-        wandb_mode="disabled",
-    )
+    """The whole run on a GPU, not only training
+    (tests/unit/convnet/test_trainer.py::test_cuda_is_reproducible): the model is exported and
+    checked with onnxruntime from CUDA weights, and the bytes repeat."""
+    data, setup = DataFiles(str(tiny_npz)), Setup(seed=3, device="cuda", threads=1)
+    a = execute_run({"epochs": 1}, data, tmp_path / "a", setup, NO_WANDB)
+    b = execute_run({"epochs": 1}, data, tmp_path / "b", setup, NO_WANDB)
     assert a["state"] == b["state"] == "finished", (a["reason"], b["reason"])
     assert a["device"] == "cuda" and a["onnx"]["max_abs_diff"] <= 1e-4
-    assert (tmp_path / "a/model.onnx").read_bytes() == (tmp_path / "b/model.onnx").read_bytes()
+    onnx_bytes = [(tmp_path / run / paths.ONNX_FILE).read_bytes() for run in ("a", "b")]
+    assert onnx_bytes[0] == onnx_bytes[1]
     assert {k: v for k, v in a.items() if k not in ("timing", "wandb")} == {
         k: v for k, v in b.items() if k not in ("timing", "wandb")
     }

@@ -1,24 +1,22 @@
 """snakesweep installed the ordinary way, from a wheel and not editable, into a fresh virtual
-environment, and used in the user's own folder (issue 20): an empty folder with only seed 002's
-`train.py` and `sweep.yaml`, the README's two commands (`snakesweep init`, `snakemake --cores
-4`), and the sweep ends offline with a leaderboard that `snakesweep status` and `snakesweep
-verify` read. The same folder plans its agent jobs under `--profile slurm`. No module of the
+environment, and used in the user's own folder: an empty folder, the README's two commands
+(`snakesweep init`, which writes the digits example's `train.py` and `sweep.yaml` there, and
+`snakemake --cores 4`), and the sweep ends offline with a leaderboard that `snakesweep status`
+and `snakesweep verify` read, with no data stage: no `resources/`, no MNIST download, no
+`results/data/`. The same folder plans its agent jobs under `--profile slurm`. No module of the
 installed package reads a file outside the package and the user's folder."""
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import sysconfig
 from pathlib import Path
 
 import pytest
-from workflow_helpers import REPO
+from workflow_helpers import INIT_EXAMPLE, REPO
 
 pytestmark = pytest.mark.slow
-
-EXAMPLE = REPO / "examples/mlp-argparse-program"  # seed 002's MLP: argparse, random + hyperband
 
 
 def _run(*args, cwd, env, timeout=900) -> subprocess.CompletedProcess:
@@ -93,34 +91,38 @@ def installed(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def project(installed, tmp_path_factory):
-    """The user's folder after the two documented commands."""
+    """An empty folder after the two documented commands."""
     bin_dir, env = installed
     folder = tmp_path_factory.mktemp("project")
-    for name in ("train.py", "sweep.yaml"):
-        shutil.copyfile(EXAMPLE / name, folder / name)
     init = _run(str(bin_dir / "snakesweep"), "init", cwd=folder, env=env)
-    assert "kept     sweep.yaml" in init.stdout and "written  Snakefile" in init.stdout
+    for name in ("Snakefile", "sweep.yaml", "train.py"):
+        assert f"written  {name}" in init.stdout, init.stdout
+    for name in ("train.py", "sweep.yaml"):
+        assert (folder / name).read_bytes() == (INIT_EXAMPLE / name).read_bytes(), name
     # the README's `snakemake --cores 4`, with the fresh environment's Python (which has no
     # snakemake script of its own: it sees the package, installed here, through its path)
     run = _run(str(bin_dir / "python"), "-m", "snakemake", "--cores", "4", cwd=folder, env=env)
     return folder, run
 
 
-def test_two_commands_from_a_folder_with_only_train_py_and_sweep_yaml(installed, project):
+def test_two_commands_from_an_empty_folder_sweep_with_no_data_stage(installed, project):
     bin_dir, env = installed
     folder, run = project
     assert "snakesweep: sweep local-" in run.stdout and "best run" in run.stdout
     rows = (folder / "results/leaderboard.csv").read_text().splitlines()
-    assert rows[0].startswith("rank,run_id,state,val_loss,batch_size,epochs,hidden,learning_rate")
-    assert len(rows) == 1 + 8  # the example's run_cap
+    assert rows[0].startswith("rank,run_id,state,val_loss,hidden,learning_rate")
+    assert len(rows) == 1 + 12  # the example's run_cap
     assert (
         json.loads((folder / "results/sweep/sweep.json").read_text())["objective"]["kind"]
         == "program"
     )
+    # the program reads its own data: no MNIST was fetched, split or downloaded
+    assert not (folder / "resources").exists() and not (folder / "results/data").exists()
+    assert "download_mnist" not in run.stdout and "subsample" not in run.stdout
     status = _run(str(bin_dir / "snakesweep"), "status", cwd=folder, env=env).stdout
     assert "metric val_loss (minimize)" in status and "elapsed" in status and "done" in status
     verify = _run(str(bin_dir / "snakesweep"), "verify", cwd=folder, env=env).stdout
-    assert "verified: 8 runs" in verify
+    assert "verified: 12 runs" in verify
     init_again = _run(str(bin_dir / "snakesweep"), "init", cwd=folder, env=env).stdout
     assert "written" not in init_again  # nothing is overwritten
 
@@ -157,7 +159,8 @@ for info in pkgutil.walk_packages([str(package)], "snakesweep."):
     for name, value in vars(module).items():
         if isinstance(value, Path) or (isinstance(value, str) and value.startswith("/")):
             path = Path(value)
-            if path.is_absolute() and not (path.is_relative_to(package) or path.is_relative_to(Path.cwd())):
+            inside = path.is_relative_to(package) or path.is_relative_to(Path.cwd())
+            if path.is_absolute() and not inside:
                 print(f"{info.name}.{name} = {value}")
 """
 

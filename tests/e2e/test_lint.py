@@ -1,5 +1,7 @@
-"""The workflow stays `snakemake --lint` and `snakefmt --check` clean."""
+"""The project stays clean: `snakemake --lint`, `snakefmt --check`, `ruff check`, `ruff format
+--check`, and the manual builds with `mkdocs build --strict`."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -25,11 +27,34 @@ def test_snakemake_lint_is_clean():
 
 
 def test_snakefmt_check_is_clean():
-    snakefmt = shutil.which("snakefmt", path=str(Path(sys.executable).parent)) or shutil.which(
-        "snakefmt"
-    )
-    assert snakefmt, "snakefmt is a dev dependency: pip install -e '.[dev]'"
     result = subprocess.run(
-        [snakefmt, "--check", "."], cwd=REPO, capture_output=True, text=True, timeout=300
+        [_tool("snakefmt"), "--check", "."], cwd=REPO, capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+    assert found, f"{name} is a dev dependency: pip install -e '.[dev]'"
+    return found
+
+
+def test_ruff_check_and_format_are_clean():
+    for args in (["check", "."], ["format", "--check", "."]):
+        result = subprocess.run(
+            [_tool("ruff"), *args], cwd=REPO, capture_output=True, text=True, timeout=300
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_manual_builds_strictly(tmp_path):
+    result = subprocess.run(
+        [_tool("mkdocs"), "build", "--strict", "--quiet", "-d", str(tmp_path / "site")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "site" / "index.html").exists()

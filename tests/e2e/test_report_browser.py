@@ -108,7 +108,10 @@ class Browser:
         self.process.wait()
 
 
-ROW = "[...document.querySelectorAll('tr')].find(r => r.cells[0] && r.cells[0].innerText.trim() === {path!r})"
+ROW = (
+    "[...document.querySelectorAll('tr')]"
+    ".find(r => r.cells[0] && r.cells[0].innerText.trim() === {path!r})"
+)
 
 
 def test_report_shows_the_sweep_views_and_the_leaderboard_in_a_real_browser(
@@ -124,7 +127,8 @@ def test_report_shows_the_sweep_views_and_the_leaderboard_in_a_real_browser(
             "[...document.querySelectorAll('nav a')].some(a => a.innerText.trim() === 'Sweep')"
         )
         browser.js(
-            "[...document.querySelectorAll('nav a')].find(a => a.innerText.trim() === 'Sweep').click()"
+            "[...document.querySelectorAll('nav a')]"
+            ".find(a => a.innerText.trim() === 'Sweep').click()"
         )
         browser.wait_for(f"!!{ROW.format(path='results/leaderboard.csv')}")
 
@@ -138,7 +142,10 @@ def test_report_shows_the_sweep_views_and_the_leaderboard_in_a_real_browser(
         for name in VIEWS:
             row = ROW.format(path=f"results/plots/{name}")
             browser.js(f"{row}.querySelector('a[iconname=eye]').click()")
-            shown = f"[...document.querySelectorAll('img')].find(i => i.src.includes('filename={name}'))"
+            shown = (
+                "[...document.querySelectorAll('img')]"
+                f".find(i => i.src.includes('filename={name}'))"
+            )
             browser.wait_for(f"(i => i && i.complete && i.naturalWidth > 0)({shown})")
             width, height = browser.js(f"(i => [i.naturalWidth, i.naturalHeight])({shown})")
             assert width >= 400 and height >= 200, (name, width, height)  # decoded, a real figure

@@ -29,7 +29,8 @@ def test_default_pipeline_is_bit_reproducible_across_checkouts_and_the_seed_matt
     started = time.monotonic()
     first = _default_pipeline(copy_checkout(tmp_path / "first"))
     measurement(
-        f"default pipeline (6 runs, 2 agents, data stage included): {time.monotonic() - started:.1f} s"
+        "default pipeline (6 runs, 2 agents, data stage included): "
+        f"{time.monotonic() - started:.1f} s"
     )
     second = _default_pipeline(copy_checkout(tmp_path / "second"))
     assert first == second

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from snakesweep.record.events import Kind, kind_of
 from snakesweep.record.state import fold
 from snakesweep.record.store import EventLog
 
@@ -70,8 +71,8 @@ def test_sixteen_agents_hand_out_200_configs_exactly_once(tmp_path, sweep, reque
     configs = Counter(json.dumps(r.config, sort_keys=True) for r in runs.values())
     assert max(configs.values()) == 1  # no config handed out twice
     assert sorted(r.index for r in runs.values()) == list(range(200))
-    claims = Counter(e["run"] for e in events if e["event"] == "claim")
-    finishes = Counter(e["run"] for e in events if e["event"] == "finish")
+    claims = Counter(e["run"] for e in events if kind_of(e) == Kind.CLAIM)
+    finishes = Counter(e["run"] for e in events if kind_of(e) == Kind.FINISH)
     assert set(claims.values()) == {1} and set(finishes.values()) == {1}
     assert sum(len(s["runs"]) for s in summaries) == 200
     if sweep["method"] == "grid":
@@ -87,6 +88,7 @@ def test_sixteen_agents_hand_out_200_configs_exactly_once(tmp_path, sweep, reque
     p99 = latencies[int(0.99 * (len(latencies) - 1))]
     line = (
         f"{request.node.callspec.id}: {AGENTS} agents, {len(latencies)} claims, "
-        f"suggestion latency median {median * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, max {latencies[-1] * 1000:.1f} ms"
+        f"suggestion latency median {median * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, "
+        f"max {latencies[-1] * 1000:.1f} ms"
     )
     measurement(line)

@@ -1,9 +1,9 @@
-"""The user's own code gets the guarantees the ConvNet's runs have (issue 19, acceptance 2): a
-deterministic program under bayes plus hyperband (with at least one run stopped early), and a
-function whose only randomness is an unseeded `random.random()`, each give a byte-identical
-leaderboard with 1 and with 3 agents and after an agent is SIGKILLed mid-sweep and the pipeline
-is run again; `snakesweep verify` exits 0 on all of them. Then `snakesweep retry` runs a
-sweep's failed runs again once the code is fixed, and no finished run is redone."""
+"""The user's own code gets the guarantees the ConvNet's runs have: a deterministic program under
+bayes plus hyperband (with at least one run stopped early), and a function whose only randomness
+is an unseeded `random.random()`, each give a byte-identical leaderboard with 1 and with 3 agents
+and after an agent is SIGKILLed mid-sweep and the pipeline is run again; `snakesweep verify`
+exits 0 on all of them. Then `snakesweep retry` runs a sweep's failed runs again once the code is
+fixed, and no finished run is redone."""
 
 import json
 import os
@@ -17,6 +17,8 @@ import yaml
 from test_faults import _agent_processes, _events, _start, _wait_for
 from workflow_helpers import copy_workflow, run_pipeline, tiny_config
 
+from snakesweep import paths
+from snakesweep.record.events import Kind, kind_of
 from snakesweep.record.state import fold
 
 pytestmark = pytest.mark.slow
@@ -97,7 +99,8 @@ def _sigkill_an_agent_mid_sweep(work, config):
     try:
         _wait_for(
             lambda: (
-                sum(e["event"] == "finish" for e in _events(work)) >= 2 and _agent_processes(work)
+                sum(kind_of(e) == Kind.FINISH for e in _events(work)) >= 2
+                and _agent_processes(work)
             ),
             what="two finished runs",
         )
@@ -176,13 +179,13 @@ def test_retry_runs_the_failed_runs_again_and_redoes_no_finished_one(tmp_path):
     run_pipeline(work, config, env=env)
     after = fold(_events(work))
     assert {r.run_id: r.state for r in after.values()} == dict.fromkeys(before, "finished")
-    claims = Counter(e["run"] for e in _events(work) if e["event"] == "claim")
+    claims = Counter(e["run"] for e in _events(work) if kind_of(e) == Kind.CLAIM)
     assert all(claims[r] == (2 if r in failed else 1) for r in before)  # no finished run redone
     for run_id in failed:  # same index, config and seed
         assert (after[run_id].index, after[run_id].config) == (
             before[run_id].index,
             before[run_id].config,
         )
-        metrics = json.loads((work / "results/runs" / run_id / "metrics.json").read_text())
+        metrics = json.loads((work / paths.run_dir(run_id) / paths.RUN_METRICS).read_text())
         assert metrics["state"] == "finished"
     assert "verified" in _verify(work)

@@ -7,6 +7,8 @@ import json
 import pytest
 from workflow_helpers import copy_workflow, run_pipeline, snakemake, tiny_config
 
+from snakesweep import paths
+
 pytestmark = pytest.mark.slow
 
 
@@ -56,7 +58,8 @@ def test_pipeline_publishes_a_verified_best_model(tiny_run):
         assert summary["device"] == "cpu"
     for run in rows:
         run_dir = work / "results/runs" / run["run_id"]
-        assert {"config.yaml", "metrics.json", "model.onnx"} <= {p.name for p in run_dir.iterdir()}
+        written = {p.name for p in run_dir.iterdir()}
+        assert {paths.RUN_CONFIG, paths.RUN_METRICS, paths.ONNX_FILE} <= written
 
 
 def test_second_run_has_nothing_to_do_and_more_runs_continue_the_sweep(tiny_run):
@@ -123,8 +126,8 @@ def test_bad_sweep_file_is_rejected_at_register_before_any_agent(tmp_path, sweep
 # agents, in tests/e2e/test_adaptive_reproducibility.py.
 
 
-# Seed 000's sweep exactly as that seed writes it: a grid over the learning rate, no metric.
-SEED_000_SWEEP = """method: grid
+# A sweep file as a W&B user may write it: a grid over the learning rate, no metric.
+NO_METRIC_SWEEP = """method: grid
 parameters:
   learning_rate:
     values: [0.001, 0.01, 0.1]
@@ -133,7 +136,7 @@ parameters:
 
 def test_a_sweep_without_a_metric_runs_to_the_end_and_says_how_it_ranked(tmp_path):
     work = copy_workflow(tmp_path / "w")
-    result = run_pipeline(work, tiny_config(work, sweep=SEED_000_SWEEP))
+    result = run_pipeline(work, tiny_config(work, sweep=NO_METRIC_SWEEP))
     rows = list(csv.DictReader((work / "results/leaderboard.csv").open()))
     assert sorted(float(r["learning_rate"]) for r in rows) == [0.001, 0.01, 0.1]
     assert [r["rank"] for r in rows] == ["1", "2", "3"] and {r["state"] for r in rows} == {

@@ -75,7 +75,8 @@ def existing_cluster(env: dict, sinfo: str) -> Cluster:
     works, why = ask("sacct", "-n", "-X", "-S", "now", env=env)
     if not works:
         pytest.skip(
-            f"the SLURM cluster here has no job accounting, which the profile's status checks use (sacct: {why})"
+            "the SLURM cluster here has no job accounting, which the profile's status checks use "
+            f"(sacct: {why})"
         )
     return Cluster(
         env, partition, own=False, setup=f"SLURM: the cluster already here, partition {partition}"
@@ -96,7 +97,8 @@ def slurm():
     ).stdout.split()
     if foreign:
         pytest.skip(
-            f"SLURM is configured here ({', '.join(foreign)}, not written by this test) but no cluster "
+            f"SLURM is configured here ({', '.join(foreign)}, not written by this test) "
+            "but no cluster "
             f"answers (sinfo: {sinfo}); not starting a test cluster over that configuration"
         )
     if os.geteuid() != 0:
@@ -120,7 +122,10 @@ def slurm():
                 f"== {p.name}\n{p.read_text()[-2000:]}" for p in sorted((state / "log").glob("*"))
             )
             pytest.fail(f"the test SLURM cluster did not start:\n{result.stderr}\n{logs}")
-        setup = f"SLURM set-up: packages {installed - started:.1f} s, daemons {time.monotonic() - installed:.1f} s"
+        setup = (
+            f"SLURM set-up: packages {installed - started:.1f} s, "
+            f"daemons {time.monotonic() - installed:.1f} s"
+        )
         yield Cluster(env, "debug", own=True, setup=setup)
     finally:
         subprocess.run([str(CLUSTER), "stop", str(state)], check=False)
@@ -128,21 +133,22 @@ def slurm():
 
 
 def _project(folder: Path) -> Path:
-    """A user's own project folder as `snakesweep init` makes it (seed 002's example program and
-    sweep file), the sweep cut to 4 runs of 1 epoch and the agents to this test's size."""
+    """A user's own project folder as `snakesweep init` makes it in an empty folder (the digits
+    example's program and sweep file, which need no data stage), the sweep cut to 4 runs and
+    the agents to this test's size."""
     subprocess.run(
         [sys.executable, "-m", "snakesweep.cli", "init", str(folder)],
         check=True,
         capture_output=True,
     )
     sweep = yaml.safe_load((folder / "sweep.yaml").read_text())
-    sweep.update(run_cap=4, parameters={**sweep["parameters"], "epochs": {"value": 1}})
+    assert sweep["program"] == "train.py"
+    sweep.update(run_cap=4)
     (folder / "sweep.yaml").write_text(yaml.safe_dump(sweep))
     config = folder / "test-config.yaml"
     config.write_text(
         yaml.safe_dump(
             {
-                "data": {"source": "bundled"},
                 "sweep": {"heartbeat_timeout": 60},
                 "agents": {"count": 2, "device": "auto", "threads": 1},
             }
@@ -199,7 +205,8 @@ def test_sweep_runs_through_snakemake_profile_slurm(slurm, tmp_path, request, me
         text=True,
     )
     measurement(
-        f"SLURM end-to-end run in a {where} (snakemake --profile slurm, 4 runs, 2 agents): {time.monotonic() - started:.1f} s"
+        f"SLURM end-to-end run in a {where} (snakemake --profile slurm, 4 runs, 2 agents): "
+        f"{time.monotonic() - started:.1f} s"
     )
     assert result.returncode == 0, result.stdout[-6000:]
 
@@ -213,8 +220,8 @@ def test_sweep_runs_through_snakemake_profile_slurm(slurm, tmp_path, request, me
         if summary["device"] == "cpu":
             log = (work / f"results/logs/agent-{i}.log").read_text()
             assert (
-                f"CUDA_VISIBLE_DEVICES={summary['cuda_visible_devices']} was assigned but torch sees no usable CUDA device"
-                in log
+                f"CUDA_VISIBLE_DEVICES={summary['cuda_visible_devices']} was assigned "
+                "but torch sees no usable CUDA device" in log
             )
         else:
             assert summary["device"] == "cuda:0", summaries
@@ -241,5 +248,7 @@ def test_sweep_runs_through_snakemake_profile_slurm(slurm, tmp_path, request, me
         assert hashlib.sha256(model).hexdigest() == best["onnx_sha256"]
     else:
         assert best["run_id"] and best["metric"]["name"] == "val_loss"
+        # the program reads its own data: no MNIST was fetched, downloaded or split
+        assert not (work / "resources").exists() and not (work / "results/data").exists()
     runs = sum(len(s["runs"]) for s in summaries)
     assert runs == 4

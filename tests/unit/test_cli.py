@@ -18,7 +18,7 @@ def cli(*args, timeout=120):
 
 
 def test_two_epochs_on_the_bundled_split(mnist_npz, tmp_path):
-    """The issue's acceptance line: >= 90% test accuracy, model.onnx + metrics.json. (How fast is
+    """What a user is promised: >= 90% test accuracy, model.onnx + metrics.json. (How fast is
     for benchmarks/train_throughput.py: a wall-time limit here would fail on a loaded machine.)"""
     config = tmp_path / "run.yaml"
     config.write_text("epochs: 2\n")

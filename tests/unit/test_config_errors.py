@@ -20,7 +20,8 @@ def _error(instance):
         try:
             jsonschema.validate(instance, SCHEMA)
         except jsonschema.ValidationError:
-            raise RuntimeError("Error validating config file.")  # how Snakemake wraps it
+            # how Snakemake wraps it: chained implicitly, as its __context__
+            raise RuntimeError("Error validating config file.")  # noqa: B904
     except RuntimeError as err:
         return err
 

@@ -1,5 +1,6 @@
-"""The package's imports go downhill: no module, and no subpackage, imports one that imports
-it back (function-level imports included), and the record knows nothing of the layers above it.
+"""The package's imports go downhill: every module imports only from its own layer and those
+below it (`LAYERS`), no module and no subpackage imports one that imports it back
+(function-level imports included), and the deciding layer imports no particular objective.
 
 Read from the source with `ast`, so a cycle that only one code path would trigger is found too.
 """
@@ -12,15 +13,20 @@ from pathlib import Path
 import snakesweep
 
 PACKAGE = Path(snakesweep.__file__).parent
-# What the record (the log, turns, the folded state) must never import: it is the bottom layer
-# that aggregate and the read-only tools read through.
-ABOVE_THE_RECORD = (
-    "snakesweep.sweep",
-    "snakesweep.agent",
-    "snakesweep.aggregate",
-    "snakesweep.inspect",
-    "snakesweep.train",
-    "snakesweep.cli",
+
+# The layers, bottom first: a module imports only from its own layer and those below it. The
+# top-level modules that are not listed (paths, errors, settings, ...) are the ground floor.
+LAYERS = (
+    ("snakesweep",),
+    ("snakesweep.data",),
+    ("snakesweep.record",),  # the sweep's record: the log, its lock, the folded state
+    ("snakesweep.sweep",),  # the deciding: it is told what an objective has, as data
+    ("snakesweep.convnet", "snakesweep.usercode"),  # the objectives
+    ("snakesweep.objective",),  # the switch between them
+    ("snakesweep.agent",),
+    ("snakesweep.aggregate",),
+    ("snakesweep.inspect",),  # the read-only tools
+    ("snakesweep.cli", "snakesweep.project", "snakesweep.summary"),
 )
 
 
@@ -99,16 +105,40 @@ def test_no_subpackage_imports_one_that_imports_it_back():
     assert cycle is None, " -> ".join(cycle)
 
 
-def test_the_record_imports_nothing_above_it():
+def layer_of(module: str) -> int:
+    node = package_of(module)
+    return next((i for i, names in enumerate(LAYERS) if node in names), 0)
+
+
+def test_every_import_goes_downhill():
+    upward = sorted(
+        f"{module} imports {target}"
+        for module, targets in import_graph().items()
+        for target in targets
+        if layer_of(target) > layer_of(module)
+    )
+    assert not upward, "\n".join(upward)
+
+
+def test_the_deciding_knows_no_particular_objective():
     graph = import_graph()
-    upward = {
+    found = {
         (module, target)
         for module, targets in graph.items()
-        if module.startswith("snakesweep.record")
+        if module.startswith("snakesweep.sweep")
         for target in targets
-        if target.startswith(ABOVE_THE_RECORD)
+        if target.startswith(("snakesweep.convnet", "snakesweep.usercode", "snakesweep.objective"))
     }
-    assert not upward
+    assert not found
+
+
+def test_the_layer_table_names_every_package():
+    packages = {package_of(module) for module in import_graph()}
+    named = {name for names in LAYERS for name in names}
+    ground = {
+        p for p in packages if p not in named and (PACKAGE / f"{p.split('.')[-1]}.py").exists()
+    }
+    assert packages - named - ground == set(), "a new package needs its place in LAYERS"
 
 
 def test_the_cycle_finder_finds_cycles():

@@ -1,6 +1,7 @@
 """`snakesweep init`: what a user's own project folder gets, and that nothing is overwritten."""
 
 import yaml
+from workflow_helpers import INIT_EXAMPLE
 
 from snakesweep import paths
 from snakesweep.project import init_project
@@ -26,6 +27,8 @@ def test_an_empty_folder_gets_everything_and_the_example(tmp_path):
         .startswith(paths.DEFAULT_CONFIG.read_text()[:200])
     )  # comments kept
     assert "program: train.py" in (tmp_path / "sweep.yaml").read_text()
+    for name in ("sweep.yaml", "train.py"):
+        assert (tmp_path / name).read_text() == (INIT_EXAMPLE / name).read_text(), name
     snakefile = (tmp_path / "Snakefile").read_text()
     assert "module snakesweep:" in snakefile and "use rule * from snakesweep" in snakefile
     assert (tmp_path / "slurm/profile.yaml").read_text() == paths.SLURM_PROFILE.read_text()

@@ -11,7 +11,10 @@ from snakesweep.seeding import derive_seed, seed_everything
 
 
 def test_derive_seed_is_stable_across_processes_and_hash_seeds():
-    code = "from snakesweep.seeding import derive_seed; print(derive_seed(7, 'subsample', {'b': 1, 'a': 2}))"
+    code = (
+        "from snakesweep.seeding import derive_seed; "
+        "print(derive_seed(7, 'subsample', {'b': 1, 'a': 2}))"
+    )
     outputs = set()
     for hash_seed in ("0", "1", "random"):
         env = {**os.environ, "PYTHONHASHSEED": hash_seed}

@@ -4,10 +4,9 @@
 
 rule aggregate:
     input:
+        **data_inputs(),
         sweep=paths.SWEEP,
         agents=agent_outputs(),
-        dataset=paths.DATASET,
-        manifest=paths.MANIFEST,
     output:
         **aggregate_outputs(),
     log:

@@ -6,7 +6,9 @@ from snakemake.utils import update_config, validate
 from snakesweep import paths
 from snakesweep.config_errors import describe_config_error, file_defining
 from snakesweep.config_types import typed_command_line
-from snakesweep.objectives.choice import CONVNET, objective_kind
+from snakesweep.objective import needs_data, objective_kind
+from snakesweep.record.sweep_record import CONVNET
+from snakesweep.settings import Config
 
 CONFIG_SCHEMA = str(paths.CONFIG_SCHEMA)
 
@@ -34,8 +36,19 @@ def benchmark_path(name):
     return f"{paths.BENCHMARKS}/{name}.tsv"
 
 
+# Each stage's settings, typed (snakesweep.settings): a rule's `params: settings=...`.
+SETTINGS = Config(config, workflow.configfiles)
+
 # The built-in ConvNet, or the user's program (the sweep file's) or function (sweep.function).
 OBJECTIVE = objective_kind(config["sweep"]["file"], config["sweep"]["function"])
+
+
+def data_inputs():
+    """The data stage's outputs, for the jobs that read them: only where the objective needs
+    MNIST (the ConvNet, or the user's code with data.prepare: always)."""
+    if not needs_data(OBJECTIVE, config["data"]["prepare"]):
+        return {}
+    return {"dataset": paths.DATASET, "manifest": paths.MANIFEST}
 
 
 def final_outputs():
@@ -84,11 +97,3 @@ def agent_gpus():
     """One GPU per agent job when agents train on GPUs: SLURM then asks for --gpus=1, and a
     local run given `--resources gpu=N` starts at most N agents at once."""
     return 1 if config["agents"]["device"] == "cuda" else 0
-
-
-def config_source(*keys):
-    """The config file whose value of `keys` is in effect, for error messages."""
-    value = config
-    for key in keys:
-        value = value[key]
-    return file_defining(list(keys), value, workflow.configfiles)

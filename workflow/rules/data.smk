@@ -14,10 +14,7 @@ rule download_mnist:
     conda:
         CONDA_ENV
     params:
-        source=config["data"]["source"],
-        path=config["data"]["path"],
-        mirrors=config["data"]["mirrors"],
-        timeout=config["data"]["timeout"],
+        settings=SETTINGS.fetch(),
     script:
         "../scripts/download_mnist.py"
 
@@ -41,9 +38,6 @@ rule subsample:
     conda:
         CONDA_ENV
     params:
-        seed=config["seed"],
-        fraction=config["data"]["fraction"],
-        val_fraction=config["data"]["val_fraction"],
-        test_fraction=config["data"]["test_fraction"],
+        settings=SETTINGS.split(),
     script:
         "../scripts/subsample.py"

@@ -4,9 +4,8 @@
 
 rule register_sweep:
     input:
+        **data_inputs(),
         sweep_file=config["sweep"]["file"],
-        dataset=paths.DATASET,
-        manifest=paths.MANIFEST,
     output:
         sweep=paths.SWEEP,
         retries=paths.RETRIES,
@@ -18,27 +17,16 @@ rule register_sweep:
     conda:
         CONDA_ENV
     params:
-        seed=config["seed"],
-        controller=config["sweep"]["controller"],
-        parallelism=config["sweep"]["parallelism"],
-        function=config["sweep"]["function"],
-        run_timeout=config["sweep"]["run_timeout"],
-        project=config["sweep"]["project"],
-        entity=config["sweep"]["entity"],
-        train=config["train"],
-        wandb_mode=config["wandb"]["mode"],
-        config_file=config_source("sweep", "controller"),
-        train_source=config_source("train"),
+        settings=SETTINGS.register(),
     script:
         "../scripts/register_sweep.py"
 
 
 rule agent:
     input:
+        **data_inputs(),
         sweep=paths.SWEEP,
         retries=paths.RETRIES,
-        dataset=paths.DATASET,
-        manifest=paths.MANIFEST,
     output:
         summary=paths.AGENT,
     log:
@@ -54,12 +42,6 @@ rule agent:
     resources:
         gpu=agent_gpus(),
     params:
-        runs=config["agents"]["runs"],
-        device=config["agents"]["device"],
-        per_gpu=config["agents"]["per_gpu"],
-        wandb_mode=config["wandb"]["mode"],
-        heartbeat_timeout=config["sweep"]["heartbeat_timeout"],
-        max_attempts=config["sweep"]["max_attempts"],
-        config_file=config_source("agents", "device"),
+        settings=SETTINGS.agent(),
     script:
         "../scripts/agent.py"

@@ -45,7 +45,8 @@ def resolve_kind(requested: str, gpus: int, config_file: str = "config") -> str:
     if requested == "auto" and gpus == 0:
         if visible:
             log.warning(
-                "CUDA_VISIBLE_DEVICES=%s was assigned but torch sees no usable CUDA device: training on the CPU",
+                "CUDA_VISIBLE_DEVICES=%s was assigned but torch sees no usable CUDA device: "
+                "training on the CPU",
                 visible,
             )
         return "cpu"

@@ -7,101 +7,63 @@ With the local controller the agent loop asks our store for configs; with the W&
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import os
 from pathlib import Path
 
-from snakesweep import paths
+from snakesweep import objective, paths
 from snakesweep.agent.devices import acquire_device
 from snakesweep.agent.loop import heartbeat_interval, run_agent
 from snakesweep.atomic import write_json
-from snakesweep.data.dataset import load_dataset
-from snakesweep.objectives import convnet
-from snakesweep.objectives.choice import USER_CODE
+from snakesweep.data.dataset import DataFiles
+from snakesweep.record.sweep_record import SweepRecord
+from snakesweep.settings import AgentSettings
 from snakesweep.sweep.controller import LocalController
-from snakesweep.sweep.metric import engine_metric, ranking_of
+from snakesweep.sweep.decide import Limits
 
 log = logging.getLogger(__name__)
 
+WAIT_SECONDS = 2.0  # the longest an agent told to wait sleeps before asking again
+
 
 def run_agent_job(
-    sweep_path: str,
-    data: str,
-    manifest: str,
+    settings: AgentSettings,
+    sweep_path: str | Path,
+    data: DataFiles | None,
     agent: str,
-    out_path: str,
-    max_runs: int,
-    device: str,
-    threads: int,
-    per_gpu: int,
-    wandb_mode: str,
-    heartbeat_timeout: float,
-    max_attempts: int,
-    config_file: str = paths.CONFIG_FILE,
+    out_path: str | Path,
 ) -> dict:
-    sweep = json.loads(Path(sweep_path).read_text())
-    # A corrupted dataset stops the agent here, instead of failing every run it would claim.
-    load_dataset(data, manifest)
-    with acquire_device(device, paths.GPU_SLOTS, per_gpu, config_file=config_file) as chosen:
-        controller = LocalController(
-            sweep["store"],
-            sweep["config"],
-            sweep["seed"],
-            parallelism=sweep["parallelism"],
-            heartbeat_timeout=heartbeat_timeout,
-            max_attempts=max_attempts,
-        )
-        with objective_runs(sweep, data, manifest, chosen, threads, wandb_mode) as train_one:
-            summary = _run(sweep, controller, agent, max_runs, train_one, heartbeat_timeout)
+    """Take a device, then run the sweep's runs on it until the sweep (or `settings.runs`) is
+    done; write what this agent did to `out_path`. `data` is the data stage's output, or None
+    where the objective has none."""
+    sweep = SweepRecord.load(sweep_path)
+    if data is not None:
+        data.load()  # a corrupted dataset stops the agent here, not each run it would claim
+    limits = Limits(sweep.parallelism, settings.heartbeat_timeout, settings.max_attempts)
+    slots = paths.GPU_SLOTS
+    device, per_gpu, config_file = settings.device, settings.per_gpu, settings.config_file
+    with acquire_device(device, slots, per_gpu, config_file=config_file) as chosen:
+        controller = LocalController(sweep.store, sweep.config, sweep.seed, limits)
+        with objective.runs(sweep, settings, data, chosen) as train_one:
+            summary = _run(sweep, settings, controller, agent, train_one)
     summary.update(
-        sweep_id=sweep["sweep_id"],
+        sweep_id=sweep.sweep_id,
         device=chosen,
         cuda_visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"),
         slurm_job_id=os.environ.get("SLURM_JOB_ID"),
-        threads=threads,
+        threads=settings.threads,
     )
     write_json(out_path, summary)
     return summary
 
 
-@contextlib.contextmanager
-def objective_runs(
-    sweep: dict, data: str, manifest: str, device: str, threads: int, wandb_mode: str
-):
-    """The sweep's objective as the agent loop sees it, a `train_one(claim, on_epoch)`: the
-    built-in ConvNet, or the user's program or function (a sweep registered before objectives
-    were recorded is the ConvNet's)."""
-    if sweep.get("objective", {}).get("kind") in USER_CODE:
-        from snakesweep.objectives.user_code import Metrics, user_code_runs
-
-        engine, ranking = engine_metric(sweep["config"]), ranking_of(sweep)
-        metrics = Metrics(engine, engine or (ranking.name if ranking else None))
-        with user_code_runs(sweep, metrics, data, device, threads, wandb_mode) as train_one:
-            yield train_one
-    else:
-        yield convnet.make_train_one(sweep, data, manifest, device, threads, wandb_mode)
-
-
 def _run(
-    sweep: dict,
-    controller: LocalController,
-    agent: str,
-    max_runs: int,
-    train_one,
-    heartbeat_timeout: float,
-):
+    sweep: SweepRecord, settings: AgentSettings, controller: LocalController, agent: str, train_one
+) -> dict:
     """The loop that hands out this agent's runs: W&B's server, or the local controller."""
-    if sweep["controller"] == "wandb":
+    if sweep.controller == "wandb":
         from snakesweep.agent.wandb_agent import run_wandb_agent
 
-        return run_wandb_agent(sweep, controller, agent, max_runs, train_one)
-    return run_agent(
-        controller,
-        agent,
-        max_runs,
-        train_one,
-        heartbeat_interval=heartbeat_interval(heartbeat_timeout),
-        wait_seconds=2.0,
-    )
+        return run_wandb_agent(sweep, controller, agent, settings.runs, train_one)
+    interval = heartbeat_interval(settings.heartbeat_timeout)
+    return run_agent(controller, agent, settings.runs, train_one, interval, WAIT_SECONDS)

@@ -125,14 +125,7 @@ def run_one(controller: LocalController, claim: Claim, train_one: TrainOne) -> d
 
 def record_outcome(controller: LocalController, claim: Claim, outcome: dict) -> None:
     """Record how the run ended (`train_one`'s outcome) in the store, and say it in the log."""
-    controller.finish(
-        claim.run_id,
-        outcome["state"],
-        outcome.get("summary", {}),
-        outcome.get("reason"),
-        outcome.get("onnx_sha256"),
-        outcome.get("artifacts"),
-    )
+    controller.finish(claim.run_id, outcome)
     log.info(
         "run %s %s%s",
         claim.run_id,

@@ -20,6 +20,7 @@ from snakesweep.agent.loop import (
     record_outcome,
     train_safely,
 )
+from snakesweep.record.sweep_record import SweepRecord
 from snakesweep.sweep.controller import LocalController
 from snakesweep.sweep.spec import run_config
 
@@ -45,14 +46,14 @@ def suggested_config(parameters: dict) -> tuple[dict, dict]:
 
 
 def run_wandb_agent(
-    sweep: dict, controller: LocalController, agent: str, max_runs: int, train_one: TrainOne
+    sweep: SweepRecord, controller: LocalController, agent: str, max_runs: int, train_one: TrainOne
 ) -> dict:
     import wandb
 
     runs = []
 
     def one_run() -> None:
-        engine_config, config = suggested_config(sweep["config"]["parameters"])
+        engine_config, config = suggested_config(sweep.config["parameters"])
         claim = controller.record_claim(agent, config, engine_config)
         log.info("run %s (W&B run %s): %s", claim.run_id, os.environ.get(wandb.env.RUN_ID), config)
         with (
@@ -73,11 +74,11 @@ def run_wandb_agent(
         )
 
     wandb.agent(
-        sweep["sweep_id"],
+        sweep.sweep_id,
         function=one_run,
         count=max_runs,
-        project=sweep["project"],
-        entity=sweep["entity"],
+        project=sweep.project,
+        entity=sweep.entity,
     )
     controller.log.sync()
     # wandb keeps the last run's sweep settings in its process-wide state: drop them.

@@ -16,24 +16,19 @@ from pathlib import Path
 
 from snakesweep import paths
 from snakesweep.atomic import atomic_write, write_json
+from snakesweep.convnet.onnx_runtime import onnx_accuracy
 from snakesweep.data.arrays import file_sha256
 from snakesweep.errors import UserError
-from snakesweep.sweep.metric import Ranking
-from snakesweep.train.onnx_runtime import onnx_accuracy
-from snakesweep.train.outputs import METRICS_FILE, ONNX_FILE
+from snakesweep.record.sweep_record import SweepRecord
 
 
 def publish_best(
-    best: dict,
-    sweep: dict,
-    runs_dir: str | Path,
-    dataset: dict,
-    model_out: str | Path,
-    best_json_out: str | Path,
-    ranking: Ranking,
-    extra: dict | None = None,
+    best: dict, sweep: SweepRecord, runs_dir: str | Path, dataset: dict, out, extra: dict
 ) -> dict:
-    source = Path(runs_dir) / best["run_id"] / ONNX_FILE
+    """Copy the ConvNet's best model to `out.model`, score it again with onnxruntime, and
+    write best_run.json (`out.best`), with `extra` fields."""
+    ranking, model_out = sweep.ranking, out.model
+    source = Path(runs_dir) / best["run_id"] / paths.ONNX_FILE
     if not source.exists():
         raise UserError(f"{source}: the best run's model is missing; rerun its agent")
     with atomic_write(model_out) as handle, open(source, "rb") as src:
@@ -46,13 +41,13 @@ def publish_best(
         "config": best["run_config"],
         "swept": best["config"],
         "metric": {**dataclasses.asdict(ranking), "value": best["summary"][ranking.name]},
-        "seed": sweep["seed"],
-        "sweep_id": sweep["sweep_id"],
+        "seed": sweep.seed,
+        "sweep_id": sweep.sweep_id,
         "onnx_sha256": file_sha256(model_out),
         "test_accuracy_onnxruntime": accuracy,
         "test_accuracy_pytorch": torch_accuracy,
         "test_images": int(len(dataset["y_test"])),
-        **(extra or {}),
+        **extra,
     }
     if record["onnx_sha256"] != best["onnx_sha256"]:
         raise UserError(
@@ -60,18 +55,17 @@ def publish_best(
         )
     if accuracy != torch_accuracy:
         raise UserError(
-            f"{model_out}: onnxruntime test accuracy {accuracy} differs from PyTorch's {torch_accuracy}"
+            f"{model_out}: onnxruntime test accuracy {accuracy} differs from PyTorch's "
+            f"{torch_accuracy}"
         )
-    write_json(best_json_out, record)
+    write_json(out.best, record)
     return record
 
 
-def publish_user_best(
-    best: dict, sweep: dict, runs_dir: str | Path, best_json_out: str | Path, ranking: Ranking
-) -> dict:
-    """best_run.json for the user's own code, and its model.onnx when the run wrote one."""
-    from snakesweep.objectives.user_code import FILES_DIR  # the run folder's layout
-
+def publish_user_best(best: dict, sweep: SweepRecord, runs_dir: str | Path, out) -> dict:
+    """best_run.json (`out.best`) for the user's own code, and its model.onnx when the run
+    wrote one."""
+    ranking = sweep.ranking
     run_dir = Path(runs_dir) / best["run_id"]
     record = {
         "run_id": best["run_id"],
@@ -80,17 +74,17 @@ def publish_user_best(
         "swept": best["config"],
         "metric": {**dataclasses.asdict(ranking), "value": best["summary"][ranking.name]},
         "summary": best["summary"],
-        "seed": json.loads((run_dir / METRICS_FILE).read_text())["seed"],
-        "sweep_id": sweep["sweep_id"],
+        "seed": json.loads((run_dir / paths.RUN_METRICS).read_text())["seed"],
+        "sweep_id": sweep.sweep_id,
         "artifacts": best["artifacts"] or {},
         "onnx_sha256": None,
     }
-    model = run_dir / FILES_DIR / ONNX_FILE
+    model = run_dir / paths.RUN_FILES / paths.ONNX_FILE
     if best["onnx_sha256"] and model.exists():
         record["onnx_sha256"] = _publish_loaded_model(
             model, best["onnx_sha256"], Path(paths.BEST_MODEL)
         )
-    write_json(best_json_out, record)
+    write_json(out.best, record)
     return record
 
 
@@ -108,18 +102,19 @@ def _publish_loaded_model(source: Path, recorded: str, target: Path) -> str:
     return recorded
 
 
-def publish_unranked(
-    sweep: dict, best_json_out: str | Path, card_out: str | Path, counts: dict
-) -> dict:
+def publish_unranked(sweep: SweepRecord, out, counts: dict) -> dict:
     """Without a metric there is no best run: best_run.json and the model card say so."""
     record = {
         "run_id": None,
-        "sweep_id": sweep["sweep_id"],
+        "sweep_id": sweep.sweep_id,
         "metric": None,
-        "reason": "the sweep file names no metric, so no run is ranked; name one to rank runs and publish the best",
+        "reason": (
+            "the sweep file names no metric, so no run is ranked; "
+            "name one to rank runs and publish the best"
+        ),
         "runs": counts,
     }
-    write_json(best_json_out, record)
-    with atomic_write(card_out, "w") as handle:
-        handle.write(f"# Sweep `{sweep['name']}`\n\nNo best run: {record['reason']}.\n")
+    write_json(out.best, record)
+    with atomic_write(out.card, "w") as handle:
+        handle.write(f"# Sweep `{sweep.name}`\n\nNo best run: {record['reason']}.\n")
     return record

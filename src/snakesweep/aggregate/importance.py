@@ -71,7 +71,7 @@ def parameter_importance(
     forest.fit(x, y)
     table = [
         {"parameter": name, "importance": float(weight), "correlation": _correlation(x[:, i], y)}
-        for i, (name, weight) in enumerate(zip(names, forest.feature_importances_))
+        for i, (name, weight) in enumerate(zip(names, forest.feature_importances_, strict=True))
     ]
     return sorted(table, key=lambda entry: (-entry["importance"], entry["parameter"]))
 

@@ -12,28 +12,28 @@ import io
 import json
 from pathlib import Path
 
+from snakesweep import paths
 from snakesweep.atomic import atomic_write
-from snakesweep.objectives.choice import USER_CODE
 from snakesweep.record.state import Run
-from snakesweep.sweep.metric import ranking_of, score
+from snakesweep.record.sweep_record import SweepRecord
+from snakesweep.sweep.metric import score
 from snakesweep.sweep.spec import flatten_parameter_names
-from snakesweep.train.outputs import METRICS_FILE
 
 REPORTED_METRICS = ("val_accuracy", "val_loss", "test_accuracy", "test_loss")  # the ConvNet's
 CONVNET_COLUMNS = ("epochs_completed", "onnx_sha256")
 
 
 def build(
-    sweep: dict, runs: dict[str, Run], runs_dir: str | Path
+    sweep: SweepRecord, runs: dict[str, Run], runs_dir: str | Path
 ) -> tuple[list[dict], list[dict], str]:
     """The rows (in the store's order), the same best first, and the leaderboard's CSV text:
     what the aggregate writes and `snakesweep verify` recomputes from the store."""
-    ranking = ranking_of(sweep)
+    ranking = sweep.ranking
     metric = ranking.name if ranking else None
-    user_code = sweep.get("objective", {}).get("kind") in USER_CODE
+    user_code = sweep.objective.user_code
     rows = collect(runs, runs_dir, user_code)
     ranked = rank(rows, metric, ranking.goal if ranking else None)
-    parameters = sorted(flatten_parameter_names(sweep["config"]["parameters"]))
+    parameters = sorted(flatten_parameter_names(sweep.config["parameters"]))
     return (
         rows,
         ranked,
@@ -47,7 +47,7 @@ def collect(runs: dict[str, Run], runs_dir: str | Path, user_code: bool = False)
     summary in the store."""
     rows = []
     for run in runs.values():
-        metrics_file = Path(runs_dir) / run.run_id / METRICS_FILE
+        metrics_file = Path(runs_dir) / run.run_id / paths.RUN_METRICS
         metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
         history = metrics.get("history") or []
         if user_code:

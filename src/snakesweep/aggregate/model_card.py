@@ -6,28 +6,29 @@ from pathlib import Path
 
 from snakesweep import paths
 from snakesweep.atomic import atomic_write
-from snakesweep.sweep.metric import ranking_of
-from snakesweep.train.outputs import ONNX_FILE
+from snakesweep.record.sweep_record import SweepRecord
 
 
-def write_model_card(path: str | Path, best: dict, sweep: dict, counts: dict[str, int]) -> None:
-    metric = best["metric"]
+def write_model_card(
+    path: str | Path, best: dict, sweep: SweepRecord, counts: dict[str, int]
+) -> None:
+    metric, accuracy = best["metric"], best["test_accuracy_onnxruntime"]
     config = "\n".join(
         f"| `{k}` | `{v}` |{' swept' if k in best['swept'] else ''}"
         for k, v in sorted(best["config"].items())
     )
     states = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
-    text = f"""# Best model of sweep `{sweep["name"]}`
+    text = f"""# Best model of sweep `{sweep.name}`
 
 ConvNet for MNIST digits (two 5x5 conv blocks and a linear classifier), chosen by
-{ranking_of(sweep).describe()} = **{metric["value"]:.6g}** among the sweep's runs ({states}).
+{sweep.ranking.describe()} = **{metric["value"]:.6g}** among the sweep's runs ({states}).
 
 | | |
 |---|---|
 | run | `{best["run_id"]}` |
-| sweep | `{sweep["sweep_id"]}` ({sweep["controller"]} controller, method `{sweep["config"]["method"]}`) |
+| sweep | `{sweep.sweep_id}` ({sweep.controller} controller, method `{sweep.method}`) |
 | seed | `{best["seed"]}` |
-| test accuracy (onnxruntime, {best["test_images"]} images) | {best["test_accuracy_onnxruntime"]:.4f} |
+| test accuracy (onnxruntime, {best["test_images"]} images) | {accuracy:.4f} |
 | test accuracy (PyTorch) | {best["test_accuracy_pytorch"]:.4f} |
 | `model.onnx` sha256 | `{best["onnx_sha256"]}` |
 
@@ -42,7 +43,7 @@ the graph). Output `logits`: `(N, 10)`; the predicted digit is the argmax.
 
 ```python
 import numpy as np, onnxruntime as ort
-session = ort.InferenceSession("{ONNX_FILE}")
+session = ort.InferenceSession("{paths.ONNX_FILE}")
 logits = session.run(None, {{"images": np.zeros((1, 1, 28, 28), np.float32)}})[0]
 print(logits.argmax(axis=1))
 ```
@@ -54,7 +55,7 @@ All runs are in `{paths.LEADERBOARD}`; each run's files are in `{paths.RUNS_DIR}
 
 
 def write_user_model_card(
-    path: str | Path, best: dict, sweep: dict, counts: dict[str, int]
+    path: str | Path, best: dict, sweep: SweepRecord, counts: dict[str, int]
 ) -> None:
     """The README beside the best run of the user's own code: how it was chosen, and its files."""
     states = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
@@ -67,14 +68,15 @@ def write_user_model_card(
         if best["onnx_sha256"]
         else "none (the run wrote no model.onnx)"
     )
-    text = f"""# Best run of sweep `{sweep["name"]}`
+    text = f"""# Best run of sweep `{sweep.name}`
 
-Chosen by {ranking_of(sweep).describe()} = **{best["metric"]["value"]:.6g}** among the sweep's runs ({states}).
+Chosen by {sweep.ranking.describe()} = **{best["metric"]["value"]:.6g}**
+among the sweep's runs ({states}).
 
 | | |
 |---|---|
 | run | `{best["run_id"]}` |
-| sweep | `{sweep["sweep_id"]}` (method `{sweep["config"]["method"]}`, your {sweep["objective"]["kind"]}) |
+| sweep | `{sweep.sweep_id}` (method `{sweep.method}`, your {sweep.objective.kind}) |
 | seed | `{best["seed"]}` |
 | model | {model} |
 

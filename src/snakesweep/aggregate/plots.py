@@ -21,8 +21,8 @@ def save_figure(fig, path: Path) -> None:
 
     Matplotlib's PNGs carry no date; their one text chunk by default is `Software` (the
     matplotlib version and URL), which is dropped here, so the file holds only the image
-    (tests/unit/aggregate/test_views.py checks there is no tEXt, iTXt or tIME chunk). `atomic_write` keeps
-    a crash from leaving half a PNG behind.
+    (tests/unit/aggregate/test_views.py checks there is no tEXt, iTXt or tIME chunk).
+    `atomic_write` keeps a crash from leaving half a PNG behind.
     """
     with atomic_write(path) as handle:
         fig.savefig(handle, format="png", dpi=100, metadata={"Software": None})

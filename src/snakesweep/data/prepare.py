@@ -12,21 +12,22 @@ from pathlib import Path
 
 from snakesweep.atomic import write_json
 from snakesweep.data.arrays import array_sha256, load_arrays, save_arrays
+from snakesweep.data.dataset import DataFiles
 from snakesweep.data.subsample import class_counts, make_splits
+from snakesweep.settings import SplitSettings
 
 log = logging.getLogger(__name__)
 
 
 def prepare_dataset(
+    settings: SplitSettings,
     raw_path: str | Path,
     provenance_path: str | Path,
-    dataset_path: str | Path,
-    manifest_path: str | Path,
-    seed: int,
-    fraction: float,
-    val_fraction: float,
-    test_fraction: float,
+    dataset: DataFiles,
 ) -> dict:
+    """Split the fetched arrays into `dataset`'s file and describe them in its manifest."""
+    seed, fraction = settings.seed, settings.fraction
+    val_fraction, test_fraction = settings.val_fraction, settings.test_fraction
     raw = load_arrays(raw_path)
     provenance = json.loads(Path(provenance_path).read_text())
     splits = make_splits(raw, seed, fraction, val_fraction, test_fraction)
@@ -51,8 +52,8 @@ def prepare_dataset(
             f"{provenance['source']} source used because " + provenance["fallback"]
         )
     # The manifest is written last: its presence means the dataset beside it is complete.
-    save_arrays(dataset_path, splits)
-    write_json(manifest_path, manifest)
+    save_arrays(dataset.dataset, splits)
+    write_json(dataset.manifest, manifest)
     counts = {split: manifest["counts"][split]["total"] for split in ("train", "val", "test")}
     log.info("dataset from %s source: %s", provenance["source"], counts)
     return manifest

@@ -9,12 +9,11 @@ make an agent wait for the lock.
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 from snakesweep import paths
-from snakesweep.errors import UserError
 from snakesweep.record.store import read_events
+from snakesweep.record.sweep_record import SweepRecord
 
 
 @dataclasses.dataclass
@@ -22,7 +21,7 @@ class SweepResults:
     """A sweep's record (sweep.json) and events, found from its results folder alone."""
 
     results: Path
-    record: dict
+    record: SweepRecord
     events: list[dict]
 
     def path(self, workflow_path: str) -> Path:
@@ -31,20 +30,12 @@ class SweepResults:
 
     @property
     def store(self) -> Path:
-        return self.path(self.record["store"])
+        return self.path(self.record.store)
 
 
 def load(results: str | Path) -> SweepResults:
     """The sweep under `results`; one clear line if there is none, or it cannot be read."""
-    record_path = paths.under_results(results, paths.SWEEP)
-    try:
-        record = json.loads(record_path.read_text())
-    except FileNotFoundError:
-        raise UserError(
-            f"{record_path}: no sweep here yet: start one with snakemake, or point --results at its results folder"
-        ) from None
-    except (OSError, ValueError) as err:
-        raise UserError(f"{record_path}: cannot read the sweep record ({err})") from None
+    record = SweepRecord.load(paths.under_results(results, paths.SWEEP))
     # A store not there yet reads as no events: `status` may look before the first claim.
     sweep = SweepResults(Path(results), record, [])
     sweep.events = read_events(sweep.store)

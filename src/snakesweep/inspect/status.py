@@ -15,9 +15,10 @@ import time
 from pathlib import Path
 
 from snakesweep.inspect.results import load
-from snakesweep.objectives.choice import CONVNET
+from snakesweep.record.events import Kind, kind_of
 from snakesweep.record.state import CRASHED, DONE_STATES, FAILED, FINISHED, RUNNING, STOPPED, fold
-from snakesweep.sweep.metric import Ranking, ranking_of, score
+from snakesweep.record.sweep_record import Ranking, SweepRecord
+from snakesweep.sweep.metric import score
 
 QUEUED = "queued"
 STATES = (QUEUED, RUNNING, FINISHED, STOPPED, FAILED, CRASHED)
@@ -45,12 +46,12 @@ def _grid_size(parameters: dict) -> int:
 
 
 def summarize(
-    events: list[dict], sweep: dict, now: float, run_defaults: dict | None = None
+    events: list[dict], sweep: SweepRecord, now: float, run_defaults: dict | None = None
 ) -> dict:
     """Everything the status view shows, as plain data. `run_defaults` are the trainer's
     defaults, for the epochs of a run that neither the sweep nor config.yaml's `train` set."""
-    config = sweep["config"]
-    ranking = ranking_of(sweep)
+    config = sweep.config
+    ranking = sweep.ranking
     runs = fold(events)
     claimed, finished_at = _times(events)
     counts = {state: 0 for state in STATES}
@@ -58,7 +59,7 @@ def summarize(
         counts[run.state] = counts.get(run.state, 0) + 1
     planned = planned_runs(config)
     counts[QUEUED] = max(0, planned - len(runs)) if planned is not None else None
-    defaults = {**(run_defaults or {}), **sweep.get("train", {})}
+    defaults = {**(run_defaults or {}), **sweep.train}
     running = [
         {
             "run_id": run.run_id,
@@ -77,8 +78,8 @@ def summarize(
     start = min((e["time"] for e in events), default=None)
     end = now if active else max((e["time"] for e in events), default=None)
     return {
-        "sweep_id": sweep["sweep_id"],
-        "name": sweep.get("name", sweep["sweep_id"]),
+        "sweep_id": sweep.sweep_id,
+        "name": sweep.name,
         "method": config.get("method"),
         "metric": ranking.name if ranking else None,
         "ranking": ranking,
@@ -99,9 +100,10 @@ def _times(events: list[dict]) -> tuple[dict, dict]:
     late claim or finish of a finished run is ignored), so a duration is the last attempt's."""
     claimed, finished = {}, {}
     for event in events:
-        if event.get("event") == "claim" and event["run"] not in finished:
+        kind = kind_of(event)
+        if kind == Kind.CLAIM and event["run"] not in finished:
             claimed[event["run"]] = event["time"]
-        elif event.get("event") == "finish":
+        elif kind == Kind.FINISH:
             finished.setdefault(event["run"], event["time"])
     return claimed, finished
 
@@ -168,13 +170,15 @@ def render(summary: dict) -> str:
     ]
     if summary["running"]:
         lines.append(
-            f"  {'run':<16} {'agent':>5} {'epoch':>7} {summary['metric'] or 'metric':>14} {'heartbeat':>10}"
+            f"  {'run':<16} {'agent':>5} {'epoch':>7} {summary['metric'] or 'metric':>14} "
+            f"{'heartbeat':>10}"
         )
         for run in summary["running"]:
             epoch = f"{run['epoch']}/{run['epochs'] if run['epochs'] is not None else '?'}"
             value = "-" if run["value"] is None else f"{run['value']:.4g}"
             lines.append(
-                f"  {run['run_id']:<16} {run['agent']:>5} {epoch:>7} {value:>14} {run['heartbeat_age']:>8.0f} s"
+                f"  {run['run_id']:<16} {run['agent']:>5} {epoch:>7} {value:>14} "
+                f"{run['heartbeat_age']:>8.0f} s"
             )
     best = summary["best"]
     if summary["ranking"] is None:
@@ -246,14 +250,11 @@ def _snapshot(results: str | Path) -> str:
     return render(summarize(sweep.events, sweep.record, time.time(), _run_defaults(sweep.record)))
 
 
-def _run_defaults(sweep: dict) -> dict:
+def _run_defaults(sweep: SweepRecord) -> dict:
     """The trainer's defaults, when the sweep's `train` section does not set the epochs. Only
     then: the run schema's checker (jsonschema, numpy) doubles the time a status call takes."""
-    if (
-        "epochs" in sweep.get("train", {})
-        or sweep.get("objective", {}).get("kind", CONVNET) != CONVNET
-    ):
+    if "epochs" in sweep.train or sweep.objective.user_code:
         return {}  # set, or the user's code, whose epochs (if any) are in each run's config
-    from snakesweep.train.run_config import defaults, load_schema
+    from snakesweep.convnet.run_config import defaults, load_schema
 
     return defaults(load_schema())

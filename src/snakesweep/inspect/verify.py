@@ -17,14 +17,15 @@ from pathlib import Path
 from snakesweep import paths
 from snakesweep.aggregate.leaderboard import build, is_ranked
 from snakesweep.data.arrays import file_sha256
+from snakesweep.data.dataset import DataFiles
 from snakesweep.errors import UserError
 from snakesweep.inspect.results import SweepResults, load
-from snakesweep.objectives.choice import USER_CODE
+from snakesweep.record import events
+from snakesweep.record.events import Kind
 from snakesweep.record.state import FINISHED, STOPPED, SweepState
 from snakesweep.sweep import decide, engine
-from snakesweep.sweep.metric import engine_metric, ranking_of
+from snakesweep.sweep.metric import engine_metric
 from snakesweep.sweep.spec import run_config
-from snakesweep.train.outputs import METRICS_FILE, ONNX_FILE
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ class Sweep(SweepResults):
     def __init__(self, results: SweepResults):
         super().__init__(results.results, results.record, results.events)
         self.state = SweepState().apply_all(self.events)
-        self.parallelism = self.record["parallelism"]
+        self.parallelism = self.record.parallelism
 
 
 def load_finished(results: str | Path) -> Sweep:
@@ -56,38 +57,41 @@ def replay(sweep: Sweep) -> tuple[int, int]:
     the state just after it. Replaying in order, not from the final state, keeps a run that
     `snakesweep retry` ran again from changing what earlier decisions saw. Returns the
     suggestions and the stop decisions checked."""
-    config = sweep.record["config"]
+    config = sweep.record.config
     views = engine.EngineRuns(engine_metric(config))
     state, suggestions, decisions, decided_stop = SweepState(), 0, 0, None
-    events = sweep.events
-    for position, event in enumerate(events):
-        kind = event.get("event")
-        if kind == "claim":
+    recorded = sweep.events
+    for position, event in enumerate(recorded):
+        kind = events.kind_of(event)
+        if kind == Kind.CLAIM:
             suggestions += _check_claim(sweep, state, views, event)
-        elif kind == "stop" and decided_stop != (event["run"], event.get("step")):
+        elif kind == Kind.STOP and decided_stop != (event["run"], event.get("step")):
             raise Discrepancy(
-                f"run {event['run']}: stopped at epoch {event.get('step')}, which no recorded metric decided"
+                f"run {event['run']}: stopped at epoch {event.get('step')}, which no recorded "
+                "metric decided"
             )
         stopping = (
-            kind == "metric" and event["run"] in state.runs and state.runs[event["run"]].should_stop
+            kind == Kind.METRIC
+            and event["run"] in state.runs
+            and state.runs[event["run"]].should_stop
         )
         state.apply(event)
         if (
-            kind == "metric"
+            kind == Kind.METRIC
             and "early_terminate" in config
             and not stopping
             and event["run"] in state.runs
         ):
             decisions += 1
             decided_stop = _check_stop(
-                sweep, state, views, event, events[position + 1 : position + 2]
+                sweep, state, views, event, recorded[position + 1 : position + 2]
             )
     return suggestions, decisions
 
 
 def _check_claim(sweep: Sweep, state: SweepState, views, event: dict) -> int:
     """1 for a new suggestion checked; 0 for a requeued run, whose config must be its own."""
-    index, config = event["index"], sweep.record["config"]
+    index, config = event["index"], sweep.record.config
     if index < len(state.by_index) and state.by_index[index] is not None:
         if event["config"] != state.by_index[index].config:
             raise Discrepancy(
@@ -96,7 +100,7 @@ def _check_claim(sweep: Sweep, state: SweepState, views, event: dict) -> int:
         return 0
     shown = decide.suggestion_view(state, index, sweep.parallelism, config["method"])
     expected = engine.suggest(
-        config, [views.view(r, ended) for r, ended in shown], sweep.record["seed"], index
+        config, [views.view(r, ended) for r, ended in shown], sweep.record.seed, index
     )
     flat = None if expected is None else run_config(config["parameters"], expected)
     if expected != event["engine_config"] or flat != event["config"]:
@@ -106,7 +110,8 @@ def _check_claim(sweep: Sweep, state: SweepState, views, event: dict) -> int:
             else json.dumps(flat, sort_keys=True)
         )
         raise Discrepancy(
-            f"run {event['run']}: its config {json.dumps(event['config'], sort_keys=True)} is not the engine's "
+            f"run {event['run']}: its config {json.dumps(event['config'], sort_keys=True)} is not "
+            "the engine's "
             f"suggestion {index}, which is {found}"
         )
     return 1
@@ -119,15 +124,16 @@ def _check_stop(
     made it, against what the store says: a `stop` right after it, or none."""
     run, step = state.runs[event["run"]], event["step"]
     peers = [views.view(r, True) for r in decide.stop_peers(state, run, sweep.parallelism)]
-    stop = engine.should_stop(sweep.record["config"], run, step, peers)
+    stop = engine.should_stop(sweep.record.config, run, step, peers)
     said_stop = (
         bool(following)
-        and following[0].get("event") == "stop"
+        and events.kind_of(following[0]) == Kind.STOP
         and following[0].get("run") == run.run_id
     )
     if stop != said_stop:
         raise Discrepancy(
-            f"run {run.run_id}: at epoch {step} the store says {'stop' if said_stop else 'go on'}, but hyperband's "
+            f"run {run.run_id}: at epoch {step} the store says "
+            f"{'stop' if said_stop else 'go on'}, but hyperband's "
             f"decision from the recorded metrics is {'stop' if stop else 'go on'}"
         )
     return (run.run_id, step) if stop else None
@@ -136,7 +142,7 @@ def _check_stop(
 def check_files(sweep: Sweep) -> int:
     """Every file a run recorded still has the digest recorded when it was made: the ConvNet's
     model.onnx of each finished or stopped run, and every file the user's code wrote."""
-    if sweep.record.get("objective", {}).get("kind") in USER_CODE:
+    if sweep.record.objective.user_code:
         return sum(
             _check_user_files(sweep, run)
             for run in sweep.state.by_index
@@ -147,20 +153,17 @@ def check_files(sweep: Sweep) -> int:
         if run.state not in (FINISHED, STOPPED):
             continue
         if run.onnx_sha256 is None:
-            raise Discrepancy(
-                f"run {run.run_id}: the store records no model digest (a store from before verify)"
-            )
+            raise Discrepancy(f"run {run.run_id}: the store records no digest of its model.onnx")
         _check_file(
-            run.run_id, sweep.path(paths.RUNS_DIR) / run.run_id / ONNX_FILE, run.onnx_sha256
+            run.run_id, sweep.path(paths.RUNS_DIR) / run.run_id / paths.ONNX_FILE, run.onnx_sha256
         )
         checked += 1
     return checked
 
 
 def _check_user_files(sweep: Sweep, run) -> int:
-    from snakesweep.objectives.user_code import FILES_DIR  # the run folder's layout
 
-    files = sweep.path(paths.RUNS_DIR) / run.run_id / FILES_DIR
+    files = sweep.path(paths.RUNS_DIR) / run.run_id / paths.RUN_FILES
     for name, digest in run.artifacts.items():
         _check_file(run.run_id, files / name, digest)
     return len(run.artifacts)
@@ -181,17 +184,18 @@ def check_outputs(sweep: Sweep) -> dict:
     expected = text.splitlines()
     board = sweep.path(paths.LEADERBOARD)
     found = board.read_text().splitlines() if board.exists() else []
-    for line, (want, have) in enumerate(zip(expected, found), start=1):
+    for line, (want, have) in enumerate(zip(expected, found, strict=False), start=1):
         if want != have:
             run_id = (want.split(",") + [""])[1] or (have.split(",") + [""])[1]
             raise Discrepancy(
-                f"{board}: the row of run {run_id} (line {line}) differs from the store: expected {want!r}, found {have!r}"
+                f"{board}: the row of run {run_id} (line {line}) differs from the store: expected "
+                f"{want!r}, found {have!r}"
             )
     if len(expected) != len(found):
         raise Discrepancy(
             f"{board}: {len(found) - 1} rows, but the store has {len(expected) - 1} runs"
         )
-    ranking = ranking_of(sweep.record)
+    ranking = sweep.record.ranking
     best = ranked[0] if ranked and is_ranked(ranked[0], ranking.name if ranking else None) else None
     record = json.loads(sweep.path(paths.BEST_RUN).read_text())
     if record["run_id"] != (best and best["run_id"]):
@@ -200,31 +204,29 @@ def check_outputs(sweep: Sweep) -> dict:
     recorded = best and sweep.state.runs[best["run_id"]].onnx_sha256
     if recorded and file_sha256(sweep.path(paths.BEST_MODEL)) != recorded:
         raise Discrepancy(
-            f"run {best['run_id']}: {sweep.path(paths.BEST_MODEL)} is not the model its run recorded ({recorded})"
+            f"run {best['run_id']}: {sweep.path(paths.BEST_MODEL)} is not the model its run "
+            f"recorded ({recorded})"
         )
     return best
 
 
 def retrain(sweep: Sweep, run_id: str) -> str:
     """Train `run_id` again from its recorded seed and config; its ONNX bytes must be the same."""
-    from snakesweep.train.run import execute_run  # torch: only when asked to retrain
+    from snakesweep.convnet.run import execute_run  # torch: only when asked to retrain
+    from snakesweep.convnet.trainer import Setup
+    from snakesweep.convnet.wandb_run import Tracking
 
-    metrics = json.loads((sweep.path(paths.RUNS_DIR) / run_id / METRICS_FILE).read_text())
+    metrics = json.loads((sweep.path(paths.RUNS_DIR) / run_id / paths.RUN_METRICS).read_text())
     with tempfile.TemporaryDirectory(prefix="snakesweep-verify-") as scratch:
-        execute_run(
-            metrics["config"],
-            sweep.path(paths.DATASET),
-            scratch,
-            seed=metrics["seed"],
-            device=metrics["device"],
-            threads=metrics["threads"],
-            wandb_mode="disabled",
-            manifest_path=sweep.path(paths.MANIFEST),
-        )
-        again = file_sha256(Path(scratch) / ONNX_FILE)
+        data = DataFiles(str(sweep.path(paths.DATASET)), str(sweep.path(paths.MANIFEST)))
+        setup = Setup(metrics["seed"], metrics["device"], metrics["threads"])
+        tracking = Tracking(mode="disabled", project=sweep.record.project)
+        execute_run(metrics["config"], data, scratch, setup, tracking)
+        again = file_sha256(Path(scratch) / paths.ONNX_FILE)
     if again != file_sha256(sweep.path(paths.BEST_MODEL)):
         raise Discrepancy(
-            f"run {run_id}: retrained from its seed and config, model.onnx has sha256 {again}, not the published one"
+            f"run {run_id}: retrained from its seed and config, model.onnx has sha256 {again}, "
+            "not the published one"
         )
     return again
 
@@ -232,12 +234,12 @@ def retrain(sweep: Sweep, run_id: str) -> str:
 def verify(results: str | Path = paths.RESULTS, retrain_best: bool = False) -> str:
     """Check everything; return the one-paragraph summary, or raise the first Discrepancy."""
     sweep = load_finished(results)
-    local = sweep.record["controller"] == "local"
+    local = sweep.record.controller == "local"
     suggestions, stops = replay(sweep) if local else (0, 0)
     files = check_files(sweep)
     best = check_outputs(sweep)
     lines = [
-        f"sweep {sweep.record['sweep_id']} verified: {len(sweep.state.runs)} runs",
+        f"sweep {sweep.record.sweep_id} verified: {len(sweep.state.runs)} runs",
         f"  suggestions replayed: {suggestions}"
         + ("" if local else " (the W&B server decided them)"),
         f"  early-termination decisions replayed: {stops}",
@@ -245,13 +247,15 @@ def verify(results: str | Path = paths.RESULTS, retrain_best: bool = False) -> s
         f"  {paths.LEADERBOARD} and {paths.BEST_DIR}/ follow from the store "
         + (f"(best run {best['run_id']})" if best else "(no run is ranked)"),
     ]
-    if retrain_best and sweep.record.get("objective", {}).get("kind") in USER_CODE:
+    if retrain_best and sweep.record.objective.user_code:
         raise UserError(
-            "--retrain retrains the built-in ConvNet; your own code's runs are checked by their files' digests"
+            "--retrain retrains the built-in ConvNet; your own code's runs are checked by their "
+            "files' digests"
         )
     if retrain_best and best:
         digest = retrain(sweep, best["run_id"])
         lines.append(
-            f"  best run {best['run_id']} retrained: model.onnx byte-identical (sha256 {digest[:16]}...)"
+            f"  best run {best['run_id']} retrained: model.onnx byte-identical (sha256 "
+            f"{digest[:16]}...)"
         )
     return "\n".join(lines)

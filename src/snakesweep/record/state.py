@@ -3,19 +3,7 @@
 Pure functions on plain data (no I/O), like the `sweeps` engine itself, so every rule of the
 controller can be tested on a list of dicts.
 
-Events (all carry `run`, the run id, and `time`, the writer's clock):
-- `claim`     an agent took a config: `index`, `config` (trainer keys), `engine_config` (the
-              engine's `{name: {"value": v}}` form), `agent`, `attempt`
-- `heartbeat` the run's agent is alive
-- `metric`    one epoch's value of the sweep metric: `step`, `value`
-- `stop`      the early-termination rule decided, at epoch `step`, that the run should stop
-- `finish`    the run ended: `state` (finished, failed or stopped), `summary`, `reason`,
-              `onnx_sha256`, the digest of the model file it wrote, and for the user's own
-              code `artifacts`, the digest of every file it wrote (for `snakesweep verify`)
-- `crashed`   the run's agent stopped sending heartbeats, or restarted: `reason`
-- `retry`     the user asked for a failed run (or one given up after crashing) to be run again
-              (`snakesweep retry`): it is handed out again with its index, config and seed, as
-              a crashed run is, with its attempts counted afresh
+The events and their fields are `snakesweep.record.events`.
 
 `SweepState` applies events one at a time and keeps the indexes the controller's decisions
 need (runs by index, running and requeueable runs, how many leading runs are settled), so an
@@ -27,6 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
+
+from snakesweep.record import events
+from snakesweep.record.events import Kind
 
 RUNNING = "running"
 CRASHED = "crashed"
@@ -88,30 +79,30 @@ class SweepState:
         return self
 
     def apply(self, event: dict) -> None:
-        kind, run_id = event.get("event"), event.get("run")
-        if kind == "claim":
+        kind, run_id = events.kind_of(event), event.get("run")
+        if kind == Kind.CLAIM:
             self._claim(event)
             return
         run = self.runs.get(run_id)
-        if kind == "retry" and run is not None:
+        if kind == Kind.RETRY and run is not None:
             self._retry(run)
             return
         if run is None or run.state in DONE_STATES:
             return  # events about unknown runs, or late ones about finished runs
-        if kind == "heartbeat" or kind == "metric":  # most of the log; neither settles a run
+        if kind == Kind.HEARTBEAT or kind == Kind.METRIC:  # most of the log; neither settles a run
             if run.state == RUNNING:
-                if kind == "metric":
+                if kind == Kind.METRIC:
                     run.history.append({"step": event["step"], "value": event["value"]})
                 run.heartbeat = max(run.heartbeat, event["time"])
             return
-        if kind == "stop":
+        if kind == Kind.STOP:
             run.should_stop = True
             run.stopped_at = event.get("step")
-        elif kind == "crashed" and run.state == RUNNING:
+        elif kind == Kind.CRASHED and run.state == RUNNING:
             run.state, run.reason = CRASHED, event.get("reason")
             self.running.discard(run_id)
             self.crashed.add(run_id)
-        elif kind == "finish":
+        elif kind == Kind.FINISH:
             run.state = event["state"]
             run.summary = event.get("summary") or {}
             run.reason = event.get("reason")

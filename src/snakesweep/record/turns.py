@@ -29,7 +29,7 @@ The byte locks are Linux's open-file-description locks (`F_OFD_SETLKW`): like `f
 belong to one descriptor, so an agent's loop and its heartbeat thread queue apart, and the kernel
 drops them when the process dies. Turns only order the takers; the store's `flock` still
 excludes them. So a taker that dies while waiting (the one after it stops waiting early) or one
-that does not queue (`locked(blocking=False)`, an older snakesweep) costs order for a moment,
+that does not queue (`locked(blocking=False)`) costs order for a moment,
 never exclusion. Where the OS has no OFD locks (macOS), `Turns.available` is False and the store
 uses the bare `flock`; likewise, with a warning, where the filesystem refuses byte-range locks.
 """
@@ -168,7 +168,8 @@ class Turns:
             raise err
         if self.on:
             log.warning(
-                "%s: the filesystem refuses byte-range locks (%s); agents take the store's lock without turns",
+                "%s: the filesystem refuses byte-range locks (%s); agents take the store's lock "
+                "without turns",
                 self._paths["queue"],
                 err.strerror,
             )

@@ -18,10 +18,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from snakesweep.record import events
 from snakesweep.record.state import DONE_STATES, Run, SweepState, runs_done_by
 from snakesweep.record.store import EventLog, ReplacedLog
 from snakesweep.sweep import decide, engine
-from snakesweep.sweep.decide import Exhausted, Requeue, Suggest, Wait
+from snakesweep.sweep.decide import Exhausted, Limits, Requeue, Suggest, Wait
 from snakesweep.sweep.metric import engine_metric
 from snakesweep.sweep.spec import run_config, sweep_hash
 
@@ -52,16 +53,14 @@ class LocalController:
         store_path: str | Path,
         sweep_config: dict,
         sweep_seed: int,
-        parallelism: int,
-        heartbeat_timeout: float = 120.0,
-        max_attempts: int = 3,
+        limits: Limits,
         clock: Callable[[], float] = time.time,
     ):
         self.log = EventLog(store_path)
         self.sweep_config = sweep_config
         self.sweep_seed = sweep_seed
-        self.heartbeat_timeout = heartbeat_timeout
-        self.policy = decide.policy_for(sweep_config, heartbeat_timeout, max_attempts, parallelism)
+        self.heartbeat_timeout = limits.heartbeat_timeout
+        self.policy = decide.policy_for(sweep_config, limits)
         self.clock = clock
         self.metric = engine_metric(sweep_config)
         self._engine_runs = engine.EngineRuns(self.metric)
@@ -181,20 +180,14 @@ class LocalController:
     def heartbeat(self, run_id: str) -> None:
         """Called from the run's heartbeat thread: no fsync (a lost heartbeat is harmless), and
         the folded state is left to the agent's own thread."""
-        self._write({"event": "heartbeat", "run": run_id}, durable=False)
+        self._write(events.heartbeat(run_id), durable=False)
 
     def report(self, run_id: str, step: int, value: float) -> bool:
         """Record one epoch's metric; True if the run should stop (early termination). A NaN or
         infinite value is recorded as the string "nan", "inf" or "-inf" (JSON has no such
         numbers), which the engine reads back as the float and which is never ranked."""
         value = value if math.isfinite(value) else str(float(value))
-        metric = {
-            "event": "metric",
-            "run": run_id,
-            "step": step,
-            "value": value,
-            "time": self.clock(),
-        }
+        metric = events.metric(run_id, step, value, self.clock())
         if not self.policy.stops_early:
             # Nothing to decide: held back, and written (with any held before it) by the first
             # later `report` of this agent that comes LIVE_METRIC_SECONDS after its last write and
@@ -220,36 +213,19 @@ class LocalController:
                 for r in decide.stop_peers(self.state, run, self.policy.parallelism)
             ]
             if engine.should_stop(self.sweep_config, run, step, peers):
-                self._append({"event": "stop", "run": run_id, "step": step})
+                self._append(events.stop(run_id, step))
                 return True
             return False
 
     def should_stop(self, run_id: str) -> bool:
         return self.runs()[run_id].should_stop
 
-    def finish(
-        self,
-        run_id: str,
-        state: str,
-        summary: dict,
-        reason: str | None = None,
-        onnx_sha256: str | None = None,
-        artifacts: dict | None = None,
-    ) -> None:
-        if state not in DONE_STATES:
-            raise ValueError(f"a run finishes as one of {DONE_STATES}, not {state!r}")
-        event = {
-            "event": "finish",
-            "run": run_id,
-            "state": state,
-            "summary": summary,
-            "reason": reason,
-        }
-        if onnx_sha256:
-            event["onnx_sha256"] = onnx_sha256
-        if artifacts is not None:
-            event["artifacts"] = artifacts
-        self._pending.append({**event, "time": self.clock()})
+    def finish(self, run_id: str, outcome: dict) -> None:
+        """Record how the run ended: `outcome` is its `state` (finished, failed or stopped),
+        `summary` and `reason`, and the digests of what it wrote (see `events.finish`)."""
+        if outcome["state"] not in DONE_STATES:
+            raise ValueError(f"a run finishes as one of {DONE_STATES}, not {outcome['state']!r}")
+        self._pending.append(events.finish(run_id, outcome, self.clock()))
         with self.log.locked():
             self._flush(durable=True)
 
@@ -261,15 +237,9 @@ class LocalController:
 
     def _hand_out(self, claim: Claim, agent: str) -> Claim:
         self._append(
-            {
-                "event": "claim",
-                "run": claim.run_id,
-                "index": claim.index,
-                "config": claim.config,
-                "engine_config": claim.engine_config,
-                "agent": agent,
-                "attempt": claim.attempt,
-            }
+            events.claim(
+                claim.run_id, claim.index, claim.config, claim.engine_config, agent, claim.attempt
+            )
         )
         return claim
 

@@ -17,7 +17,18 @@ from __future__ import annotations
 
 import dataclasses
 
+from snakesweep.record import events
 from snakesweep.record.state import Run, SweepState
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """The settings the rules take from the config: the sweep's declared parallelism, how long
+    a silent run may go before it counts as crashed, and how often one config may crash."""
+
+    parallelism: int
+    heartbeat_timeout: float
+    max_attempts: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,13 +41,11 @@ class Policy:
     waits_for_results: bool  # suggestions or stop decisions depend on other runs' results
 
 
-def policy_for(
-    sweep_config: dict, heartbeat_timeout: float, max_attempts: int, parallelism: int
-) -> Policy:
+def policy_for(sweep_config: dict, limits: Limits) -> Policy:
     return Policy(
-        heartbeat_timeout=heartbeat_timeout,
-        max_attempts=max_attempts,
-        parallelism=parallelism,
+        heartbeat_timeout=limits.heartbeat_timeout,
+        max_attempts=limits.max_attempts,
+        parallelism=limits.parallelism,
         run_cap=sweep_config.get("run_cap"),
         stops_early="early_terminate" in sweep_config,
         waits_for_results=sweep_config.get("method") == "bayes"
@@ -160,4 +169,4 @@ def stop_peers(state: SweepState, run: Run, parallelism: int) -> list[Run]:
 
 
 def crashed_event(run: Run, reason: str) -> dict:
-    return {"event": "crashed", "run": run.run_id, "reason": reason}
+    return events.crashed(run.run_id, reason)

@@ -8,39 +8,20 @@ ranked by the objective's own metric when it has one (the ConvNet's `val_accurac
 and every place that shows the ranking says that it came from the objective, not the sweep.
 
 `ranking` is decided once, when the sweep is registered, and kept in its record
-(`results/sweep/sweep.json`); everything after reads it back with `ranking_of`.
+(`results/sweep/sweep.json`, `SweepRecord.ranking`); everything after reads it from there.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping
 from typing import Any
 
-from snakesweep.objectives import convnet
 from snakesweep.record.state import FINISHED, STOPPED
+from snakesweep.record.sweep_record import FROM_OBJECTIVE, FROM_SWEEP, Ranking
 
 DEFAULT_GOAL = "minimize"  # W&B's schema default for metric.goal
 RANKED_STATES = (FINISHED, STOPPED)  # a failed or crashed run is never ranked, whatever it logged
-FROM_SWEEP, FROM_OBJECTIVE = "sweep", "objective"
-
-
-@dataclasses.dataclass(frozen=True)
-class Ranking:
-    name: str
-    goal: str  # maximize or minimize
-    source: str  # FROM_SWEEP: the sweep file's metric; FROM_OBJECTIVE: the file names none
-
-    def qualifier(self) -> str:
-        """The goal, and why this metric when the sweep file names none."""
-        if self.source == FROM_SWEEP:
-            return self.goal
-        return f"{self.goal}; the sweep file names no metric, so the objective's own"
-
-    def describe(self) -> str:
-        """How runs were ranked, in words, for the summary, the model card and `status`."""
-        return f"{self.name} ({self.qualifier()})"
 
 
 def engine_metric(sweep_config: Mapping[str, Any]) -> str | None:
@@ -60,14 +41,6 @@ def ranking(
     if objective_default:
         return Ranking(objective_default["name"], objective_default["goal"], FROM_OBJECTIVE)
     return None
-
-
-def ranking_of(record: Mapping[str, Any]) -> Ranking | None:
-    """The ranking a registered sweep's record (sweep.json) holds. A record registered before
-    rankings were kept is of a sweep of the ConvNet, the only objective there was then."""
-    if "ranking" in record:
-        return Ranking(**record["ranking"]) if record["ranking"] else None
-    return ranking(record["config"], convnet.DEFAULT_RANKING)
 
 
 def published_ranking(best: Mapping[str, Any]) -> Ranking:

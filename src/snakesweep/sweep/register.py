@@ -11,137 +11,131 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from snakesweep import paths
-from snakesweep.atomic import write_json
 from snakesweep.data.arrays import file_sha256
-from snakesweep.data.dataset import load_dataset
+from snakesweep.data.dataset import DataFiles
 from snakesweep.errors import UserError
-from snakesweep.objectives import convnet
-from snakesweep.objectives.choice import USER_CODE, objective_for
+from snakesweep.record.sweep_record import Objective, SweepRecord
+from snakesweep.settings import RegisterSettings
 from snakesweep.sweep.metric import ranking
-from snakesweep.sweep.spec import Checks, check_objective, load_sweep_file, sweep_hash
-from snakesweep.train.run_config import known_parameters, resolve_run_config
+from snakesweep.sweep.spec import Checks, check_objective, sweep_hash
 
 log = logging.getLogger(__name__)
 
 CONTROLLERS = ("local", "wandb")
 
 
+@dataclasses.dataclass(frozen=True)
+class ObjectiveInfo:
+    """What registering needs to know of the sweep's objective, given as data by the layer
+    that picks it (`snakesweep.objective`): its record, what the sweep file is checked against
+    beyond W&B's own validation (None: nothing more, as for the user's code), the metric runs
+    are ranked by when the file names none (`{"name", "goal"}`, or None), and the ConvNet's
+    resolved defaults (`{}` for the user's code)."""
+
+    objective: Objective
+    checks: Checks | None
+    default_ranking: Mapping[str, str] | None
+    train: dict
+
+
 def register_sweep(
-    sweep_file: str | Path,
-    data_path: str | Path,
-    manifest_path: str | Path,
+    settings: RegisterSettings,
+    spec: dict,
+    info: ObjectiveInfo,
+    data: DataFiles | None,
     out_path: str | Path,
-    seed: int,
-    controller: str,
-    parallelism: int,
-    train_defaults: dict,
-    project: str,
-    entity: str | None,
-    wandb_mode: str,
-    config_file: str = paths.CONFIG_FILE,
-    train_source: str | None = None,
-    function: str | None = None,
-    run_timeout: float | None = None,
     retries_out: str | Path | None = None,
-) -> dict:
-    """`retries_out` is `snakesweep retry`'s request file, started empty (an input of the
-    agent jobs: see `snakesweep.sweep.retry`)."""
-    spec = load_sweep_file(sweep_file)
-    chosen = objective_for(spec, sweep_file, function, run_timeout, config_file)
-    user_code = chosen["kind"] in USER_CODE
-    if user_code:
-        check_user_code_settings(controller, wandb_mode, config_file)
-        train = {}  # the ConvNet's defaults mean nothing to the user's code
-    else:
-        check_objective(spec, str(sweep_file), objective_checks())
-        # The resolved config, not the overrides as written: `train: {}` and the defaults spelled
-        # out are the same experiment, and so the same sweep.
-        train = resolve_run_config(train_defaults, source=f"{train_source or config_file}: train")
-    load_dataset(data_path, manifest_path)  # a corrupted dataset stops here, before any agent
-    identity = {
-        "sweep": spec,
-        "seed": seed,
-        "train": train,
-        "data": file_sha256(manifest_path),
-        "parallelism": parallelism,
-    }
-    if user_code:  # the code's name, not its content: a fixed bug must not start a new sweep
-        identity["objective"] = chosen
-    digest = sweep_hash(identity)
-    ranked_by = ranking(spec, None if user_code else convnet.DEFAULT_RANKING)
-    record = {
-        "controller": controller,
-        "file": str(sweep_file),
-        "config": spec,
-        "hash": digest,
-        "seed": seed,
-        "parallelism": parallelism,
-        "objective": chosen,
-        "ranking": dataclasses.asdict(ranked_by) if ranked_by else None,
-        "train": train,
-        "project": project,
-        "entity": entity,
-    }
-    if controller == "local":
-        sweep_id = f"local-{digest[:12]}"
-        record.update(sweep_id=sweep_id, name=f"{Path(sweep_file).stem}-{digest[:8]}")
-    elif controller == "wandb":
-        record.update(register_wandb_sweep(spec, project, entity, wandb_mode, config_file))
-    else:
-        raise UserError(
-            f"{config_file}: sweep.controller must be one of {', '.join(CONTROLLERS)}, got {controller!r}"
-        )
+) -> SweepRecord:
+    """Check the sweep file `spec` (as `load_sweep_file` read it) against its objective, fix
+    the sweep's identity and write its record to `out_path`. `data` is the data stage's
+    output, or None where the objective has none. `retries_out` is `snakesweep retry`'s
+    request file, started empty (an input of the agent jobs: see `snakesweep.sweep.retry`)."""
+    if info.checks is not None:
+        check_objective(spec, settings.sweep_file, info.checks)
+    if data is not None:
+        data.load()  # a corrupted dataset stops here, before any agent
+    digest = sweep_hash(_identity(settings, spec, info, data))
+    named = _named(settings, spec, digest)
+    record = SweepRecord(
+        controller=settings.controller,
+        file=str(settings.sweep_file),
+        config=spec,
+        hash=digest,
+        seed=settings.seed,
+        parallelism=settings.parallelism,
+        objective=info.objective,
+        ranking=ranking(spec, info.default_ranking),
+        train=info.train,
+        project=settings.project,
+        entity=named.pop("entity", settings.entity),  # the W&B server's default entity
+        **named,
+    )
     # Both controllers keep the runs' bookkeeping in a local store: with `local` it also
     # decides; with `wandb` it records what W&B handed out, so the aggregate works the same.
-    store = Path(paths.store_path(record["sweep_id"]))
+    store = Path(record.store)
     continued = store.exists() and store.stat().st_size > 0
     store.parent.mkdir(parents=True, exist_ok=True)
     store.touch()
-    record["store"] = str(store)
     log.info(
         "%s %s sweep %s (%s)",
         "continuing" if continued else "registered",
-        controller,
-        record["sweep_id"],
-        sweep_file,
+        settings.controller,
+        record.sweep_id,
+        settings.sweep_file,
     )
-    write_json(out_path, record)
+    record.save(out_path)
     if retries_out is not None:
         Path(retries_out).touch()
     return record
 
 
-def objective_checks() -> Checks:
-    """What a sweep file is checked against: the built-in ConvNet's parameters and metrics."""
-    return Checks(known_parameters(), convnet.METRICS, convnet.EPOCH_METRICS)
+def _identity(
+    settings: RegisterSettings, spec: dict, info: ObjectiveInfo, data: DataFiles | None
+) -> dict[str, Any]:
+    """What decides the runs' results: the sweep file, the seed, the ConvNet's defaults, the
+    data and the declared parallelism; for the user's code its name, not its content, so that
+    fixing a bug does not start a new sweep."""
+    identity = {
+        "sweep": spec,
+        "seed": settings.seed,
+        "train": info.train,
+        "parallelism": settings.parallelism,
+    }
+    if data is not None:
+        identity["data"] = file_sha256(data.manifest)
+    if info.objective.user_code:
+        identity["objective"] = info.objective.to_json()
+    return identity
 
 
-def check_user_code_settings(controller: str, wandb_mode: str, config_file: str) -> None:
-    """The user's code reports through its own `wandb.log`: that needs a W&B run (not `disabled`),
-    and snakesweep's controller, which reads what the run logs as it goes."""
-    if controller != "local":
+def _named(settings: RegisterSettings, spec: dict, digest: str) -> dict:
+    """The sweep's id, name and store: local ones from its identity, or the W&B server's."""
+    if settings.controller == "local":
+        sweep_id = f"local-{digest[:12]}"
+        named = {"sweep_id": sweep_id, "name": f"{Path(settings.sweep_file).stem}-{digest[:8]}"}
+    elif settings.controller == "wandb":
+        named = register_wandb_sweep(spec, settings)
+    else:
         raise UserError(
-            f"{config_file}: sweep.controller: your own training code runs under the local controller only, "
-            f"not {controller!r} (W&B's own `wandb agent` runs it under the W&B server)"
+            f"{settings.config_file}: sweep.controller must be one of {', '.join(CONTROLLERS)}, "
+            f"got {settings.controller!r}"
         )
-    if wandb_mode == "disabled":
-        raise UserError(
-            f"{config_file}: wandb.mode: your own training code reports its metrics with wandb.log, which "
-            "wandb.mode: disabled turns off; use offline (the default) or online"
-        )
+    return {**named, "store": paths.store_path(named["sweep_id"])}
 
 
-def register_wandb_sweep(
-    spec: dict, project: str, entity: str | None, wandb_mode: str, config_file: str
-) -> dict:
+def register_wandb_sweep(spec: dict, settings: RegisterSettings) -> dict:
     """`wandb.sweep` on the W&B server; agents then pull configs from it with `wandb.agent`."""
+    wandb_mode, config_file = settings.wandb_mode, settings.config_file
+    project, entity = settings.project, settings.entity
     if wandb_mode != "online":
         raise UserError(
-            f"{config_file}: sweep.controller is wandb but wandb.mode is {wandb_mode}: W&B has no offline "
-            "sweeps; set wandb.mode: online, or use sweep.controller: local"
+            f"{config_file}: sweep.controller is wandb but wandb.mode is {wandb_mode}: W&B has "
+            "no offline sweeps; set wandb.mode: online, or use sweep.controller: local"
         )
     import wandb
 

@@ -18,25 +18,23 @@ from pathlib import Path
 
 from snakesweep import paths
 from snakesweep.errors import UserError
+from snakesweep.record import events
 from snakesweep.record.state import SweepState, retryable
 from snakesweep.record.store import EventLog
+from snakesweep.record.sweep_record import SweepRecord
 
 
 def retry_runs(results: str | Path = paths.RESULTS, run_ids: list[str] | None = None) -> list[str]:
     """Mark the sweep's failed and crashed runs (or those of `run_ids`) to run again; returns
     their ids. An id that is no run of the sweep, or a run that did not fail, is an error."""
     record_path = paths.under_results(results, paths.SWEEP)
-    if not record_path.exists():
-        raise UserError(f"{record_path}: no sweep here (run snakemake first, or pass --results)")
-    record = json.loads(record_path.read_text())
-    log = EventLog(paths.under_results(results, record["store"]))
+    record = SweepRecord.load(record_path)
+    log = EventLog(paths.under_results(results, record.store))
     with log.locked(urgent=True):
         runs = SweepState().apply_all(log.read()).runs
         chosen = _chosen(runs, run_ids, record_path)
         if chosen:
-            log.append(
-                *({"event": "retry", "run": run_id, "time": time.time()} for run_id in chosen)
-            )
+            log.append(*(events.retry(run_id, time.time()) for run_id in chosen))
     log.sync()  # on disk before the command says so
     if chosen:
         with open(paths.under_results(results, paths.RETRIES), "a") as requests:

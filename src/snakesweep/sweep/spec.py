@@ -76,13 +76,15 @@ def check_objective(plain: dict, source: str, checks: Checks) -> None:
         unknown = sorted(set(flat) - set(checks.parameters))
         if unknown:
             raise UserError(
-                f"{source}: parameters.{flat[unknown[0]]}: the trainer has no parameter {unknown[0]!r} "
+                f"{source}: parameters.{flat[unknown[0]]}: the trainer has no parameter "
+                f"{unknown[0]!r} "
                 f"(known: {', '.join(checks.parameters)})"
             )
     metric = engine_metric(plain)
     if metric is not None and checks.metrics is not None and metric not in checks.metrics:
         raise UserError(
-            f"{source}: metric.name: the trainer never logs {metric!r} (it logs: {', '.join(checks.metrics)})"
+            f"{source}: metric.name: the trainer never logs {metric!r} (it logs: "
+            f"{', '.join(checks.metrics)})"
         )
     if (
         "early_terminate" in plain
@@ -90,7 +92,8 @@ def check_objective(plain: dict, source: str, checks: Checks) -> None:
         and metric not in checks.epoch_metrics
     ):
         raise UserError(
-            f"{source}: early_terminate needs a metric logged every epoch, one of {', '.join(checks.epoch_metrics)}"
+            f"{source}: early_terminate needs a metric logged every epoch, one of "
+            f"{', '.join(checks.epoch_metrics)}"
         )
 
 

@@ -18,8 +18,11 @@ SWEEP = {
 }
 
 
+DONE = {"state": "finished", "summary": {"val_accuracy": 0.9}}  # a run's outcome
+
+
 def _finish(claim, on_epoch):
-    return {"state": "finished", "summary": {"val_accuracy": 0.9}}
+    return DONE
 
 
 def test_an_idle_agent_waits_for_a_dead_agents_run_and_takes_it(tmp_path):
@@ -37,9 +40,7 @@ def test_a_waiting_agent_leaves_as_soon_as_the_last_run_ends(tmp_path):
     other = make_controller(store, SWEEP, 0)
     held = claim(other, "other")  # the grid's only config, in flight on a live agent
     waiter = make_controller(store, SWEEP, 0)
-    threading.Timer(
-        0.3, lambda: other.finish(held.run_id, "finished", {"val_accuracy": 0.9})
-    ).start()
+    threading.Timer(0.3, lambda: other.finish(held.run_id, DONE)).start()
     started = time.monotonic()
     summary = run_agent(waiter, "waiter", 5, _finish, heartbeat_interval=0.1, wait_seconds=30.0)
     assert summary["runs"] == [] and time.monotonic() - started < 5.0  # not the 30 s wait
@@ -68,7 +69,7 @@ def test_exhausted_is_answered_without_queueing_for_the_lock(tmp_path):
     )  # a grid learns it is done under the lock
     other = make_controller(store, sweep, 0)
     held = claim(other, "other")
-    other.finish(held.run_id, "finished", {"val_accuracy": 0.9})  # the only run is done
+    other.finish(held.run_id, DONE)  # the only run is done
     leaving = make_controller(store, sweep, 0)
     answers = []
     with EventLog(store).locked():  # someone holds the lock (a separate descriptor: it excludes)

@@ -1,5 +1,5 @@
-"""A full or read-only disk, without root: the error is injected in-process where the disk would report it
-(the fsync of a file under results/runs/), and everything else is the real code.
+"""A full or read-only disk, without root: the error is injected in-process where the disk would
+report it (the fsync of a file under results/runs/), and everything else is the real code.
 
 A full or read-only disk is not the run's fault: the agent job stops with one line saying so,
 its run stays "running" in the store, and it is handed out again once there is room, to the
@@ -12,17 +12,19 @@ import time
 from pathlib import Path
 
 import pytest
-from controller_helpers import PARALLELISM, claim, make_controller
+from controller_helpers import claim, make_controller
 
-from snakesweep import paths
+from snakesweep import objective, paths
 from snakesweep.agent.job import run_agent_job
 from snakesweep.agent.loop import run_agent
 from snakesweep.atomic import write_json
 from snakesweep.data.arrays import array_sha256, load_arrays
+from snakesweep.data.dataset import DataFiles
 from snakesweep.logs import job_logging
 from snakesweep.record.state import fold
 from snakesweep.record.store import EventLog
-from snakesweep.sweep.register import register_sweep
+from snakesweep.record.sweep_record import SweepRecord
+from snakesweep.settings import Config
 
 SWEEP = {
     "method": "grid",
@@ -72,8 +74,20 @@ def test_a_run_whose_agent_cannot_write_is_handed_out_again(tmp_path, taker):
         time.sleep(timeout + 0.2)
     held = claim(other, agent)
     assert (held.run_id, held.config, held.attempt) == (left.run_id, left.config, 2)
-    other.finish(held.run_id, "finished", {"val_accuracy": 0.9})
+    other.finish(held.run_id, {"state": "finished", "summary": {"val_accuracy": 0.9}})
     assert _runs(store)[left.run_id].state == "finished"
+
+
+# The sweep's config: the tiny data, one epoch per run, no W&B run, on the CPU.
+CONFIG = Config(
+    {
+        "sweep": {"file": "sweep.yaml", "project": "p", "heartbeat_timeout": 60},
+        "agents": {"runs": 5, "device": "cpu", "threads": 1},
+        "wandb": {"mode": "disabled"},
+        "train": {"epochs": 1},
+    }
+)
+DATA = DataFiles("data/mnist.npz", "data/manifest.json")
 
 
 @pytest.fixture
@@ -81,44 +95,19 @@ def registered(tmp_path, monkeypatch, tiny_npz):
     """A registered local sweep over the tiny data, in `tmp_path` as the working directory."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "data").mkdir()
-    (tmp_path / "data/mnist.npz").write_bytes(Path(tiny_npz).read_bytes())
+    (tmp_path / DATA.dataset).write_bytes(Path(tiny_npz).read_bytes())
     arrays = load_arrays(tiny_npz)
     write_json(
-        tmp_path / "data/manifest.json", {"sha256": {k: array_sha256(v) for k, v in arrays.items()}}
+        tmp_path / DATA.manifest, {"sha256": {k: array_sha256(v) for k, v in arrays.items()}}
     )
     (tmp_path / "sweep.yaml").write_text(json.dumps(SWEEP))
-    register_sweep(
-        "sweep.yaml",
-        "data/mnist.npz",
-        "data/manifest.json",
-        paths.SWEEP,
-        seed=0,
-        controller="local",
-        parallelism=PARALLELISM,
-        train_defaults={"epochs": 1},
-        project="p",
-        entity=None,
-        wandb_mode="disabled",
-    )
+    objective.register(CONFIG.register(), DATA, paths.SWEEP, paths.RETRIES)
     return tmp_path
 
 
 def _agent_job(log):
     with job_logging(log):
-        run_agent_job(
-            sweep_path=paths.SWEEP,
-            data="data/mnist.npz",
-            manifest="data/manifest.json",
-            agent="0",
-            out_path=paths.agent_output(0),
-            max_runs=5,
-            device="cpu",
-            threads=1,
-            per_gpu=1,
-            wandb_mode="disabled",
-            heartbeat_timeout=60,
-            max_attempts=3,
-        )
+        run_agent_job(CONFIG.agent(), paths.SWEEP, DATA, "0", paths.agent_output(0))
 
 
 @pytest.mark.parametrize(
@@ -143,7 +132,7 @@ def test_a_full_disk_stops_the_agent_job_with_one_line_and_the_rerun_finishes(
     assert len(errors) == 1 and "Traceback" not in log, log
     assert f"{paths.RUNS_DIR}/" in errors[0] and message in errors[0]
     assert "free some space or make results/ writable" in errors[0]
-    store = json.loads(Path(paths.SWEEP).read_text())["store"]
+    store = SweepRecord.load(paths.SWEEP).store
     (left,) = _runs(store).values()
     assert left.state == "running" and not Path(paths.agent_output(0)).exists()
 
@@ -163,7 +152,8 @@ def test_a_job_leaves_its_objects_out_of_the_exit_collection(tmp_path):
     code = (
         "import atexit, gc, sys\n"
         "from snakesweep.logs import job_logging\n"
-        "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0))\n"  # runs after the job's handler
+        # registered before the job's own handler, so it runs after it
+        "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0))\n"
         "with job_logging(sys.argv[1]):\n"
         "    print('frozen', gc.get_freeze_count() > 0)\n"
         "    if sys.argv[2] == 'fail':\n"

@@ -7,25 +7,28 @@ WANDB_SWEEP_PARAM_PATH, calls the function). Everything on our side, including t
 real offline `wandb.init`, runs for real.
 """
 
-import json
+import dataclasses
 import os
 from pathlib import Path
 
 import pytest
 import wandb
 import yaml
-from controller_helpers import PARALLELISM, make_controller
+from controller_helpers import make_controller
 from wandb.apis import public as wandb_public
 from wandb.sdk.lib import config_util
 
+from snakesweep import objective, paths
 from snakesweep.agent.wandb_agent import run_wandb_agent
-from snakesweep.aggregate.aggregate import aggregate
+from snakesweep.aggregate.aggregate import Outputs, aggregate
 from snakesweep.atomic import write_json
+from snakesweep.convnet.objective import make_train_one
 from snakesweep.data.arrays import array_sha256, load_arrays
+from snakesweep.data.dataset import DataFiles
 from snakesweep.errors import UserError
-from snakesweep.objectives.convnet import make_train_one
 from snakesweep.record.state import fold
-from snakesweep.sweep.register import register_sweep
+from snakesweep.record.sweep_record import SweepRecord
+from snakesweep.settings import Config
 
 PLANTED_KEY = "local-" + "f" * 40
 SWEEP = """
@@ -34,6 +37,13 @@ metric: {name: val_accuracy, goal: maximize}
 parameters:
   learning_rate: {values: [0.001, 0.003]}
 """
+CONFIG = {
+    "sweep": {"file": "sweep.yaml", "controller": "wandb", "project": "proj"},
+    "agents": {"device": "cpu", "threads": 1},
+    "wandb": {"mode": "online"},
+    "train": {"epochs": 1},
+}
+DATA = DataFiles("data/mnist.npz", "data/manifest.json")
 
 
 @pytest.fixture
@@ -42,30 +52,23 @@ def workdir(tmp_path, monkeypatch, tiny_npz):
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc of the machine's user
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     (tmp_path / "sweep.yaml").write_text(SWEEP)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(CONFIG))
     arrays = load_arrays(tiny_npz)
     (tmp_path / "data").mkdir()
-    (tmp_path / "data/mnist.npz").write_bytes(Path(tiny_npz).read_bytes())
+    (tmp_path / DATA.dataset).write_bytes(Path(tiny_npz).read_bytes())
     write_json(
-        tmp_path / "data/manifest.json", {"sha256": {k: array_sha256(v) for k, v in arrays.items()}}
+        tmp_path / DATA.manifest, {"sha256": {k: array_sha256(v) for k, v in arrays.items()}}
     )
     return tmp_path
 
 
-def _register(mode="online"):
-    return register_sweep(
-        "sweep.yaml",
-        "data/mnist.npz",
-        "data/manifest.json",
-        "results/sweep/sweep.json",
-        seed=0,
-        controller="wandb",
-        parallelism=PARALLELISM,
-        train_defaults={"epochs": 1},
-        project="proj",
-        entity=None,
-        wandb_mode=mode,
-        config_file="config.yaml",
-    )
+def _config(mode="online") -> Config:
+    """The workdir's config.yaml, with `wandb.mode` as given."""
+    return Config({**CONFIG, "wandb": {"mode": mode}}, ["config.yaml"])
+
+
+def _register(mode="online") -> SweepRecord:
+    return objective.register(_config(mode).register(), DATA, paths.SWEEP, paths.RETRIES)
 
 
 class FakeApi:
@@ -98,7 +101,8 @@ def _runs_query(service_api, entity, project, order, filters, per_page):
 def test_offline_mode_is_refused_with_the_reason(workdir):
     with pytest.raises(
         UserError,
-        match="config.yaml: sweep.controller is wandb but wandb.mode is offline: W&B has no offline sweeps",
+        match="config.yaml: sweep.controller is wandb but wandb.mode is offline: "
+        "W&B has no offline sweeps",
     ):
         _register(mode="offline")
 
@@ -107,7 +111,7 @@ def test_missing_api_key_is_refused_before_calling_wandb(workdir, monkeypatch):
     monkeypatch.setattr(wandb, "sweep", lambda **kw: pytest.fail("wandb.sweep must not be called"))
     with pytest.raises(UserError, match="no W&B API key was found"):
         _register()
-    assert not (workdir / "results/sweep/sweep.json").exists()
+    assert not (workdir / paths.SWEEP).exists()
 
 
 def test_register_agents_and_aggregate_through_the_wandb_api(workdir, monkeypatch):
@@ -134,8 +138,7 @@ def test_register_agents_and_aggregate_through_the_wandb_api(workdir, monkeypatc
         None,
     )
     assert (
-        record["path"] == "team/proj/sw123"
-        and record["url"] == "https://wandb.ai/team/proj/sweeps/sw123"
+        record.path == "team/proj/sw123" and record.url == "https://wandb.ai/team/proj/sweeps/sw123"
     )
 
     def fake_agent(sweep_id, function, count, project, entity):
@@ -160,10 +163,11 @@ def test_register_agents_and_aggregate_through_the_wandb_api(workdir, monkeypatc
         wandb.teardown()  # as when the real agent's process ends: later runs start clean
 
     monkeypatch.setattr(wandb, "agent", fake_agent)
-    sweep = json.loads(Path("results/sweep/sweep.json").read_text())
-    controller = make_controller(sweep["store"], sweep["config"], sweep["seed"])
+    sweep = SweepRecord.load(paths.SWEEP)
+    controller = make_controller(sweep.store, sweep.config, sweep.seed)
     # the runs themselves log offline: there is no server to talk to here
-    train_one = make_train_one(sweep, "data/mnist.npz", "data/manifest.json", "cpu", 1, "offline")
+    settings = dataclasses.replace(_config().agent(), wandb_mode="offline")
+    train_one = make_train_one(sweep, settings, DATA, "cpu")
     summary = run_wandb_agent(sweep, controller, "0", 5, train_one)
     assert calls["agent"] == ("sw123", 5, "proj", "team")
     assert [r["wandb_run_id"] for r in summary["runs"]] == ["wbrun0", "wbrun1"]
@@ -179,18 +183,15 @@ def test_register_agents_and_aggregate_through_the_wandb_api(workdir, monkeypatc
         "wbrun1",
     ]  # wandb.init joined the agent's run
 
-    best = aggregate(
-        "results/sweep/sweep.json",
-        "data/mnist.npz",
-        "data/manifest.json",
-        "results/runs",
-        "results/best/model.onnx",
-        "results/best/best_run.json",
-        "results/best/README.md",
-        "results/leaderboard.csv",
-        "results/plots",
-        "results/importance.csv",
+    outputs = Outputs(
+        best=paths.BEST_RUN,
+        card=paths.MODEL_CARD,
+        leaderboard=paths.LEADERBOARD,
+        plots=paths.PLOTS_DIR,
+        importance=paths.IMPORTANCE,
+        model=paths.BEST_MODEL,
     )
+    best = aggregate(paths.SWEEP, DATA, paths.RUNS_DIR, outputs)
     assert best["wandb_best_run"]["id"] == "wb1"
     # W&B's own Sweep.best_run, given the registered config, asks for the highest val_accuracy
     assert FakeApi.queries == [

@@ -12,7 +12,10 @@ import onnx
 import pytest
 from controller_helpers import claim, make_controller
 from onnx import TensorProto, helper
+from record_helpers import sweep_record
 
+from snakesweep import paths
+from snakesweep.aggregate.aggregate import Outputs
 from snakesweep.aggregate.best import publish_best
 from snakesweep.aggregate.leaderboard import (
     collect,
@@ -26,14 +29,14 @@ from snakesweep.data.arrays import file_sha256
 from snakesweep.errors import UserError
 from snakesweep.record.state import fold
 from snakesweep.record.store import EventLog
-from snakesweep.sweep.metric import Ranking
+from snakesweep.record.sweep_record import FROM_SWEEP, Ranking
 
 SWEEP = {
     "method": "grid",
     "metric": {"name": "val_accuracy", "goal": "maximize"},
     "parameters": {"learning_rate": {"values": [0.1, 0.2, 0.3, 0.4, 0.5]}},
 }
-RANKING = Ranking("val_accuracy", "maximize", "sweep")
+RANKING = Ranking("val_accuracy", "maximize", FROM_SWEEP)
 HEARTBEAT_TIMEOUT = 0.3
 
 
@@ -43,7 +46,7 @@ def _metrics(run_dir, val_accuracy, test_accuracy, state="finished", reason=None
         {"epoch": 2, "val_accuracy": val_accuracy, "val_loss": 1.0},
     ]
     write_json(
-        run_dir / "metrics.json",
+        run_dir / paths.RUN_METRICS,
         {
             "state": state,
             "reason": reason,
@@ -64,17 +67,18 @@ def sweep_runs(tmp_path):
         tmp_path / "store.log", SWEEP, 0, heartbeat_timeout=HEARTBEAT_TIMEOUT, max_attempts=1
     )
     first = claim(controller, "a")
-    controller.finish(first.run_id, "finished", {"val_accuracy": 0.90})
+    controller.finish(first.run_id, {"state": "finished", "summary": {"val_accuracy": 0.90}})
     _metrics(runs_dir / first.run_id, 0.90, 0.91)
     failed = claim(controller, "a")
-    controller.finish(failed.run_id, "failed", {}, "loss became nan at epoch 1 step 3")
+    nan = "loss became nan at epoch 1 step 3"
+    controller.finish(failed.run_id, {"state": "failed", "summary": {}, "reason": nan})
     crashed = claim(controller, "a")  # agent a dies here: no heartbeat, no finish
     best = claim(controller, "b")
-    controller.finish(best.run_id, "finished", {"val_accuracy": 0.95})
+    controller.finish(best.run_id, {"state": "finished", "summary": {"val_accuracy": 0.95}})
     _metrics(runs_dir / best.run_id, 0.95, 0.96)
     time.sleep(HEARTBEAT_TIMEOUT + 0.2)
     stopped = claim(controller, "b")  # finds the crashed run stale; max_attempts=1: given up
-    controller.finish(stopped.run_id, "stopped", {"val_accuracy": 0.90})
+    controller.finish(stopped.run_id, {"state": "stopped", "summary": {"val_accuracy": 0.90}})
     _metrics(runs_dir / stopped.run_id, 0.90, 0.89, "stopped", "stopped early after epoch 2")
     ids = {"first": first, "failed": failed, "crashed": crashed, "best": best, "stopped": stopped}
     return (
@@ -178,7 +182,8 @@ def test_the_leaderboard_lists_every_run_with_its_state_and_reason(sweep_runs, t
 
 
 def _onnx_model(path):
-    """A real ONNX classifier: digit k is predicted when pixel k of the first row is the brightest."""
+    """A real ONNX classifier: digit k is predicted when pixel k of the first row is the
+    brightest."""
     weights = np.zeros((784, 10), np.float32)
     weights[np.arange(10), np.arange(10)] = 1.0
     graph = helper.make_graph(
@@ -199,7 +204,7 @@ def best_run(tmp_path):
     """A best run whose model gets 8 of 10 test images right."""
     run_dir = tmp_path / "runs/0003-abcdef01"
     run_dir.mkdir(parents=True)
-    _onnx_model(run_dir / "model.onnx")
+    _onnx_model(run_dir / paths.ONNX_FILE)
     images = np.zeros((10, 28, 28), np.uint8)
     images[np.arange(10), 0, np.arange(10)] = 255
     dataset = {"x_test": images, "y_test": np.array([0, 1, 2, 3, 4, 5, 6, 7, 0, 0])}
@@ -210,24 +215,30 @@ def best_run(tmp_path):
         "config": {"learning_rate": 0.4},
         "summary": {"val_accuracy": 0.95},
         "metrics": {"test_accuracy": 0.8},
-        "onnx_sha256": file_sha256(run_dir / "model.onnx"),
+        "onnx_sha256": file_sha256(run_dir / paths.ONNX_FILE),
     }
-    sweep = {"config": SWEEP, "seed": 0, "sweep_id": "local-0123456789ab"}
+    sweep = sweep_record(SWEEP, ranking=RANKING)
     return row, sweep, dataset, tmp_path
 
 
 def _publish(row, sweep, dataset, tmp_path):
     out = tmp_path / "best"
-    return publish_best(
-        row, sweep, tmp_path / "runs", dataset, out / "model.onnx", out / "best_run.json", RANKING
+    outputs = Outputs(
+        best=str(out / "best_run.json"),
+        card=str(out / "README.md"),
+        leaderboard=str(tmp_path / "leaderboard.csv"),
+        plots=str(tmp_path / "plots"),
+        importance=str(tmp_path / "importance.csv"),
+        model=str(out / "model.onnx"),
     )
+    return publish_best(row, sweep, tmp_path / "runs", dataset, outputs, extra={})
 
 
 def test_publish_best_copies_the_model_and_measures_it_again(best_run):
     row, sweep, dataset, tmp_path = best_run
     record = _publish(row, sweep, dataset, tmp_path)
     copied = tmp_path / "best/model.onnx"
-    assert copied.read_bytes() == (tmp_path / "runs/0003-abcdef01/model.onnx").read_bytes()
+    assert copied.read_bytes() == (tmp_path / "runs/0003-abcdef01" / paths.ONNX_FILE).read_bytes()
     assert record["test_accuracy_onnxruntime"] == record["test_accuracy_pytorch"] == 0.8
     assert record["metric"] == {
         "name": "val_accuracy",

@@ -106,7 +106,7 @@ def test_views_are_plain_reproducible_pngs(tmp_path, rows, parameters):
     first = write_views(rows, "val_loss", "minimize", parameters, table, tmp_path / "a")
     again = write_views(rows, "val_loss", "minimize", parameters, table, tmp_path / "b")
     assert [p.name for p in first] == ["parallel_coordinates.png", "importance.png", "progress.png"]
-    for a, b in zip(first, again):
+    for a, b in zip(first, again, strict=False):
         # no date and no text chunk (matplotlib's Software line is dropped): only the image
         assert not {"tEXt", "iTXt", "zTXt", "tIME"} & set(png_chunks(a)), png_chunks(a)
         assert a.read_bytes() == b.read_bytes()

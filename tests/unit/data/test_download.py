@@ -14,7 +14,8 @@ import pytest
 
 from snakesweep.data.arrays import load_arrays
 from snakesweep.data.download import DownloadError, download_mnist
-from snakesweep.data.fetch import fetch_mnist
+from snakesweep.data.fetch import Expected, fetch_mnist
+from snakesweep.settings import Config
 
 NAMES = {
     "train-images-idx3-ubyte.gz": ("images", 60),
@@ -37,7 +38,8 @@ def _idx_gz(kind, n, rng):
 
 @pytest.fixture
 def mirror(tmp_path):
-    """A real HTTP mirror on 127.0.0.1 serving four small IDX .gz files; yields (url, resources, dir)."""
+    """A real HTTP mirror on 127.0.0.1 serving four small IDX .gz files; yields (url, resources,
+    dir)."""
     root = tmp_path / "mirror"
     root.mkdir()
     rng = np.random.default_rng(0)
@@ -70,11 +72,19 @@ def dead_mirror():
 
 
 def _outputs(tmp_path):
+    """The data stage's fetch outputs; its downloads are kept beside them, in `cache_dir`."""
     return {
         "cache_dir": tmp_path / "resources" / "mnist",
         "raw_path": tmp_path / "resources" / "mnist" / "raw.npz",
         "provenance_path": tmp_path / "resources" / "mnist" / "source.json",
     }
+
+
+def _fetch(source, out, mirrors, resources=None):
+    """`fetch_mnist` with `data.source` and `data.mirrors` set, 5 s per mirror."""
+    settings = Config({"data": {"source": source, "mirrors": mirrors, "timeout": 5}}).fetch()
+    expected = Expected(resources=resources)
+    return fetch_mnist(settings, out["raw_path"], out["provenance_path"], expected)
 
 
 def test_download_success(tmp_path, mirror):
@@ -102,7 +112,7 @@ def test_wrong_checksum_names_the_url_and_leaves_nothing(tmp_path, mirror):
     (root / "t10k-images-idx3-ubyte.gz").write_bytes(b"not the file the md5 promised")
     out = _outputs(tmp_path)
     with pytest.raises(DownloadError) as info:
-        fetch_mnist("download", mirrors=[url], timeout=5, resources=resources, **out)
+        _fetch("download", out, [url], resources)
     message = str(info.value)
     assert f"{url}t10k-images-idx3-ubyte.gz: checksum mismatch" in message
     assert not out["raw_path"].exists() and not out["provenance_path"].exists()
@@ -113,13 +123,13 @@ def test_wrong_checksum_names_the_url_and_leaves_nothing(tmp_path, mirror):
 def test_mirror_down_is_an_error_in_download_mode(tmp_path, dead_mirror):
     out = _outputs(tmp_path)
     with pytest.raises(DownloadError, match=f"{dead_mirror}train-images-idx3-ubyte.gz"):
-        fetch_mnist("download", mirrors=[dead_mirror], timeout=5, **out)
+        _fetch("download", out, [dead_mirror])
     assert not out["raw_path"].exists() and not out["provenance_path"].exists()
 
 
 def test_mirror_down_falls_back_to_bundled_in_auto_mode(tmp_path, dead_mirror, caplog):
     out = _outputs(tmp_path)
-    provenance = fetch_mnist("auto", mirrors=[dead_mirror], timeout=5, **out)
+    provenance = _fetch("auto", out, [dead_mirror])
     assert provenance["source"] == "bundled"
     assert dead_mirror in provenance["fallback"]
     assert json.loads(out["provenance_path"].read_text()) == provenance
@@ -133,7 +143,7 @@ def test_mirror_down_falls_back_to_bundled_in_auto_mode(tmp_path, dead_mirror, c
 def test_auto_mode_uses_the_download_when_a_mirror_answers(tmp_path, mirror):
     url, resources, _ = mirror
     out = _outputs(tmp_path)
-    provenance = fetch_mnist("auto", mirrors=[url], timeout=5, resources=resources, **out)
+    provenance = _fetch("auto", out, [url], resources)
     assert provenance["source"] == "download" and "fallback" not in provenance
     assert load_arrays(out["raw_path"])["train_images"].shape == (60, 28, 28)
 
@@ -152,9 +162,13 @@ def test_offline_auto_never_imports_torch(tmp_path, dead_mirror):
     import sys
 
     code = (
-        "import sys; from snakesweep.data.fetch import fetch_mnist; "
-        f"p = fetch_mnist('auto', {str(tmp_path)!r}, {str(tmp_path / 'raw.npz')!r}, {str(tmp_path / 's.json')!r}, "
-        f"[{dead_mirror!r}], 5); assert p['source'] == 'bundled'; print(sorted(m for m in sys.modules if m.startswith('torch')))"
+        "import sys\n"
+        "from snakesweep.data.fetch import fetch_mnist\n"
+        "from snakesweep.settings import FetchSettings\n"
+        f"settings = FetchSettings('auto', None, ({dead_mirror!r},), 5)\n"
+        f"p = fetch_mnist(settings, {str(tmp_path / 'raw.npz')!r}, {str(tmp_path / 's.json')!r})\n"
+        "assert p['source'] == 'bundled'\n"
+        "print(sorted(m for m in sys.modules if m.startswith('torch')))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

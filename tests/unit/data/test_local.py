@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 
 from snakesweep.data.arrays import load_arrays
-from snakesweep.data.fetch import fetch_mnist, source_order
+from snakesweep.data.dataset import DataFiles
+from snakesweep.data.fetch import Expected, fetch_mnist, source_order
 from snakesweep.data.local import LocalDataError, load_local
 from snakesweep.data.prepare import prepare_dataset
 from snakesweep.errors import UserError
+from snakesweep.settings import Config
 
 GENUINE = Path(__file__).resolve().parents[4] / "shared" / "data" / "mnist"
 SIZES = {"train": 50, "t10k": 20}
@@ -52,11 +54,15 @@ def _stage(
 
 def _outputs(tmp_path):
     cache = tmp_path / "resources" / "mnist"
-    return {
-        "cache_dir": cache,
-        "raw_path": cache / "raw.npz",
-        "provenance_path": cache / "source.json",
-    }
+    return {"raw_path": cache / "raw.npz", "provenance_path": cache / "source.json"}
+
+
+def _fetch(source, out, root, checksums, mirrors=(), timeout=1):
+    """`fetch_mnist` with `data.source`, the local copy `root` as `data.path`, and `mirrors`."""
+    data = {"source": source, "path": str(root), "mirrors": list(mirrors), "timeout": timeout}
+    settings = Config({"data": data}).fetch()
+    expected = Expected(checksums=checksums)
+    return fetch_mnist(settings, out["raw_path"], out["provenance_path"], expected)
 
 
 @pytest.mark.parametrize("gz", [True, False], ids=["gz", "plain"])
@@ -99,7 +105,7 @@ def test_corrupted_file_is_named_with_its_md5_and_nothing_is_written(tmp_path, g
     victim.write_bytes(gzip.compress(corrupted, mtime=0) if gz else corrupted)
     out = _outputs(tmp_path)
     with pytest.raises(LocalDataError) as info:
-        fetch_mnist("local", mirrors=[], timeout=1, local_path=root, checksums=checksums, **out)
+        _fetch("local", out, root, checksums)
     message = str(info.value)
     assert str(victim) in message and checksums["t10k-images-idx3-ubyte"][1] in message
     assert "\n" not in message
@@ -114,9 +120,7 @@ def test_missing_file_is_named(tmp_path):
     with pytest.raises(
         LocalDataError, match="train-labels-idx1-ubyte or train-labels-idx1-ubyte.gz is missing"
     ):
-        fetch_mnist(
-            "local", mirrors=[], timeout=1, local_path=root, checksums=_checksums(files), **out
-        )
+        _fetch("local", out, root, _checksums(files))
     assert not out["raw_path"].exists()
 
 
@@ -124,21 +128,14 @@ def test_fetch_writes_the_local_arrays_and_their_provenance(tmp_path):
     files = _idx_files()
     root = _stage(tmp_path / "copy", files, gz=False, torchvision_layout=False)
     out = _outputs(tmp_path)
-    provenance = fetch_mnist(
-        "local", mirrors=[], timeout=1, local_path=root, checksums=_checksums(files), **out
-    )
+    provenance = _fetch("local", out, root, _checksums(files))
     assert json.loads(out["provenance_path"].read_text()) == provenance
     assert load_arrays(out["raw_path"])["train_images"].shape == (50, 28, 28)
-    manifest = prepare_dataset(
-        out["raw_path"],
-        out["provenance_path"],
-        tmp_path / "d.npz",
-        tmp_path / "m.json",
-        seed=0,
-        fraction=0.5,
-        val_fraction=0.2,
-        test_fraction=0.2,
-    )
+    split = Config({"seed": 0, "data": {"fraction": 0.5, "val_fraction": 0.2}}).split()
+    dataset = DataFiles(str(tmp_path / "d.npz"), str(tmp_path / "m.json"))
+    manifest = prepare_dataset(split, out["raw_path"], out["provenance_path"], dataset)
+    assert json.loads((tmp_path / "m.json").read_text()) == manifest
+    assert dataset.load()["x_train"].shape == (20, 28, 28)  # checked against its manifest
     assert manifest["source"]["source"] == "local" and manifest["source"]["path"] == str(
         root.resolve()
     )
@@ -158,9 +155,7 @@ def test_auto_tries_the_local_copy_then_the_next_source(tmp_path):
     (root / "MNIST" / "raw" / "t10k-labels-idx1-ubyte.gz").unlink()
     dead = "http://127.0.0.1:9/"  # the discard port: nothing listens, refused at once
     out = _outputs(tmp_path)
-    provenance = fetch_mnist(
-        "auto", mirrors=[dead], timeout=2, local_path=root, checksums=_checksums(files), **out
-    )
+    provenance = _fetch("auto", out, root, _checksums(files), mirrors=[dead], timeout=2)
     assert provenance["source"] == "bundled"
     assert "t10k-labels-idx1-ubyte" in provenance["fallback"] and dead in provenance["fallback"]
 

@@ -3,6 +3,7 @@
 writes nothing, takes no lock and works on a read-only mount."""
 
 import csv
+import dataclasses
 import os
 import re
 import shutil
@@ -14,14 +15,14 @@ from pathlib import Path
 
 import pytest
 from filelock import FileLock
+from record_helpers import sweep_record
 
 from snakesweep.errors import UserError
 from snakesweep.inspect.status import load, planned_runs, render, summarize
+from snakesweep.record import events
 
-SWEEP = {
-    "sweep_id": "local-abc",
-    "name": "tiny-abc",
-    "config": {
+SWEEP = sweep_record(
+    {
         "method": "grid",
         "metric": {"name": "val_accuracy", "goal": "maximize"},
         "parameters": {
@@ -29,51 +30,33 @@ SWEEP = {
             "group": {"parameters": {"batch_size": {"values": [8, 16]}}},
         },
     },
-    "ranking": {"name": "val_accuracy", "goal": "maximize", "source": "sweep"},
-    "train": {},
-}
+    sweep_id="local-abc",
+    name="tiny-abc",
+)
 
 
 def claim(run, index, t, agent="0", **config):
-    return {
-        "event": "claim",
-        "run": run,
-        "index": index,
-        "time": t,
-        "agent": agent,
-        "attempt": 1,
-        "config": config,
-        "engine_config": {},
-    }
+    return {**events.claim(run, index, config, {}, agent, attempt=1), "time": t}
 
 
-def events():
+def finish(run, state, summary, t, reason=None):
+    return events.finish(run, {"state": state, "summary": summary, "reason": reason}, t)
+
+
+def logged():
     return [
         claim("r0", 0, 0.0, learning_rate=0.1, batch_size=8),
         claim("r1", 1, 10.0, agent="1", learning_rate=0.2, batch_size=8, epochs=3),
-        {"event": "metric", "run": "r0", "step": 1, "value": 0.9, "time": 50.0},
-        {
-            "event": "finish",
-            "run": "r0",
-            "state": "finished",
-            "summary": {"val_accuracy": 0.9},
-            "time": 100.0,
-        },
+        events.metric("r0", 1, 0.9, 50.0),
+        finish("r0", "finished", {"val_accuracy": 0.9}, 100.0),
         claim("r2", 2, 100.0, learning_rate=0.1, batch_size=16),
-        {
-            "event": "finish",
-            "run": "r2",
-            "state": "failed",
-            "summary": {},
-            "reason": "loss became nan",
-            "time": 105.0,
-        },
-        {"event": "metric", "run": "r1", "step": 2, "value": 0.8, "time": 150.0},
+        finish("r2", "failed", {}, 105.0, reason="loss became nan"),
+        events.metric("r1", 2, 0.8, 150.0),
     ]
 
 
 def test_summary_counts_states_shows_running_epochs_and_estimates_time_left():
-    summary = summarize(events(), SWEEP, now=160.0, run_defaults={"epochs": 5})
+    summary = summarize(logged(), SWEEP, now=160.0, run_defaults={"epochs": 5})
     assert summary["planned"] == 4  # 2 x 2, through the nested group
     assert summary["counts"] == {
         "queued": 1,
@@ -104,22 +87,10 @@ def test_summary_counts_states_shows_running_epochs_and_estimates_time_left():
 
 
 def test_a_finished_sweep_is_done_and_its_elapsed_time_stops_at_the_last_event():
-    done = events() + [
-        {
-            "event": "finish",
-            "run": "r1",
-            "state": "stopped",
-            "summary": {"val_accuracy": 0.95},
-            "time": 170.0,
-        },
+    done = logged() + [
+        finish("r1", "stopped", {"val_accuracy": 0.95}, 170.0),
         claim("r3", 3, 170.0, learning_rate=0.2, batch_size=16),
-        {
-            "event": "finish",
-            "run": "r3",
-            "state": "finished",
-            "summary": {"val_accuracy": 0.5},
-            "time": 200.0,
-        },
+        finish("r3", "finished", {"val_accuracy": 0.5}, 200.0),
     ]
     summary = summarize(done, SWEEP, now=1000.0)
     assert (
@@ -132,11 +103,11 @@ def test_a_finished_sweep_is_done_and_its_elapsed_time_stops_at_the_last_event()
 
 
 def test_an_open_ended_sweep_has_no_queue_and_no_estimate():
-    random_sweep = {**SWEEP, "config": {**SWEEP["config"], "method": "random"}}
-    assert planned_runs(random_sweep["config"]) is None
-    assert planned_runs({**random_sweep["config"], "run_cap": 7}) == 7
-    assert planned_runs({**SWEEP["config"], "run_cap": 3}) == 3
-    summary = summarize(events(), random_sweep, now=160.0)
+    random_sweep = dataclasses.replace(SWEEP, config={**SWEEP.config, "method": "random"})
+    assert planned_runs(random_sweep.config) is None
+    assert planned_runs({**random_sweep.config, "run_cap": 7}) == 7
+    assert planned_runs({**SWEEP.config, "run_cap": 3}) == 3
+    summary = summarize(logged(), random_sweep, now=160.0)
     assert summary["counts"]["queued"] is None and summary["left"] is None
     assert "? queued" in render(summary) and "open-ended" in render(summary)
 
@@ -163,7 +134,8 @@ def status(results: Path, *args: str) -> subprocess.CompletedProcess:
 
 RUNNING_ROW = re.compile(r"^\s+(\d{4}-[0-9a-f]{8})\s+(\d+)\s+(\d+)/(\d+)\s", re.M)
 COUNTS = re.compile(
-    r"^runs: (\d+) queued, (\d+) running, (\d+) finished, (\d+) stopped, (\d+) failed, (\d+) crashed",
+    r"^runs: (\d+) queued, (\d+) running, (\d+) finished, (\d+) stopped, (\d+) failed, "
+    r"(\d+) crashed",
     re.M,
 )
 
@@ -277,7 +249,8 @@ def test_status_works_on_a_read_only_copy(tiny_run, tmp_path):
     mount.mkdir()
     if os.geteuid() != 0:
         pytest.skip(
-            "a read-only mount needs root (permission bits do not stop root, so chmod proves nothing)"
+            "a read-only mount needs root "
+            "(permission bits do not stop root, so chmod proves nothing)"
         )
     if subprocess.run(
         ["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)], capture_output=True

@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from snakesweep import paths
+from snakesweep.record.events import Kind, kind_of
 from snakesweep.record.store import decode_all, encode
 
 pytestmark = pytest.mark.slow
@@ -57,9 +59,9 @@ def test_a_finished_sweep_verifies_and_the_best_model_retrains_to_the_same_bytes
 
 def test_a_changed_model_file_is_found(results):
     last = _runs(results)[-1]["run_id"]
-    model = results / "runs" / last / "model.onnx"
+    model = results / "runs" / last / paths.ONNX_FILE
     model.write_bytes(model.read_bytes() + b"\0")
-    _fails_naming(verify(results), last, "model.onnx", "sha256")
+    _fails_naming(verify(results), last, paths.ONNX_FILE, "sha256")
 
 
 def test_an_edited_leaderboard_row_is_found(results):
@@ -78,7 +80,7 @@ def test_a_recorded_metric_rewritten_with_a_valid_checksum_is_found(results):
     target = _runs(results)[-1]["run_id"]
     for i, line in enumerate(lines):
         (event,) = decode_all(line)
-        if event["event"] == "finish" and event["run"] == target:
+        if kind_of(event) == Kind.FINISH and event["run"] == target:
             event["summary"] = {**event["summary"], "val_accuracy": 0.999}
             lines[i] = encode(event)  # a well-formed line: only replaying the results can tell
     store.write_bytes(b"".join(lines))
@@ -99,7 +101,7 @@ def test_a_stored_suggestion_that_the_engine_would_not_make_is_found(results):
     lines = store.read_bytes().splitlines(keepends=True)
     for i, line in enumerate(lines):
         (event,) = decode_all(line)
-        if event["event"] == "claim" and event["index"] == 1:
+        if kind_of(event) == Kind.CLAIM and event["index"] == 1:
             event["config"] = {**event["config"], "learning_rate": 0.5}
             lines[i], victim = encode(event), event["run"]
     store.write_bytes(b"".join(lines))

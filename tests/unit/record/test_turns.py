@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from snakesweep.record import events
 from snakesweep.record.store import EventLog
 from snakesweep.record.turns import BACKGROUND, URGENT, Turns
 
@@ -49,7 +50,7 @@ def test_takers_get_the_lock_in_order_of_arrival(tmp_path):
     with log.locked():  # this thread draws number 0 and holds the lock
         for i in range(6):
             threads.append(_taker(log, i, order))
-            _wait_until(lambda: _drawn(log, BACKGROUND) == i + 2)  # taker i is in the line
+            _wait_until(lambda i=i: _drawn(log, BACKGROUND) == i + 2)  # taker i is in the line
         time.sleep(0.05)
         assert order == []
     with log.locked():  # back at once, as an agent is after its run's finish: behind the others
@@ -94,6 +95,7 @@ def test_a_record_that_will_not_wait_steps_aside_for_an_urgent_taker(tmp_path):
 
 TAKE_AND_SAY = """
 import sys
+from snakesweep.record import events
 from snakesweep.record.store import EventLog
 with EventLog(sys.argv[1]).locked():
     print("got it", flush=True)
@@ -136,6 +138,6 @@ def test_a_filesystem_that_refuses_byte_range_locks_gets_the_bare_lock(
         for urgent in (True, False, True):
             with log.locked(urgent=urgent) as got:
                 assert got
-                log.append({"event": "heartbeat", "run": "r", "time": 0.0})
+                log.append({**events.heartbeat("r"), "time": 0.0})
     assert len(log.read()) == 3
     assert caplog.text.count("refuses byte-range locks") == 1  # said once, then the bare flock

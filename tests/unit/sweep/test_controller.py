@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from controller_helpers import claim, make_controller
 
+from snakesweep.record import events
+from snakesweep.record.events import Kind, kind_of
 from snakesweep.record.state import fold
 from snakesweep.record.store import EventLog, encode
 
@@ -113,7 +115,7 @@ def test_a_finished_run_is_never_handed_out_again(tmp_path):
         tmp_path / "store.log", config, 0, heartbeat_timeout=10, clock=lambda: now[0]
     )
     done = claim(controller, "a0")
-    controller.finish(done.run_id, "finished", {"val_loss": 0.5})
+    controller.finish(done.run_id, {"state": "finished", "summary": {"val_loss": 0.5}})
     now[0] = 1e6  # long after any heartbeat
     assert claim(controller, "a1") is None
     assert fold(controller.log.read())[done.run_id].state == "finished"
@@ -137,7 +139,7 @@ def test_torn_last_write_is_ignored_at_every_offset(tmp_path):
     store = tmp_path / "store.log"
     controller = make_controller(store, config, 0)
     first = claim(controller, "a0")
-    controller.finish(first.run_id, "finished", {"val_loss": 0.5})
+    controller.finish(first.run_id, {"state": "finished", "summary": {"val_loss": 0.5}})
     claim(controller, "a0")
     intact = store.read_bytes()
     last_start = intact.rstrip(b"\n").rfind(b"\n") + 1
@@ -149,14 +151,15 @@ def test_torn_last_write_is_ignored_at_every_offset(tmp_path):
         # the next writer cuts the torn tail off and the log stays readable
         later = make_controller(store, config, 0)
         later.heartbeat(first.run_id)
-        assert [e["event"] for e in later.log.read()] == ["claim", "finish", "heartbeat"]
+        assert [kind_of(e) for e in later.log.read()] == [Kind.CLAIM, Kind.FINISH, Kind.HEARTBEAT]
 
 
 def test_a_corrupted_line_is_skipped_not_fatal(tmp_path):
     log = EventLog(tmp_path / "store.log")
-    good = encode({"event": "x"})
-    (tmp_path / "store.log").write_bytes(good + b'0000beef {"event": "forged"}\n' + good)
-    assert [e["event"] for e in log.read()] == ["x", "x"]
+    good = encode(events.heartbeat("0000-run"))
+    forged = b"0000beef " + json.dumps(events.crashed("0000-run", "forged")).encode() + b"\n"
+    (tmp_path / "store.log").write_bytes(good + forged + good)
+    assert [kind_of(e) for e in log.read()] == [Kind.HEARTBEAT, Kind.HEARTBEAT]
 
 
 def _random_suggestions(tmp_path, name, seed, n=5):
@@ -202,7 +205,9 @@ def test_hyperband_stops_a_bad_run(tmp_path):
     for i in range(3):  # each better than the last: none is stopped
         good = claim(controller, "a")
         assert not controller.report(good.run_id, 1, 0.12 - 0.01 * i)
-        controller.finish(good.run_id, "finished", {"val_loss": 0.12 - 0.01 * i})
+        controller.finish(
+            good.run_id, {"state": "finished", "summary": {"val_loss": 0.12 - 0.01 * i}}
+        )
     bad = claim(controller, "a")  # index 3 with parallelism 1 sees runs 0..1
     assert controller.report(bad.run_id, 1, 5.0) is True
     assert controller.runs()[bad.run_id].should_stop
@@ -226,7 +231,9 @@ def test_a_run_that_raises_is_failed_with_its_reason_and_the_agent_goes_on(tmp_p
 WRITER = """
 import sys
 from snakesweep.sweep.controller import LocalController
-controller = LocalController(sys.argv[1], {"method": "grid", "parameters": {"learning_rate": {"values": [0.1]}}}, 0, parallelism=1)
+from snakesweep.sweep.decide import Limits
+config = {"method": "grid", "parameters": {"learning_rate": {"values": [0.1]}}}
+controller = LocalController(sys.argv[1], config, 0, Limits(1, 120.0, 3))
 print("ready", flush=True)
 while True:
     controller.heartbeat(sys.argv[2])
@@ -241,7 +248,7 @@ def test_killing_a_writer_at_random_instants_never_corrupts_the_store(tmp_path):
     store = tmp_path / "store.log"
     controller = make_controller(store, config, 0)
     done = claim(controller, "a0")
-    controller.finish(done.run_id, "finished", {"val_loss": 0.5})
+    controller.finish(done.run_id, {"state": "finished", "summary": {"val_loss": 0.5}})
     held = claim(controller, "a0")
     rng = random.Random(0)
     for _ in range(15):
@@ -256,4 +263,4 @@ def test_killing_a_writer_at_random_instants_never_corrupts_the_store(tmp_path):
         writer.wait()
         runs = make_controller(store, config, 0).runs()
         assert runs[done.run_id].state == "finished" and runs[held.run_id].state == "running"
-    assert sum(1 for e in EventLog(store).read() if e["event"] == "heartbeat") > 15
+    assert sum(1 for e in EventLog(store).read() if kind_of(e) == Kind.HEARTBEAT) > 15

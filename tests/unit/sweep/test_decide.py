@@ -2,9 +2,10 @@
 
 import pytest
 
+from snakesweep.record import events
 from snakesweep.record.state import SweepState
 from snakesweep.sweep import decide
-from snakesweep.sweep.decide import Exhausted, Requeue, Suggest, Wait
+from snakesweep.sweep.decide import Exhausted, Limits, Requeue, Suggest, Wait
 
 BAYES = {
     "method": "bayes",
@@ -24,43 +25,30 @@ def rid(index):
 
 
 def claim(index, agent="a", attempt=1, time=0.0):
-    return {
-        "event": "claim",
-        "run": rid(index),
-        "index": index,
-        "config": {"x": index},
-        "engine_config": {"x": {"value": index}},
-        "agent": agent,
-        "attempt": attempt,
-        "time": time,
-    }
+    config = {"x": index}
+    engine_config = {"x": {"value": index}}
+    return {**events.claim(rid(index), index, config, engine_config, agent, attempt), "time": time}
 
 
 def finish(index, state="finished", value=0.5, time=0.0):
-    return {
-        "event": "finish",
-        "run": rid(index),
-        "state": state,
-        "summary": {"val_loss": value},
-        "reason": None,
-        "time": time,
-    }
+    outcome = {"state": state, "summary": {"val_loss": value}, "reason": None}
+    return events.finish(rid(index), outcome, time)
 
 
 def crashed(index, time=0.0):
-    return {"event": "crashed", "run": rid(index), "reason": "test", "time": time}
+    return {**events.crashed(rid(index), "test"), "time": time}
 
 
 def metric(index, step, value, time=0.0):
-    return {"event": "metric", "run": rid(index), "step": step, "value": value, "time": time}
+    return events.metric(rid(index), step, value, time)
 
 
-def state_of(*events, max_attempts=3):
-    return SweepState(max_attempts).apply_all(events)
+def state_of(*logged, max_attempts=3):
+    return SweepState(max_attempts).apply_all(logged)
 
 
 def policy(sweep=RANDOM, parallelism=4, max_attempts=3, timeout=10.0):
-    return decide.policy_for(sweep, timeout, max_attempts, parallelism)
+    return decide.policy_for(sweep, Limits(parallelism, timeout, max_attempts))
 
 
 def test_a_fresh_sweep_suggests_index_zero():
@@ -116,7 +104,7 @@ def test_stale_runs_are_the_running_ones_silent_for_longer_than_the_timeout():
     state = state_of(
         claim(0, time=0.0), claim(1, time=0.0), claim(2, time=0.0), finish(2, time=1.0)
     )
-    state.apply({"event": "heartbeat", "run": rid(1), "time": 50.0})
+    state.apply({**events.heartbeat(rid(1)), "time": 50.0})
     assert [r.run_id for r in decide.stale_runs(state, now=55.0, timeout=10.0)] == [rid(0)]
 
 
@@ -139,10 +127,13 @@ def test_bayes_sees_results_of_runs_before_k_minus_w_and_the_rest_in_flight():
 def test_the_view_does_not_depend_on_which_later_runs_happen_to_be_done():
     slow = state_of(*(claim(i) for i in range(4)), finish(0), finish(1))
     fast = state_of(*(claim(i) for i in range(4)), finish(0), finish(1), finish(2), finish(3))
-    as_seen = lambda s: [
-        (r.index, r.state if ended else "in flight")
-        for r, ended in decide.suggestion_view(s, 4, 2, "bayes")
-    ]
+
+    def as_seen(state):
+        return [
+            (r.index, r.state if ended else "in flight")
+            for r, ended in decide.suggestion_view(state, 4, 2, "bayes")
+        ]
+
     assert as_seen(slow) == as_seen(fast)
 
 
@@ -171,7 +162,7 @@ def test_a_requeued_run_starts_a_fresh_history_and_stop_flag():
     state = state_of(
         claim(0),
         metric(0, 1, 0.9),
-        {"event": "stop", "run": rid(0), "step": 1, "time": 0.0},
+        {**events.stop(rid(0), 1), "time": 0.0},
         crashed(0),
     )
     assert state.runs[rid(0)].stopped_at == 1

@@ -79,7 +79,8 @@ def test_a_grid_or_random_sweep_does_not_import_scikit_learn():
 
     code = (
         "import sys; from snakesweep.sweep import engine, spec; "
-        f"engine.warm_up({GRID!r}); engine.suggest({RANDOM!r}, [], 0, 0); spec.validate_sweep({TRAINER_GRID!r}, 'x'); "
+        f"engine.warm_up({GRID!r}); engine.suggest({RANDOM!r}, [], 0, 0); "
+        f"spec.validate_sweep({TRAINER_GRID!r}, 'x'); "
         "print('sklearn' in sys.modules)"
     )
     out = subprocess.run(

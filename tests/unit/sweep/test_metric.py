@@ -5,15 +5,8 @@ import math
 
 import pytest
 
-from snakesweep.sweep.metric import (
-    FROM_OBJECTIVE,
-    FROM_SWEEP,
-    Ranking,
-    engine_metric,
-    ranking,
-    ranking_of,
-    score,
-)
+from snakesweep.record.sweep_record import FROM_OBJECTIVE, FROM_SWEEP, Ranking
+from snakesweep.sweep.metric import engine_metric, ranking, score
 
 GRID = {"method": "grid", "parameters": {"learning_rate": {"values": [0.1]}}}
 CONVNET = {"name": "val_accuracy", "goal": "maximize"}
@@ -35,17 +28,6 @@ def test_without_a_metric_the_engine_sees_none_and_the_objective_ranks():
         == "val_accuracy (maximize; the sweep file names no metric, so the objective's own)"
     )
     assert ranking(GRID, None) is None  # nothing can be ranked
-
-
-def test_a_record_keeps_its_ranking_and_an_older_record_is_the_convnets():
-    kept = {
-        "config": GRID,
-        "ranking": {"name": "test_loss", "goal": "minimize", "source": FROM_OBJECTIVE},
-    }
-    assert ranking_of(kept) == Ranking("test_loss", "minimize", FROM_OBJECTIVE)
-    assert ranking_of({"config": GRID, "ranking": None}) is None
-    assert ranking_of({"config": GRID}) == Ranking("val_accuracy", "maximize", FROM_OBJECTIVE)
-    assert ranking_of({"config": {**GRID, "metric": {"name": "val_loss"}}}).source == FROM_SWEEP
 
 
 @pytest.mark.parametrize(
