@@ -44,7 +44,6 @@ import io
 import json
 import os
 import platform
-import re
 import shutil
 import socket
 import subprocess
@@ -82,15 +81,6 @@ REQUIRED_MODULES = (
 # Sub-dicts of metrics.json that differ between identical runs by design (snakesweep.convnet.run).
 VOLATILE_KEYS = ("timing", "wandb")
 
-LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
-SLOT_LINE = re.compile(r"device: (cuda:\d+) \(GPU (\S+), slot (\d+) of (\d+)\)")
-TRAINER_RATE = re.compile(r"^\(b\) snakesweep trainer.*median ([0-9.]+) samples/s", re.MULTILINE)
-
-# The printed lines that carry a step's verdict, repeated in the closing summary.
-SUMMARY = re.compile(
-    r"^(GPU/CPU ratio|determinism:|-- agents\.device|agent \d|FAILED|data:|best:|no MNIST folder)"
-)
-
 TINY_SWEEP_FILE = "gpu-check-sweep.yaml"
 REPORT = "gpu-check"  # REPORT.txt and REPORT.json in --out
 
@@ -118,9 +108,16 @@ class Check:
         default_factory=lambda: len(os.sched_getaffinity(0))
     )  # the CPUs this job may use, as nproc
 
+    verdicts: list[str] = field(default_factory=list)  # the current step's verdict lines
+
     @property
     def device(self) -> str:
         return "cpu" if self.cpu_only else "cuda"
+
+    def say(self, line: str) -> None:
+        """Print a line that carries the step's verdict; the summary repeats it."""
+        print(line)
+        self.verdicts.append(line)
 
     @property
     def tree(self) -> Path:
@@ -354,29 +351,34 @@ def step2_throughput(check: Check) -> dict:
     rates = {}
     for device in ("cpu",) if check.cpu_only else ("cuda", "cpu"):
         print(f"$ python benchmarks/train_throughput.py --device {device} {' '.join(args)}")
-        output = streamed(
+        figures = check.scratch / f"throughput-{device}.json"
+        streamed(
             [
                 check.python,
                 check.tree / "benchmarks" / "train_throughput.py",
                 "--device",
                 device,
                 *args,
+                "--json",
+                figures,
             ],
             check.scratch / f"throughput-{device}.txt",
             f"train_throughput.py --device {device}",
         )
-        rate = TRAINER_RATE.search(output)
-        if not rate:
-            print("no '(b) snakesweep trainer ... median N samples/s' line to read")
+        try:
+            rate = json.loads(figures.read_text())["throughput"]["samples_per_second"]["b"]
+        except (OSError, ValueError, KeyError) as err:
             raise StepFailed(
-                f"no trainer samples/s in train_throughput.py --device {device}'s output"
-            )
-        rates[device] = float(rate.group(1))
+                f"train_throughput.py --device {device} wrote no figures ({err})"
+            ) from None
+        rates[device] = float(rate)
     if check.cpu_only:
-        print(f"GPU/CPU ratio: not measured (--cpu-only); CPU trainer {rates['cpu']:.0f} samples/s")
+        check.say(
+            f"GPU/CPU ratio: not measured (--cpu-only); CPU trainer {rates['cpu']:.0f} samples/s"
+        )
         return {"samples_per_second": rates, "ratio": None}
     ratio = rates["cuda"] / rates["cpu"]
-    print(
+    check.say(
         "GPU/CPU ratio (snakesweep trainer, medians): "
         f"{rates['cuda']:.0f} / {rates['cpu']:.0f} samples/s "
         f"= {ratio:.1f}x"
@@ -435,7 +437,7 @@ def step3_determinism(check: Check) -> dict:
         finished(
             process, check.scratch / f"run-{name}.out", f"snakesweep train (run-{name})", lines=20
         )
-    return compare_runs(check.scratch / "run-a", check.scratch / "run-b")
+    return compare_runs(check, check.scratch / "run-a", check.scratch / "run-b")
 
 
 def differences(a, b, where: str = "") -> list[str]:
@@ -464,7 +466,7 @@ def first_differing_byte(a: bytes, b: bytes) -> int:
     )
 
 
-def compare_runs(run_a: Path, run_b: Path) -> dict:
+def compare_runs(check: Check, run_a: Path, run_b: Path) -> dict:
     """Two `snakesweep train --out` folders compared: a difference is a finding, an unfinished
     run a failure."""
     from snakesweep.paths import ONNX_FILE, RUN_METRICS
@@ -496,7 +498,7 @@ def compare_runs(run_a: Path, run_b: Path) -> dict:
             f"first difference at byte {first_byte})"
         )
     identical = not found and first_byte is None
-    print("determinism: " + ("bit-identical" if identical else "NOT bit-identical"))
+    check.say("determinism: " + ("bit-identical" if identical else "NOT bit-identical"))
     return {
         "device": kept[0]["device"],
         "test_accuracy": [k["final"]["test_accuracy"] for k in kept],
@@ -513,7 +515,7 @@ def step4_agents(check: Check) -> dict:
         if check.cpu_only and per_gpu == 2:  # per_gpu means nothing without a GPU
             print("agents.per_gpu: 2 not run (--cpu-only)")
             break
-        print(f"-- agents.device: {check.device}, agents.per_gpu: {per_gpu}")
+        check.say(f"-- agents.device: {check.device}, agents.per_gpu: {per_gpu}")
         workdir = (
             check.default
             if per_gpu == 1
@@ -528,7 +530,7 @@ def step4_agents(check: Check) -> dict:
         )
         try:
             pipeline(check, workdir, "gpu-check.yaml")
-            pipelines.append({"per_gpu": per_gpu, **agents(workdir)})
+            pipelines.append({"per_gpu": per_gpu, **agents(check, workdir)})
         except StepFailed as err:  # the other pipeline still runs
             pipelines.append({"per_gpu": per_gpu, "failed": str(err)})
     return {
@@ -539,67 +541,45 @@ def step4_agents(check: Check) -> dict:
     }
 
 
-def log_window(log: Path) -> tuple[datetime | None, datetime | None, re.Match | None]:
-    """When the agent took its device, when it last logged, and its slot line (GPU agents only)."""
-    taken = last = slot = None
-    for line in log.read_text(errors="replace").splitlines():
-        stamp = LOG_TIME.match(line)
-        if not stamp:
-            continue
-        when = datetime.strptime(stamp.group(1), "%Y-%m-%d %H:%M:%S,%f")
-        last = when
-        if taken is None and "device: " in line:
-            taken, slot = when, SLOT_LINE.search(line)
-    return taken, last, slot
-
-
-def agents(workdir: Path) -> dict:
-    """The device and GPU slot each agent of a pipeline's working directory took; two agents
-    holding one slot at once is a failure."""
+def agents(check: Check, workdir: Path) -> dict:
+    """The device and GPU slot each agent of a pipeline's working directory took, from the
+    agents' summaries; two agents holding one slot at once is a failure."""
     from snakesweep import paths
 
-    root = Path(workdir)
-    summaries = sorted(root.glob(paths.agent_output("*")))
+    summaries = sorted(Path(workdir).glob(paths.agent_output("*")))
     if not summaries:
         print(f"no {paths.agent_output('*')} in {workdir}")
         raise StepFailed(f"no {paths.agent_output('*')}")
     found, held = [], []
     for summary_path in summaries:
         summary = json.loads(summary_path.read_text())
-        name = summary["agent"]
-        taken, last, slot = log_window(root / paths.LOGS / f"agent-{name}.log")
-        where = (
-            f"GPU {slot.group(2)} slot {slot.group(3)} of {slot.group(4)}"
-            if slot
-            else "no GPU slot"
-        )
-        window = (
-            f"{taken:%H:%M:%S}-{last:%H:%M:%S}" if taken else "? (no 'device:' line in its log)"
-        )
-        print(
-            f"agent {name}: device {summary['device']} ({where}), {len(summary['runs'])} runs, "
-            f"CUDA_VISIBLE_DEVICES={summary['cuda_visible_devices']}, held {window}"
+        slot, (taken, freed) = summary["gpu_slot"], summary["device_held"]
+        where = f"GPU {slot['gpu']} slot {slot['slot']} of {slot['of']}" if slot else "no GPU slot"
+        check.say(
+            f"agent {summary['agent']}: device {summary['device']} ({where}), "
+            f"{len(summary['runs'])} runs, CUDA_VISIBLE_DEVICES={summary['cuda_visible_devices']}, "
+            f"held {taken[11:19]}-{freed[11:19]}"
         )
         found.append(
             {
-                "agent": name,
+                "agent": summary["agent"],
                 "device": summary["device"],
-                "slot": where,
+                "slot": slot,
                 "runs": len(summary["runs"]),
                 "cuda_visible_devices": summary["cuda_visible_devices"],
-                "held": window,
+                "held": [taken, freed],
             }
         )
         if slot:
-            held.append((slot.group(2), slot.group(3), taken, last, name))
+            held.append((slot["gpu"], slot["slot"], taken, freed, summary["agent"]))
     clashes = [
         (a, b)
         for i, a in enumerate(held)
         for b in held[i + 1 :]
-        if a[:2] == b[:2] and a[2] < b[3] and b[2] < a[3]
+        if a[:2] == b[:2] and a[2] < b[3] and b[2] < a[3]  # ISO times in UTC sort as times
     ]
     for a, b in clashes:
-        print(f"FAILED: agents {a[4]} and {b[4]} held GPU {a[0]} slot {a[1]} at the same time")
+        check.say(f"FAILED: agents {a[4]} and {b[4]} held GPU {a[0]} slot {a[1]} at the same time")
     return {
         "agents": found,
         **failing(
@@ -627,7 +607,7 @@ def step5_full_mnist(check: Check) -> dict:
             **({"fraction": 0.05} if check.cpu_only else {}),
         }
     else:
-        print(
+        check.say(
             "no MNIST folder (--mnist, $MNIST_DIR, ../shared/data/mnist, benchmarks/out/mnist): "
             "the bundled "
             "5,000-digit sample instead, so this is NOT full MNIST"
@@ -641,10 +621,12 @@ def step5_full_mnist(check: Check) -> dict:
         "full-mnist", {"data": data, "agents": agent_settings, **check.tiny_sweep()}, rates=(0.002,)
     )
     pipeline(check, workdir, "configs/full-mnist.yaml", "gpu-check.yaml")
-    return {"mnist_folder": str(folder) if folder else None, **trials(workdir)}
+    return {"mnist_folder": str(folder) if folder else None, **trials(check, workdir)}
 
 
-def trials(workdir: Path, goal_accuracy: float = 0.99, goal_seconds: float = 5.0) -> dict:
+def trials(
+    check: Check, workdir: Path, goal_accuracy: float = 0.99, goal_seconds: float = 5.0
+) -> dict:
     """Each run's test accuracy and seconds per trial, and whether the best met the goal (a
     finding); a run that did not finish is a failure."""
     from snakesweep import paths
@@ -655,7 +637,7 @@ def trials(workdir: Path, goal_accuracy: float = 0.99, goal_seconds: float = 5.0
         raise StepFailed(f"no {paths.RUNS_DIR}/*/{paths.RUN_METRICS}")
     manifest = json.loads((Path(workdir) / paths.MANIFEST).read_text())
     counts = {split: manifest["counts"][split]["total"] for split in ("train", "val", "test")}
-    print(
+    check.say(
         f"data: {manifest['source']['source']} source "
         f"{manifest['source'].get('path', '')}, {counts}"
     )
@@ -687,7 +669,7 @@ def trials(workdir: Path, goal_accuracy: float = 0.99, goal_seconds: float = 5.0
         met = findings["goal_met"] = (
             best["test_accuracy"] >= goal_accuracy and best["seconds"] < goal_seconds
         )
-        print(
+        check.say(
             f"best: run {best['run']} test_accuracy {best['test_accuracy']:.4f} "
             f"in {best['seconds']:.2f} s; "
             f"goal (>= {goal_accuracy} in < {goal_seconds} s per trial): "
@@ -713,6 +695,7 @@ STEPS = (
 def run_step(check: Check, number: int, title: str, function) -> dict:
     """One step, timed; whatever goes wrong in it is recorded, so that the next step still runs."""
     print(f"\n== step {number}: {title} ==")
+    check.verdicts = []
     started = time.monotonic()
     try:
         findings = function(check)
@@ -729,6 +712,7 @@ def run_step(check: Check, number: int, title: str, function) -> dict:
         "ok": "failed" not in findings,
         "seconds": seconds,
         "findings": findings,
+        "verdict": check.verdicts,
     }
 
 
@@ -812,12 +796,14 @@ def run_in_scratch(check: Check, keep: bool) -> list[dict]:
 
 
 def summarize(out: Path, results: list[dict], seconds: int) -> list[int]:
-    """Prints the verdict lines again (from the text report so far), where the reports are, and
-    the verdict; returns the failed steps."""
+    """Prints each step's verdict lines again, where the reports are, and the verdict; returns
+    the failed steps."""
     print("\n== summary ==")
-    for line in (out / f"{REPORT}.txt").read_text().splitlines():
-        if SUMMARY.match(line):
+    for result in results:
+        for line in result["verdict"]:
             print(line)
+        if not result["ok"]:
+            print(f"FAILED step {result['step']}: {result['findings']['failed']}")
     failed = [result["step"] for result in results if not result["ok"]]
     print(f"reports: {out / REPORT}.txt and .json")
     verdict = f"FAILED steps: {' '.join(map(str, failed))}" if failed else "all steps ok"

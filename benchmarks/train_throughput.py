@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import json
 import math
 import os
 import statistics
@@ -151,7 +152,7 @@ def spread(values: list[float], unit: str = "", digits: int = 0) -> str:
     return f"median {median} (min {low}, max {high}, n={len(values)})"
 
 
-def throughput(dataset: dict, args, device: torch.device, tmp: Path) -> None:
+def throughput(dataset: dict, args, device: torch.device, tmp: Path) -> dict:
     steps = args.epochs * math.ceil(len(dataset["x_train"]) / BATCH)
     print(
         f"torch {torch.__version__}, device {device}, threads {args.threads}, batch {BATCH}, "
@@ -177,6 +178,12 @@ def throughput(dataset: dict, args, device: torch.device, tmp: Path) -> None:
     )
     ratios = [b / a for a, b in zip(rates["a"], rates["b"], strict=True)]
     print(f"ratio b/a, per interleaved repeat: {spread(ratios, 'x', 2)}")
+    return {
+        "device": str(device),
+        "threads": args.threads,
+        "samples_per_second": {way: statistics.median(values) for way, values in rates.items()},
+        "repeats": rates,
+    }
 
 
 def main() -> None:
@@ -200,6 +207,9 @@ def main() -> None:
     )
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-overhead", action="store_true")
+    parser.add_argument(
+        "--json", type=Path, help="also write the measured figures to this file, as JSON"
+    )
     args = parser.parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():
         sys.exit("--device cuda: no CUDA GPU is available to torch here")
@@ -211,10 +221,12 @@ def main() -> None:
         from snakesweep.data.dataset import load_dataset
 
         data_path = bundled_dataset(tmp / "mnist.npz")
+        figures: dict = {}
         if not args.skip_throughput:
-            throughput(load_dataset(data_path), args, device, tmp)
+            figures["throughput"] = throughput(load_dataset(data_path), args, device, tmp)
         if not args.skip_overhead:
             rows = overhead(data_path, tmp / "runs", device, args.run_threads, args.runs)
+            figures["overhead"] = rows
             print(
                 "per-run overhead, total - train - eval "
                 f"(1-epoch runs, offline W&B, {args.run_threads} threads):"
@@ -237,6 +249,8 @@ def main() -> None:
                         f"    {key.removesuffix('_seconds'):12s} "
                         f"{spread([r[key] for r in warm], ' s', 3)}"
                     )
+        if args.json:
+            args.json.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":

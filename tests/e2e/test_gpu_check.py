@@ -103,7 +103,7 @@ def test_without_a_gpu_the_gpu_run_fails_at_step_1(tmp_path):
 
 
 def write_agent(workdir: Path, name: str, slot: int, start: str, end: str) -> None:
-    """An agent's summary and log as a GPU agent job leaves them (snakesweep.agent.job)."""
+    """An agent's summary as a GPU agent job leaves it (snakesweep.agent.job)."""
     summary = workdir / paths.agent_output(name)
     summary.parent.mkdir(parents=True, exist_ok=True)
     summary.write_text(
@@ -112,16 +112,11 @@ def write_agent(workdir: Path, name: str, slot: int, start: str, end: str) -> No
                 "agent": name,
                 "runs": [{"run_id": "0000-x"}],
                 "device": "cuda:0",
+                "gpu_slot": {"gpu": "0", "slot": slot, "of": 1},
+                "device_held": [f"2026-01-01T{start}.000+00:00", f"2026-01-01T{end}.000+00:00"],
                 "cuda_visible_devices": None,
             }
         )
-    )
-    log = workdir / paths.LOGS / f"agent-{name}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    log.write_text(
-        f"2026-01-01 {start},000 INFO snakesweep.agent.devices: "
-        f"device: cuda:0 (GPU 0, slot {slot} of 1)\n"
-        f"2026-01-01 {end},000 INFO snakesweep.run: run finished\n"
     )
 
 
@@ -131,10 +126,12 @@ def test_agents_report_flags_one_gpu_slot_held_by_two_agents_at_once(
 ):
     write_agent(tmp_path, "0", 1, "10:00:00", "10:01:00")
     write_agent(tmp_path, "1", 1, second_start, "10:02:00")
-    found = gpu_check.agents(tmp_path)
+    check = gpu_check.Check("python", cpu_only=False, mnist=None, scratch=tmp_path)
+    found = gpu_check.agents(check, tmp_path)
     out = capsys.readouterr().out
     assert "agent 0: device cuda:0 (GPU 0 slot 1 of 1)" in out
-    assert found["agents"][0]["slot"] == "GPU 0 slot 1 of 1"
+    assert found["agents"][0]["slot"] == {"gpu": "0", "slot": 1, "of": 1}
+    assert check.verdicts[0].startswith("agent 0: device cuda:0")
     assert ("failed" in found, "held GPU 0 slot 1 at the same time" in out) == (clash, clash)
 
 
@@ -150,7 +147,8 @@ def test_compare_runs_names_what_differs(tiny_npz, tmp_path, capsys):
     onnx = bytearray((run / paths.ONNX_FILE).read_bytes())
     onnx[100] ^= 1
     (changed / paths.ONNX_FILE).write_bytes(bytes(onnx))
-    found = gpu_check.compare_runs(run, changed)  # a difference is a finding, not a failure
+    check = gpu_check.Check("python", cpu_only=True, mnist=None, scratch=tmp_path)
+    found = gpu_check.compare_runs(check, run, changed)  # a difference is a finding, not a failure
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert "metrics.json without timing/wandb: 1 values differ:" in lines

@@ -10,6 +10,7 @@ GPU(s) SLURM gave it, and the agent simply uses them.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import time
@@ -21,6 +22,26 @@ from filelock import FileLock, Timeout
 from snakesweep.errors import UserError
 
 log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Device:
+    """What an agent trains on: `name` is "cpu" or "cuda:N" (N counted among the GPUs the
+    agent sees); for a GPU slot taken here, the GPU's name, the slot and the slots per GPU."""
+
+    name: str
+    gpu: str | None = None
+    slot: int | None = None
+    slots: int | None = None
+
+    def __str__(self) -> str:
+        return self.name
+
+    def slot_record(self) -> dict | None:
+        """The slot, for the agent's summary (None when no local slot was taken)."""
+        if self.slot is None:
+            return None
+        return {"gpu": self.gpu, "slot": self.slot, "of": self.slots}
 
 
 def cuda_device_count() -> int:
@@ -60,18 +81,18 @@ def acquire_device(
     per_gpu: int = 1,
     poll_seconds: float = 5.0,
     config_file: str = "config",
-) -> Iterator[str]:
-    """Hold a device for the agent's lifetime: "cpu" or "cuda:N"."""
+) -> Iterator[Device]:
+    """Hold a device for the agent's lifetime."""
     gpus = cuda_device_count()
     kind = resolve_kind(requested, gpus, config_file)
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if kind == "cpu":
         log.info("device: cpu (agents.device=%s, CUDA_VISIBLE_DEVICES=%s)", requested, visible)
-        yield "cpu"
+        yield Device("cpu")
         return
     if os.environ.get("SLURM_JOB_ID") and visible:
         log.info("device: cuda:0 as assigned by SLURM (CUDA_VISIBLE_DEVICES=%s)", visible)
-        yield "cuda:0"
+        yield Device("cuda:0", gpu=visible)
         return
     names = visible.split(",") if visible else [str(i) for i in range(gpus)]
     slots = Path(slots_dir)
@@ -93,7 +114,7 @@ def acquire_device(
                         slot + 1,
                         per_gpu,
                     )
-                    yield f"cuda:{index}"
+                    yield Device(f"cuda:{index}", names[index], slot + 1, per_gpu)
                 finally:
                     lock.release()
                 return

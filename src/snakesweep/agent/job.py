@@ -7,6 +7,7 @@ With the local controller the agent loop asks our store for configs; with the W&
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 from pathlib import Path
@@ -43,18 +44,25 @@ def run_agent_job(
     slots = paths.GPU_SLOTS
     device, per_gpu, config_file = settings.device, settings.per_gpu, settings.config_file
     with acquire_device(device, slots, per_gpu, config_file=config_file) as chosen:
+        taken = _now()
         controller = LocalController(sweep.store, sweep.config, sweep.seed, limits)
-        with objective.runs(sweep, settings, data, chosen) as train_one:
+        with objective.runs(sweep, settings, data, chosen.name) as train_one:
             summary = _run(sweep, settings, controller, agent, train_one)
     summary.update(
         sweep_id=sweep.sweep_id,
-        device=chosen,
+        device=chosen.name,
+        gpu_slot=chosen.slot_record(),
+        device_held=[taken, _now()],  # when this agent took its device and let it go
         cuda_visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"),
         slurm_job_id=os.environ.get("SLURM_JOB_ID"),
         threads=settings.threads,
     )
     write_json(out_path, summary)
     return summary
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
 
 
 def _run(

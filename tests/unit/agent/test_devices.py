@@ -36,7 +36,7 @@ def test_under_slurm_the_assigned_gpu_is_used(monkeypatch, tmp_path):
     monkeypatch.setenv("SLURM_JOB_ID", "42")
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3")
     with devices.acquire_device("auto", tmp_path) as device:
-        assert device == "cuda:0"
+        assert device.name == "cuda:0"
     assert not list(tmp_path.iterdir())  # no local slot bookkeeping under SLURM
 
 
@@ -49,7 +49,8 @@ def test_agents_take_distinct_gpu_slots(monkeypatch, tmp_path):
         devices.acquire_device("cuda", tmp_path, per_gpu=2) as b,
     ):
         with devices.acquire_device("cuda", tmp_path, per_gpu=2) as c:
-            assert [a, b, c] == ["cuda:0", "cuda:0", "cuda:1"]
+            assert [a.name, b.name, c.name] == ["cuda:0", "cuda:0", "cuda:1"]
+            assert [a.slot, b.slot, c.slot] == [1, 2, 1]
 
 
 HOLDER = """
@@ -86,4 +87,4 @@ def test_a_dead_agents_slot_is_freed_by_the_kernel(monkeypatch, tmp_path):
     holder.send_signal(signal.SIGKILL)
     holder.wait()
     waiter.join(timeout=10)
-    assert got and got[0][0] == "cuda:0" and got[0][1] >= killed_at
+    assert got and got[0][0].name == "cuda:0" and got[0][1] >= killed_at
