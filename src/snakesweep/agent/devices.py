@@ -1,6 +1,6 @@
 """Which device an agent trains on.
 
-Snakemake does not set `CUDA_VISIBLE_DEVICES` for local jobs (snakemake issue #281), so on a GPU
+Snakemake does not set `CUDA_VISIBLE_DEVICES` for local jobs (snakemake/snakemake#281), so on a GPU
 box N agent jobs would all land on GPU 0. Each agent therefore takes a slot (`per_gpu` slots
 per visible GPU) with a non-blocking `flock` on a per-slot file: the kernel frees it when the
 agent dies, so a crashed agent never leaks its GPU. Under SLURM the job already sees only the
