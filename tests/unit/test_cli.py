@@ -17,6 +17,7 @@ def cli(*args, timeout=120):
     )
 
 
+@pytest.mark.slow  # trains two epochs on 3,600 digits in a subprocess: not in `make test-fast`
 def test_two_epochs_on_the_bundled_split(mnist_npz, tmp_path):
     """What a user is promised: >= 90% test accuracy, model.onnx + metrics.json. (How fast is
     for benchmarks/train_throughput.py: a wall-time limit here would fail on a loaded machine.)"""
