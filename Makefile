@@ -6,6 +6,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CORES  ?= 4
+# pytest-xdist workers: much of the suite waits on processes, clusters and servers, so two
+# workers keep both of a 2-core machine busy. A test file runs in one worker.
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 .PHONY: run test test-fast lint docs report clean-results
 
@@ -19,12 +23,12 @@ run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)
 
 test: $(STAMP)
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest
+	PATH="$(abspath $(BIN)):$$PATH" $(PYTEST)
 
 # The unit tests alone, for a contributor's edit-test loop: no snakemake, cluster or swarm of
 # processes (those tests are marked slow); under 3 minutes on 2 cores.
 test-fast: $(STAMP)
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest -m "not slow"
+	PATH="$(abspath $(BIN)):$$PATH" $(PYTEST) -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -5,20 +5,37 @@ from __future__ import annotations
 
 import pytest
 
-_MEASUREMENTS: list[str] = []
-
 
 @pytest.fixture
-def measurement():
-    """Record a measured figure; all of them are printed at the end of the test session."""
-    return _MEASUREMENTS.append
+def measurement(request):
+    """Record a measured figure; all of them are printed at the end of the test session. They
+    travel with the test's report, so figures measured in pytest-xdist's workers arrive too."""
+    return lambda line: request.node.user_properties.append(("measurement", line))
 
 
 def pytest_terminal_summary(terminalreporter):
-    if _MEASUREMENTS:
+    lines = [
+        value
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "when", None) == "call"
+        for name, value in getattr(report, "user_properties", ())
+        if name == "measurement"
+    ]
+    if lines:
         terminalreporter.section("measurements")
-        for line in _MEASUREMENTS:
+        for line in lines:
             terminalreporter.write_line(line)
+
+
+def pytest_collection_modifyitems(items):
+    """`make test` runs the suite in pytest-xdist workers with `--dist loadgroup`. A test file
+    is one group, so its module fixtures run once; the tests under tests/slurm/ are one group,
+    as this machine holds one SLURM test cluster at a time."""
+    for item in items:
+        path = item.nodeid.split("::")[0]
+        group = "tests/slurm" if path.startswith("tests/slurm/") else path
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 def build_bundled_dataset(path):
