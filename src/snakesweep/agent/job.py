@@ -12,7 +12,7 @@ import logging
 import os
 from pathlib import Path
 
-from snakesweep import objective, paths
+from snakesweep import objective, paths, stopping
 from snakesweep.agent.devices import acquire_device
 from snakesweep.agent.loop import heartbeat_interval, run_agent
 from snakesweep.atomic import write_json
@@ -46,7 +46,10 @@ def run_agent_job(
     with acquire_device(device, slots, per_gpu, config_file=config_file) as chosen:
         taken = _now()
         controller = LocalController(sweep.store, sweep.config, sweep.seed, limits)
-        with objective.runs(sweep, settings, data, chosen.name) as train_one:
+        with (
+            stopping.handled(),
+            objective.runs(sweep, settings, data, chosen.name) as train_one,
+        ):
             summary = _run(sweep, settings, controller, agent, train_one)
     summary.update(
         sweep_id=sweep.sweep_id,

@@ -1,0 +1,161 @@
+"""A run of the user's code whose agent is told to end (SIGTERM, as SLURM sends at a time limit
+or on preemption), and a run whose watching goes wrong: real programs through the agent loop
+with a real local controller, as in test_runner.
+
+- The agent passes SIGTERM to its run, gives the run's own SIGTERM handler the time it needs (10
+  s here) to save a checkpoint, records the run interrupted at once, leaves no process behind,
+  and raises `Interrupted`; the next agent resumes the run into the same W&B run
+  (`wandb.run.resumed`), in its own folder, and the result equals an undisturbed sweep's.
+- A program that does not checkpoint starts again; its first attempt's rows are not mixed in.
+- An unreadable wandb log (a format this version does not know) fails the run with the reason,
+  only after every process of the run is gone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from test_runner import (
+    assert_all_gone,
+    grid,
+    metrics_json,
+    program_sweep,
+    run_dir,
+    run_sweep,
+    work,  # noqa: F401 - a fixture
+    write_code,
+)
+
+from snakesweep import stopping
+from snakesweep.record.state import FAILED, FINISHED, INTERRUPTED
+from snakesweep.record.store import EventLog
+from snakesweep.usercode import process
+
+CHECKPOINTING = """\
+    import json
+    import os
+    import signal
+    import sys
+    import time
+
+    import wandb
+
+    run = wandb.init()
+    state = {"epoch": 0, "loss": float(wandb.config.loss)}
+    folder = os.environ["SNAKESWEEP_RUN_DIR"]
+    saved = os.path.join(folder, "checkpoint.json")
+    if os.path.exists(saved):
+        with open(saved) as handle:
+            state = json.load(handle)
+    with open(os.path.join(folder, "resumed-%d.txt" % state["epoch"]), "w") as handle:
+        handle.write(str(run.resumed))
+
+    def save(signum, frame):
+        time.sleep(10)  # a slow save: the agent must wait for it
+        with open(saved + ".tmp", "w") as handle:
+            json.dump(state, handle)
+        os.replace(saved + ".tmp", saved)
+        sys.exit(0)
+
+    if wandb.config.checkpoint:
+        signal.signal(signal.SIGTERM, save)
+    with open(os.path.join(folder, "pid"), "w") as handle:
+        handle.write(str(os.getpid()))
+    while state["epoch"] < 6:
+        state["epoch"] += 1
+        state["loss"] = state["loss"] / 2
+        wandb.log({"val_loss": state["loss"], "epoch": state["epoch"]})
+        time.sleep(0.4)
+    run.finish()
+"""
+
+
+def _interrupt_when(path_glob: str, after: float) -> threading.Thread:
+    """SIGTERM to this process (the agent) once a file matching `path_glob` appears."""
+
+    def send():
+        deadline = time.monotonic() + 60
+        while not list(Path().glob(path_glob)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(after)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    thread = threading.Thread(target=send, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.slow  # real runs of real programs, and a 10 s save
+@pytest.mark.parametrize("checkpoint", [True, False])
+def test_sigterm_interrupts_the_run_and_the_next_agent_resumes_it(work, checkpoint):  # noqa: F811
+    program = write_code(work, "train.py", CHECKPOINTING)
+    sweep = program_sweep(program, grid(loss=[1.0], checkpoint=[checkpoint]))
+    before = process.descendants()
+    started = time.monotonic()
+    _interrupt_when("results/runs/*/files/pid", after=1.0)
+    with stopping.handled(), pytest.raises(stopping.Interrupted):
+        run_sweep(sweep, 1)
+    took = time.monotonic() - started
+    assert took < 35, took
+    assert process.descendants() <= before  # nothing of the run is left
+    events = EventLog("store.log").read()
+    assert events[-1]["event"] == INTERRUPTED  # at once, not after a heartbeat timeout
+    run_id = events[-1]["run"]
+    pid = int((run_dir(run_id) / "files" / "pid").read_text())
+    assert_all_gone([pid])
+    checkpoint_file = run_dir(run_id) / "files" / "checkpoint.json"
+    if checkpoint:
+        assert took > 10, took  # the save had the time it needed
+        saved_epoch = json.loads(checkpoint_file.read_text())["epoch"]
+        assert 1 <= saved_epoch < 6
+    else:
+        assert not checkpoint_file.exists()
+
+    result, runs = run_sweep(sweep, 1, agent="agent-1")  # the next try (Snakemake's rerun)
+    (run,) = runs.values()
+    assert run.state == FINISHED and run.attempt == 2, run.reason
+    assert run.summary["val_loss"] == 1.0 / 2**6 and run.summary["epoch"] == 6
+    files = run_dir(run_id) / "files"
+    if checkpoint:
+        assert (files / f"resumed-{saved_epoch}.txt").read_text() == "True"
+        rows = metrics_json(run_id)["history"]
+        assert [row["epoch"] for row in rows] == list(range(saved_epoch + 1, 7))
+    else:
+        assert (files / "resumed-0.txt").read_text() == "True"  # same W&B run, started again
+        rows = metrics_json(run_id)["history"]
+        assert [row["epoch"] for row in rows] == list(range(1, 7))  # none of the first try's
+
+
+UNREADABLE = """\
+    import json
+    import os
+    import subprocess
+    import sys
+    import time
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    with open("pids.json", "w") as handle:
+        json.dump([os.getpid(), child.pid], handle)
+    folder = os.path.join(os.environ["WANDB_DIR"], "wandb", "offline-run-20260101_000000-x")
+    os.makedirs(folder)
+    with open(os.path.join(folder, "run-x.wandb"), "wb") as handle:
+        handle.write(b":W&B" + bytes([0xE1, 0xBE, 9]))  # a log format version this one cannot read
+    time.sleep(60)
+"""
+
+
+@pytest.mark.slow  # a real program
+def test_a_reader_error_fails_the_run_only_after_its_processes_are_gone(work):  # noqa: F811
+    program = write_code(work, "train.py", UNREADABLE)
+    before = process.descendants()
+    result, runs = run_sweep(program_sweep(program, grid(loss=[1.0])), 1)
+    (run,) = runs.values()
+    assert run.state == FAILED and "TransactionLogError" in run.reason, run.reason
+    assert_all_gone(json.loads((run_dir(run.run_id) / "files" / "pids.json").read_text()))
+    assert process.descendants() <= before
