@@ -170,7 +170,11 @@ def render(summary: dict) -> str:
             else "no metric: runs are not ranked"
         ),
         "runs: "
-        + ", ".join(f"{'?' if counts[s] is None else counts[s]} {s}" for s in STATES)
+        + ", ".join(
+            f"{'?' if counts[s] is None else counts[s]} {s}"
+            for s in STATES
+            if s != INTERRUPTED or counts[s]  # named only while a run waits to resume
+        )
         + (
             f" (of {summary['planned']} planned)"
             if summary["planned"] is not None
