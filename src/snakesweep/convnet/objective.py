@@ -12,6 +12,7 @@ from snakesweep.convnet.run_config import resolve_run_config, run_seed
 from snakesweep.data.dataset import DataFiles
 from snakesweep.record.sweep_record import SweepRecord
 from snakesweep.settings import AgentSettings
+from snakesweep.wandb_ids import wandb_run_id
 
 EPOCH_METRICS = ("train_loss", "val_loss", "val_accuracy")  # every epoch: hyperband can use them
 FINAL_METRICS = ("test_loss", "test_accuracy")  # logged once, after the last epoch
@@ -52,11 +53,19 @@ def make_train_one(sweep: SweepRecord, settings: AgentSettings, data: DataFiles,
             group=sweep.name,
             tags=(sweep.sweep_id, f"run-{claim.run_id}"),
             dir=paths.WANDB_DIR,
-        )
-        setup = Setup(
-            seed=run_seed(sweep.seed, run_config), device=device, threads=settings.threads
+            run_id=wandb_run_id(sweep.sweep_id, claim.run_id),
+            resume="allow" if claim.resume else None,
         )
         out_dir = Path(paths.run_dir(claim.run_id))
+        saved = out_dir / paths.CHECKPOINT_FILE
+        if not claim.resume:  # an attempt that crashed, or a run retried: from the start
+            saved.unlink(missing_ok=True)
+        setup = Setup(
+            seed=run_seed(sweep.seed, run_config),
+            device=device,
+            threads=settings.threads,
+            checkpoint=str(saved),
+        )
         result = execute_run(run_config, data, out_dir, setup, tracking, on_epoch)
         return {
             "state": result["state"],
