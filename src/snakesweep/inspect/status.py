@@ -170,11 +170,7 @@ def render(summary: dict) -> str:
             else "no metric: runs are not ranked"
         ),
         "runs: "
-        + ", ".join(
-            f"{'?' if counts[s] is None else counts[s]} {s}"
-            for s in STATES
-            if s != INTERRUPTED or counts[s]  # named only while a run waits to resume
-        )
+        + _counts(counts)
         + (
             f" (of {summary['planned']} planned)"
             if summary["planned"] is not None
@@ -223,6 +219,12 @@ def render(summary: dict) -> str:
         when = f"about {_duration(left)} left"
     lines.append(f"elapsed {_duration(summary['elapsed'])}, {when}")
     return "\n".join(lines)
+
+
+def _counts(counts: dict) -> str:
+    """Runs by state; `interrupted` named only while a run waits to resume."""
+    shown = (s for s in STATES if s != INTERRUPTED or counts[s])
+    return ", ".join(f"{'?' if counts[s] is None else counts[s]} {s}" for s in shown)
 
 
 def _short(value) -> str:
