@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
+from record_helpers import sweep_record
 from test_runner import (
     assert_all_gone,
     grid,
@@ -35,6 +36,7 @@ from test_runner import (
 from snakesweep import stopping
 from snakesweep.record.state import FAILED, FINISHED, INTERRUPTED
 from snakesweep.record.store import EventLog
+from snakesweep.record.sweep_record import FUNCTION, Objective
 from snakesweep.usercode import process
 
 CHECKPOINTING = """\
@@ -159,3 +161,42 @@ def test_a_reader_error_fails_the_run_only_after_its_processes_are_gone(work):  
     assert run.state == FAILED and "TransactionLogError" in run.reason, run.reason
     assert_all_gone(json.loads((run_dir(run.run_id) / "files" / "pids.json").read_text()))
     assert process.descendants() <= before
+
+
+LOGS_AND_RETURNS = """\
+    import wandb
+
+
+    def train():
+        wandb.init()
+        wandb.log({"val_loss": float(wandb.config.x)})
+        wandb.log({"val_loss": float(wandb.config.x) / 2, "last": wandb.config.x})
+"""
+
+
+@pytest.mark.slow  # 100 real function runs
+def test_the_last_row_of_a_function_that_logs_and_returns_at_once_is_always_recorded(work):  # noqa: F811
+    code = write_code(work, "code/train.py", LOGS_AND_RETURNS)
+    chosen = Objective(FUNCTION, function=f"{code}:train", run_timeout=60)
+    result, runs = run_sweep(sweep_record(grid(x=list(range(100))), objective=chosen), 100)
+    assert len(runs) == 100
+    for run in runs.values():
+        assert run.state == FINISHED, run.reason
+        x = run.config["x"]
+        assert run.summary["last"] == x and run.summary["val_loss"] == x / 2
+        assert metrics_json(run.run_id)["history"][-1]["last"] == x
+
+
+@pytest.mark.slow  # real function runs
+@pytest.mark.parametrize("raised", ["KeyError('DATA_ROOT')", "SystemExit('no data here')"])
+def test_a_module_that_raises_at_import_fails_each_run_with_its_traceback(work, raised):  # noqa: F811
+    code = write_code(work, "code/broken.py", f"raise {raised}\n\ndef train():\n    pass\n")
+    chosen = Objective(FUNCTION, function=f"{code}:train", run_timeout=60)
+    result, runs = run_sweep(sweep_record(grid(x=[1, 2]), objective=chosen), 2)
+    assert [run.state for run in runs.values()] == [FAILED, FAILED]
+    assert [run["state"] for run in result["runs"]] == [FAILED, FAILED]  # the agent went on
+    for run in runs.values():
+        kind = raised.split("(")[0]
+        assert f"importing broken raised {kind}" in run.reason, run.reason
+        stderr = (run_dir(run.run_id) / "stderr.log").read_text()
+        assert "Traceback" in stderr and "broken.py" in stderr, stderr
