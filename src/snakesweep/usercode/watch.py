@@ -23,6 +23,7 @@ from snakesweep.usercode.outcome import Watched, is_number
 LOG_POLL_SECONDS = 0.2
 FLUSH_ENV = "WANDB__TRANSACTION_LOG_FLUSH_INTERVAL"  # wandb's x_transaction_log_flush_interval
 EXIT_WAIT_SECONDS = 2.0  # after the run's process ended, for wandb's exit record to be on disk
+EXIT_POLL_SECONDS = 0.01  # how often the log is read meanwhile (an empty read costs microseconds)
 
 
 class RunningProgram:
@@ -116,7 +117,7 @@ def _read_to_exit(logs: LogFollower, watched: Watched, metric, on_epoch: OnEpoch
     """Read on until every log the run wrote holds wandb's exit record, or the wait is over."""
     deadline = time.monotonic() + EXIT_WAIT_SECONDS
     while not logs.complete() and time.monotonic() < deadline:
-        time.sleep(LOG_POLL_SECONDS / 4)
+        time.sleep(EXIT_POLL_SECONDS)
         if _take(logs.read(), watched, metric, on_epoch):
             watched.ended = "stopped"
             return
