@@ -2,7 +2,9 @@
 
 A run's folder, `results/runs/<run id>/`, holds:
 - `files/`: the run's working directory, where whatever the user's code writes lands (a
-  `model.onnx`, say), so no two runs ever share a file;
+  `model.onnx`, say), so no two runs ever share a file; with `agents.workdir: project` the run
+  starts in the agent's folder instead, as under `wandb agent` (relative paths such as
+  `data/train.csv` then work as they do there), and finds this folder in `SNAKESWEEP_RUN_DIR`;
 - `sweep-params.yaml`: the run's parameters as W&B's agent writes them (`WANDB_SWEEP_PARAM_PATH`);
 - `stdout.log`, `stderr.log`; `wandb/`: the run's own wandb folder (`WANDB_DIR`);
 - `metrics.json`, written last: config, seed, state, reason, every logged row, the summary and
@@ -45,6 +47,7 @@ from snakesweep.wandb_ids import wandb_run_id
 
 RESUME_ENV = "WANDB_RESUME"  # wandb.env.RESUME
 RESUMED_ENV = "WANDB_RESUMED"  # the setting behind `wandb.run.resumed`
+PROJECT_WORKDIR = "project"  # agents.workdir: runs start in the agent's folder, as under W&B
 RUN_DIR_ENV = "SNAKESWEEP_RUN_DIR"  # the run's own folder for what it writes (its files/)
 
 
@@ -71,7 +74,9 @@ def user_code_runs(
     objective = sweep.objective
     runner = FunctionRunner(objective.function) if objective.kind == FUNCTION else None
     base = base_environ(os.environ, data, device, settings.threads, settings.wandb_mode)
-    yield UserCodeRuns(sweep, metrics, base, runner, settings.threads)
+    runs = UserCodeRuns(sweep, metrics, base, runner, settings.threads)
+    runs.in_project = settings.workdir == PROJECT_WORKDIR
+    yield runs
 
 
 class UserCodeRuns:
@@ -81,6 +86,7 @@ class UserCodeRuns:
         self.objective, self.sweep_seed, self.metrics = sweep.objective, sweep.seed, metrics
         self.base, self.runner, self.threads = base, runner, threads
         self.sweep_id = sweep.sweep_id
+        self.in_project = False  # start in the agent's folder, as `wandb agent` does
 
     def __call__(self, claim, on_epoch: OnEpoch) -> dict:
         started = time.monotonic()
@@ -131,7 +137,7 @@ class UserCodeRuns:
             {**self.base, **own}, wandb_run_id(self.sweep_id, claim.run_id), param_file
         )
         stdout, stderr = str(run_dir / paths.STDOUT_FILE), str(run_dir / paths.STDERR_FILE)
-        files = run_dir / paths.RUN_FILES
+        files = Path.cwd() if self.in_project else run_dir / paths.RUN_FILES
         if self.runner is not None:
             command.write_param_file(param_file, claim.engine_config)
             setup = RunSetup(env, str(files), stdout, stderr, seed, self.threads)

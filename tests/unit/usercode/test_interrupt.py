@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
+from controller_helpers import make_controller
 from record_helpers import sweep_record
 from test_runner import (
     assert_all_gone,
@@ -33,10 +34,12 @@ from test_runner import (
     write_code,
 )
 
-from snakesweep import stopping
-from snakesweep.record.state import FAILED, FINISHED, INTERRUPTED
+from snakesweep import objective, stopping
+from snakesweep.agent.loop import run_agent
+from snakesweep.record.state import FAILED, FINISHED, INTERRUPTED, fold
 from snakesweep.record.store import EventLog
 from snakesweep.record.sweep_record import FUNCTION, Objective
+from snakesweep.settings import Config
 from snakesweep.usercode import process
 
 CHECKPOINTING = """\
@@ -200,3 +203,32 @@ def test_a_module_that_raises_at_import_fails_each_run_with_its_traceback(work, 
         assert f"importing broken raised {kind}" in run.reason, run.reason
         stderr = (run_dir(run.run_id) / "stderr.log").read_text()
         assert "Traceback" in stderr and "broken.py" in stderr, stderr
+
+
+RELATIVE_DATA = """\
+    import os
+
+    import wandb
+
+    run = wandb.init()
+    with open("data/train.csv") as handle:  # relative to where the user works
+        rows = [float(line) for line in handle if line.strip()]
+    with open(os.path.join(os.environ["SNAKESWEEP_RUN_DIR"], "seen.txt"), "w") as handle:
+        handle.write(str(len(rows)))
+    wandb.log({"val_loss": sum(rows) * wandb.config.x})
+    run.finish()
+"""
+
+
+@pytest.mark.slow  # a real program
+def test_a_program_reads_a_relative_data_path_where_wandb_agent_would_start_it(work):  # noqa: F811
+    program = write_code(work, "train.py", RELATIVE_DATA)
+    write_code(work, "data/train.csv", "1\n2\n")
+    settings = Config({"agents": {"device": "cpu", "threads": 1, "workdir": "project"}}).agent()
+    sweep = program_sweep(program, grid(x=[0.5]))
+    controller = make_controller("store.log", sweep.config, sweep.seed)
+    with objective.runs(sweep, settings, None, "cpu") as train_one:
+        run_agent(controller, "agent-0", 1, train_one, heartbeat_interval=30.0, wait_seconds=0.1)
+    (run,) = fold(EventLog("store.log").read()).values()
+    assert run.state == FINISHED and run.summary["val_loss"] == 1.5, run.reason
+    assert (run_dir(run.run_id) / "files" / "seen.txt").read_text() == "2"
