@@ -32,6 +32,13 @@ from pathlib import Path
 
 from snakesweep.usercode.process import die_with_parent
 
+# Under `wandb.agent(function=train)` the script runs as __main__; here its module is imported
+# (running it as __main__ would run its own `wandb.agent(...)` call too).
+MAIN_HINT = (
+    "the function's module is imported as {module!r}, not run as __main__: code under "
+    '`if __name__ == "__main__":` does not run, so move what train() needs out of it'
+)
+
 
 @dataclasses.dataclass(frozen=True)
 class RunSetup:
@@ -136,8 +143,10 @@ def _run_function(module: str, name: str, setup: RunSetup):
         if not isinstance(stop.code, int) and stop.code is not None:
             print(stop.code, file=sys.stderr)
         code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
-    except BaseException:  # noqa: BLE001 - the user's code may raise anything; it fails the run
+    except BaseException as err:  # noqa: BLE001 - the user's code may raise anything
         traceback.print_exc()
+        if isinstance(err, NameError):
+            print(MAIN_HINT.format(module=module), file=sys.stderr)
         code = 1
     _finish_wandb(code)
     sys.stdout.flush()

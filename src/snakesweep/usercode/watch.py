@@ -87,7 +87,7 @@ def watch(
             watched.ended = "stopped"
         elif code is not None:
             _read_to_exit(logs, watched, metric, on_epoch)
-            watched.exit_code = code
+            watched.exit_code, watched.logs = code, len(logs.logs)
             process.clear_group(running.pid, running.poll, process.CLEAR_SECONDS)
             return watched
         elif deadline is not None and time.monotonic() > deadline:
@@ -98,7 +98,7 @@ def watch(
             running.wait(LOG_POLL_SECONDS)  # returns at once when the run ends
             continue
         stop(running, watched.ended)
-        watched.exit_code = running.poll()
+        watched.exit_code, watched.logs = running.poll(), len(logs.logs)
         return watched
 
 

@@ -232,3 +232,48 @@ def test_a_program_reads_a_relative_data_path_where_wandb_agent_would_start_it(w
     (run,) = fold(EventLog("store.log").read()).values()
     assert run.state == FINISHED and run.summary["val_loss"] == 1.5, run.reason
     assert (run_dir(run.run_id) / "files" / "seen.txt").read_text() == "2"
+
+
+ELSEWHERE = """\
+    import os
+    import tempfile
+
+    import wandb
+
+    run = wandb.init(dir=tempfile.mkdtemp())
+    wandb.log({"val_loss": 0.5})
+    run.finish()
+"""
+
+
+@pytest.mark.slow  # a real program
+def test_a_log_written_outside_wandb_dir_is_named_in_the_reason(work):  # noqa: F811
+    program = write_code(work, "train.py", ELSEWHERE)
+    result, runs = run_sweep(program_sweep(program, grid(x=[1])), 1)
+    (run,) = runs.values()
+    assert run.state == FAILED and "wandb.init(dir=...)" in run.reason, run.reason
+
+
+MAIN_GUARDED = """\
+    import wandb
+
+
+    def train():
+        wandb.init()
+        wandb.log({"val_loss": SCALE * wandb.config.x})
+
+
+    if __name__ == "__main__":
+        SCALE = 2.0
+        wandb.agent("sweep-id", function=train)
+"""
+
+
+@pytest.mark.slow  # real function runs
+def test_a_function_needing_main_guarded_globals_fails_saying_why(work):  # noqa: F811
+    code = write_code(work, "code/guarded.py", MAIN_GUARDED)
+    chosen = Objective(FUNCTION, function=f"{code}:train", run_timeout=60)
+    result, runs = run_sweep(sweep_record(grid(x=[1]), objective=chosen), 1)
+    (run,) = runs.values()
+    assert run.state == FAILED and "NameError" in run.reason, run.reason
+    assert "not run as __main__" in run.reason
