@@ -7,6 +7,7 @@ With the local controller the agent loop asks our store for configs; with the W&
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 import os
@@ -46,10 +47,9 @@ def run_agent_job(
     with acquire_device(device, slots, per_gpu, config_file=config_file) as chosen:
         taken = _now()
         controller = LocalController(sweep.store, sweep.config, sweep.seed, limits)
-        with (
-            stopping.handled(),
-            objective.runs(sweep, settings, data, chosen.name) as train_one,
-        ):
+        # W&B's own agent handles its signals; under the local controller the agent does
+        handling = stopping.handled() if sweep.controller != "wandb" else contextlib.nullcontext()
+        with handling, objective.runs(sweep, settings, data, chosen.name) as train_one:
             summary = _run(sweep, settings, controller, agent, train_one)
     summary.update(
         sweep_id=sweep.sweep_id,
