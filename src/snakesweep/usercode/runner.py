@@ -86,7 +86,7 @@ class UserCodeRuns:
         self.objective, self.sweep_seed, self.metrics = sweep.objective, sweep.seed, metrics
         self.base, self.runner, self.threads = base, runner, threads
         self.sweep_id = sweep.sweep_id
-        self.in_project = False  # start in the agent's folder, as `wandb agent` does
+        self.in_project = False  # True: runs start in the agent's folder, as under `wandb agent`
 
     def __call__(self, claim, on_epoch: OnEpoch) -> dict:
         started = time.monotonic()
