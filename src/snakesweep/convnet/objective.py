@@ -53,7 +53,10 @@ def make_train_one(sweep: SweepRecord, settings: AgentSettings, data: DataFiles,
             group=sweep.name,
             tags=(sweep.sweep_id, f"run-{claim.run_id}"),
             dir=paths.WANDB_DIR,
-            run_id=wandb_run_id(sweep.sweep_id, claim.run_id),
+            # W&B's server names the runs of its sweeps (WANDB_RUN_ID, set by its agent)
+            run_id=None
+            if sweep.controller == "wandb"
+            else wandb_run_id(sweep.sweep_id, claim.run_id),
             resume="allow" if claim.resume else None,
         )
         out_dir = Path(paths.run_dir(claim.run_id))
