@@ -149,6 +149,9 @@ def test_sigterm_to_an_agent_mid_run_interrupts_and_resumes_the_run(tmp_path, ti
     assert _leaderboard(work) == _leaderboard(tiny_run[0])
     best = (work / paths.BEST_MODEL).read_bytes()
     assert best == (tiny_run[0] / paths.BEST_MODEL).read_bytes()
+    verify = [sys.executable, "-m", "snakesweep.cli", "verify", "--results", str(work / "results")]
+    verified = subprocess.run(verify, capture_output=True, text=True, timeout=600)
+    assert verified.returncode == 0, verified.stdout + verified.stderr  # the log replays
 
 
 def test_killed_pipeline_restarts_where_it_stopped(tmp_path, tiny_run):
