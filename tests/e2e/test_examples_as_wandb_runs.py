@@ -26,11 +26,11 @@ import sweeps
 import yaml
 from wandb.sdk.launch.sweeps.utils import create_sweep_command_args
 from wandb.sdk.lib.config_util import save_config_file_from_dict
+from wandb_helpers import history, summary
 
 pytestmark = pytest.mark.slow
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-WANDB = Path(sys.executable).with_name("wandb")
 
 # What each example logs besides its sweep metric, if it has one.
 LOGGED = {
@@ -119,38 +119,6 @@ def run_as_agent(
     assert len(runs) == 1, f"{example}: expected one offline run {run_id}, found {runs}"
     assert (runs[0] / f"run-{run_id}.wandb").is_file()
     return runs[0], seconds
-
-
-def summary(run_dir: Path) -> dict:
-    out = subprocess.run(
-        [str(WANDB), "leet", "inspect", "--summary", "--json", str(run_dir)],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    return json.loads(out.stdout)
-
-
-def history(run_dir: Path) -> list[dict]:
-    """Every logged row, without wandb's own timing keys."""
-    out = subprocess.run(
-        [str(WANDB), "leet", "inspect", "--json", str(run_dir)],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    records = (json.loads(line) for line in out.stdout.splitlines() if line.strip())
-    return [
-        {
-            key: value
-            for key, value in record["history"]["item"].items()
-            if key not in ("_runtime", "_timestamp")
-        }
-        for record in records
-        if record["type"] == "history"
-    ]
 
 
 def test_the_cnn_sweep_is_a_plain_grid_without_a_metric():

@@ -17,6 +17,11 @@ def cli(*args, timeout=120):
     )
 
 
+def train(config, data, out, *flags, timeout=120):
+    """`snakesweep train` on one run config, as the agent job calls it."""
+    return cli("train", "--config", config, "--data", data, "--out", out, *flags, timeout=timeout)
+
+
 @pytest.mark.slow  # trains two epochs on 3,600 digits in a subprocess: not in `make test-fast`
 def test_two_epochs_on_the_bundled_split(mnist_npz, tmp_path):
     """What a user is promised: >= 90% test accuracy, model.onnx + metrics.json. (How fast is
@@ -24,19 +29,7 @@ def test_two_epochs_on_the_bundled_split(mnist_npz, tmp_path):
     config = tmp_path / "run.yaml"
     config.write_text("epochs: 2\n")
     out = tmp_path / "out"
-    proc = cli(
-        "train",
-        "--config",
-        config,
-        "--data",
-        mnist_npz,
-        "--out",
-        out,
-        "--threads",
-        "2",
-        "--device",
-        "cpu",
-    )
+    proc = train(config, mnist_npz, out, "--threads", "2", "--device", "cpu")
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["state"] == "finished"
@@ -51,7 +44,7 @@ def test_two_epochs_on_the_bundled_split(mnist_npz, tmp_path):
 def test_bad_config_is_one_line_naming_file_and_key(tiny_npz, tmp_path):
     config = tmp_path / "run.yaml"
     config.write_text("learnig_rate: 0.1\n")
-    proc = cli("train", "--config", config, "--data", tiny_npz, "--out", tmp_path / "out")
+    proc = train(config, tiny_npz, tmp_path / "out")
     assert proc.returncode == 1
     assert f"{config}: unknown key 'learnig_rate'" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -61,19 +54,7 @@ def test_bad_config_is_one_line_naming_file_and_key(tiny_npz, tmp_path):
 def test_failed_run_exits_non_zero(tiny_npz, tmp_path):
     config = tmp_path / "run.yaml"
     config.write_text("optimizer: sgd\nlearning_rate: 1.0e+12\nepochs: 1\n")
-    proc = cli(
-        "train",
-        "--config",
-        config,
-        "--data",
-        tiny_npz,
-        "--out",
-        tmp_path / "out",
-        "--threads",
-        "2",
-        "--wandb-mode",
-        "disabled",
-    )
+    proc = train(config, tiny_npz, tmp_path / "out", "--threads", "2", "--wandb-mode", "disabled")
     assert proc.returncode == 1
     assert "run failed: loss became" in proc.stderr and "Traceback" not in proc.stderr
     assert json.loads((tmp_path / "out/metrics.json").read_text())["state"] == "failed"
@@ -83,17 +64,7 @@ def test_failed_run_exits_non_zero(tiny_npz, tmp_path):
 def test_cuda_without_gpu_fails_before_training(tiny_npz, tmp_path):
     config = tmp_path / "run.yaml"
     config.write_text("epochs: 1\n")
-    proc = cli(
-        "train",
-        "--config",
-        config,
-        "--data",
-        tiny_npz,
-        "--out",
-        tmp_path / "out",
-        "--device",
-        "cuda",
-    )
+    proc = train(config, tiny_npz, tmp_path / "out", "--device", "cuda")
     assert proc.returncode == 1
     assert "no CUDA GPU" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "out").exists()

@@ -1,11 +1,9 @@
 """The W&B run is checked through wandb's own reader of the offline run, not a mock."""
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from wandb_helpers import summary as wandb_summary
 
 from snakesweep import paths
 from snakesweep.convnet.run import execute_run
@@ -13,19 +11,7 @@ from snakesweep.convnet.trainer import Setup
 from snakesweep.convnet.wandb_run import Tracking
 from snakesweep.data.dataset import DataFiles
 
-WANDB = Path(sys.executable).with_name("wandb")
 OFFLINE = Tracking(mode="offline", project="snakesweep-test")
-
-
-def inspect(run_dir: Path) -> dict:
-    out = subprocess.run(
-        [str(WANDB), "leet", "inspect", "--summary", "--json", str(run_dir)],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    return json.loads(out.stdout)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +31,7 @@ def test_offline_run_holds_metrics_config_and_model(finished):
     out, metrics = finished
     run_dirs = list((out / "wandb").glob("offline-run-*"))
     assert len(run_dirs) == 1 and str(run_dirs[0]) == metrics["wandb"]["run_dir"]
-    record = inspect(run_dirs[0])
+    record = wandb_summary(run_dirs[0])
     assert record["state"] == "finished" and record["exit_code"] == 0
     assert record["project"] == "snakesweep-test"
     assert record["step"] == 2  # one history row per epoch, step = epoch
@@ -68,7 +54,7 @@ def test_failed_run_exits_non_zero_in_wandb(tiny_npz, tmp_path):
         OFFLINE,
     )
     assert metrics["state"] == "failed"
-    record = inspect(Path(metrics["wandb"]["run_dir"]))
+    record = wandb_summary(Path(metrics["wandb"]["run_dir"]))
     assert record["exit_code"] != 0
     assert record["summary"]["state"] == "failed"
     assert not (Path(metrics["wandb"]["run_dir"]) / "files" / paths.ONNX_FILE).exists()
