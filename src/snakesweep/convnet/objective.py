@@ -47,6 +47,12 @@ def make_train_one(sweep: SweepRecord, settings: AgentSettings, data: DataFiles,
 
     def train_one(claim, on_epoch) -> dict:
         run_config = {**sweep.train, **claim.config}
+        out_dir = Path(paths.run_dir(claim.run_id))
+        # An earlier attempt's checkpoint, interrupted or crashed (SIGKILLed in a long epoch,
+        # say), holds every state the next epochs depend on: resuming from it ends bit for bit
+        # as an undisturbed run. It is gone once a run is over, so a retried run starts afresh.
+        saved = out_dir / paths.CHECKPOINT_FILE
+        resumes = claim.resume or saved.exists()
         tracking = Tracking(
             mode=settings.wandb_mode,
             project=sweep.project,
@@ -57,12 +63,8 @@ def make_train_one(sweep: SweepRecord, settings: AgentSettings, data: DataFiles,
             run_id=None
             if sweep.controller == "wandb"
             else wandb_run_id(sweep.sweep_id, claim.run_id),
-            resume="allow" if claim.resume else None,
+            resume="allow" if resumes else None,
         )
-        out_dir = Path(paths.run_dir(claim.run_id))
-        saved = out_dir / paths.CHECKPOINT_FILE
-        if not claim.resume:  # an attempt that crashed, or a run retried: from the start
-            saved.unlink(missing_ok=True)
         setup = Setup(
             seed=run_seed(sweep.seed, run_config),
             device=device,
