@@ -67,6 +67,7 @@ IMPORTANCE = f"{RESULTS}/importance.csv"  # parameter importance and correlation
 RUN_CONFIG = "config.yaml"  # the ConvNet's resolved config, seed, device and threads
 RUN_METRICS = "metrics.json"  # written last: its presence means the run is over
 ONNX_FILE = "model.onnx"  # the ConvNet's model; the user's code's, under RUN_FILES
+CHECKPOINT_FILE = "checkpoint.pt"  # the ConvNet's state after its last epoch, while it runs
 RUN_FILES = "files"  # the user's code's working folder: what it writes lands here
 PARAM_FILE = "sweep-params.yaml"  # the run's parameters as W&B's agent writes them
 STDOUT_FILE = "stdout.log"

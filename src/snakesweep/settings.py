@@ -72,6 +72,7 @@ class AgentSettings:
     heartbeat_timeout: float
     max_attempts: int
     config_file: str  # the config file that sets agents.*, for error messages
+    workdir: str = "run"  # where the user's code starts: its run's files/ (run) or the project
 
 
 @functools.cache
@@ -144,4 +145,5 @@ class Config:
             heartbeat_timeout=sweep["heartbeat_timeout"],
             max_attempts=sweep["max_attempts"],
             config_file=self.where("agents", "device"),
+            workdir=agents["workdir"],
         )

@@ -112,6 +112,48 @@ def test_sigkilled_agent_is_retried_by_snakemake_and_its_run_requeued(tmp_path, 
     assert _leaderboard(work) == _leaderboard(tiny_run[0])
 
 
+def test_sigterm_to_an_agent_mid_run_interrupts_and_resumes_the_run(tmp_path, tiny_run):
+    """SLURM's end of a job: SIGTERM to the agent in the middle of a run. The agent leaves well
+    within KillWait with no process of the run left, the run is recorded interrupted at once (no
+    heartbeat timeout), Snakemake's `retries:` starts the agent again, and it resumes the run
+    from its checkpoint: the leaderboard and the best model are the undisturbed sweep's, byte
+    for byte, and every config is done once."""
+    work = copy_workflow(tmp_path / "w")
+    config = tiny_config(work, agents=1)
+    pipeline = _start(work, config)
+    try:
+        _wait_for(lambda: _agent_processes(work), what="an agent")
+        agent = _agent_processes(work)[0]
+        _wait_for(lambda: any(kind_of(e) == Kind.CLAIM for e in _events(work)), what="a claim")
+        below = agent.children(recursive=True)
+        agent.send_signal(signal.SIGTERM)
+        started, sent_at = time.monotonic(), time.time()
+        agent.wait(timeout=60)
+        took = time.monotonic() - started
+        assert took < 35, took
+        assert not [p for p in below if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        interrupted = [e for e in _events(work) if kind_of(e) == Kind.INTERRUPTED]
+        assert len(interrupted) == 1 and "SIGTERM" in interrupted[0]["reason"]
+        assert interrupted[0]["time"] - sent_at < 35  # at once, not after the 30 s timeout
+        out, _ = pipeline.communicate(timeout=900)
+    finally:
+        if pipeline.poll() is None:
+            os.killpg(pipeline.pid, signal.SIGKILL)
+    assert pipeline.returncode == 0, out[-5000:]
+    events = _events(work)
+    runs = fold(events)
+    assert len(runs) == 4 and {r.state for r in runs.values()} == {"finished"}
+    assert set(Counter(e["run"] for e in events if kind_of(e) == Kind.FINISH).values()) == {1}
+    resumed = runs[interrupted[0]["run"]]
+    assert resumed.attempt == 2 and not [e for e in events if kind_of(e) == Kind.CRASHED]
+    assert _leaderboard(work) == _leaderboard(tiny_run[0])
+    best = (work / paths.BEST_MODEL).read_bytes()
+    assert best == (tiny_run[0] / paths.BEST_MODEL).read_bytes()
+    verify = [sys.executable, "-m", "snakesweep.cli", "verify", "--results", str(work / "results")]
+    verified = subprocess.run(verify, capture_output=True, text=True, timeout=600)
+    assert verified.returncode == 0, verified.stdout + verified.stderr  # the log replays
+
+
 def test_killed_pipeline_restarts_where_it_stopped(tmp_path, tiny_run):
     work = copy_workflow(tmp_path / "w")
     config = tiny_config(work, agents=1)

@@ -7,12 +7,13 @@ With the local controller the agent loop asks our store for configs; with the W&
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 import os
 from pathlib import Path
 
-from snakesweep import objective, paths
+from snakesweep import objective, paths, stopping
 from snakesweep.agent.devices import acquire_device
 from snakesweep.agent.loop import heartbeat_interval, run_agent
 from snakesweep.atomic import write_json
@@ -46,7 +47,9 @@ def run_agent_job(
     with acquire_device(device, slots, per_gpu, config_file=config_file) as chosen:
         taken = _now()
         controller = LocalController(sweep.store, sweep.config, sweep.seed, limits)
-        with objective.runs(sweep, settings, data, chosen.name) as train_one:
+        # W&B's own agent handles its signals; under the local controller the agent does
+        handling = stopping.handled() if sweep.controller != "wandb" else contextlib.nullcontext()
+        with handling, objective.runs(sweep, settings, data, chosen.name) as train_one:
             summary = _run(sweep, settings, controller, agent, train_one)
     summary.update(
         sweep_id=sweep.sweep_id,

@@ -13,8 +13,9 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator
 
+from snakesweep import stopping
 from snakesweep.errors import UserError, is_storage_error
-from snakesweep.record.state import FAILED
+from snakesweep.record.state import FAILED, INTERRUPTED
 from snakesweep.sweep.controller import Claim, LocalController
 from snakesweep.sweep.decide import Exhausted, Wait
 
@@ -97,6 +98,7 @@ def run_agent(
     runs, waiting_for = [], None
     with Heartbeat(controller, heartbeat_interval) as heartbeat:
         while done_before + len(runs) < max_runs:
+            _leave_if_told(controller)
             action = controller.next(agent)
             if isinstance(action, Wait):
                 if action.reason != waiting_for:  # say it once, not every few seconds
@@ -111,8 +113,17 @@ def run_agent(
                 break
             with heartbeat.run(action.run_id):
                 runs.append(run_one(controller, action, train_one))
+            _leave_if_told(controller)
     controller.log.sync()  # the last finished run on disk before the agent says it is done
     return {"agent": agent, "runs": runs, "runs_before_restart": done_before}
+
+
+def _leave_if_told(controller: LocalController) -> None:
+    """Raise `stopping.Interrupted` when the agent was told to end: no new claim, and no summary
+    (the job did not finish: Snakemake runs it again, and it resumes what it left)."""
+    if (signum := stopping.requested()) is not None:
+        controller.log.sync()
+        raise stopping.Interrupted(signum)
 
 
 def run_one(controller: LocalController, claim: Claim, train_one: TrainOne) -> dict:
@@ -124,8 +135,12 @@ def run_one(controller: LocalController, claim: Claim, train_one: TrainOne) -> d
 
 
 def record_outcome(controller: LocalController, claim: Claim, outcome: dict) -> None:
-    """Record how the run ended (`train_one`'s outcome) in the store, and say it in the log."""
-    controller.finish(claim.run_id, outcome)
+    """Record how the run ended (`train_one`'s outcome) in the store, and say it in the log. An
+    interrupted run is handed out again at once, to resume."""
+    if outcome["state"] == INTERRUPTED:
+        controller.interrupt(claim.run_id, outcome.get("reason") or "interrupted")
+    else:
+        controller.finish(claim.run_id, outcome)
     log.info(
         "run %s %s%s",
         claim.run_id,
@@ -135,17 +150,25 @@ def record_outcome(controller: LocalController, claim: Claim, outcome: dict) -> 
 
 
 def train_safely(controller: LocalController, claim: Claim, train_one: TrainOne) -> dict:
-    """A run that raises is a failed run, not a dead agent: the agent goes on to the next."""
+    """A run that raises is a failed run, not a dead agent: the agent goes on to the next. A run
+    in this process (the ConvNet) learns at its next epoch that the agent was told to end:
+    `on_epoch` raises `stopping.Interrupted`, after the epoch's checkpoint is saved."""
     metric = controller.metric
 
     def on_epoch(epoch: int, metrics: dict) -> bool:
         if metric in metrics:
-            return controller.report(claim.run_id, epoch, metrics[metric])
-        controller.heartbeat(claim.run_id)
-        return controller.should_stop(claim.run_id)
+            stop = controller.report(claim.run_id, epoch, metrics[metric])
+        else:
+            controller.heartbeat(claim.run_id)
+            stop = controller.should_stop(claim.run_id)
+        if not stop and (signum := stopping.requested()) is not None:
+            raise stopping.Interrupted(signum)
+        return stop
 
     try:
         return train_one(claim, on_epoch)
+    except stopping.Interrupted as err:
+        return {"state": INTERRUPTED, "reason": str(err)}
     except UserError as err:
         return {"state": FAILED, "reason": str(err)}
     except Exception as err:

@@ -12,6 +12,7 @@ from snakesweep.convnet.run_config import resolve_run_config, run_seed
 from snakesweep.data.dataset import DataFiles
 from snakesweep.record.sweep_record import SweepRecord
 from snakesweep.settings import AgentSettings
+from snakesweep.wandb_ids import wandb_run_id
 
 EPOCH_METRICS = ("train_loss", "val_loss", "val_accuracy")  # every epoch: hyperband can use them
 FINAL_METRICS = ("test_loss", "test_accuracy")  # logged once, after the last epoch
@@ -46,17 +47,30 @@ def make_train_one(sweep: SweepRecord, settings: AgentSettings, data: DataFiles,
 
     def train_one(claim, on_epoch) -> dict:
         run_config = {**sweep.train, **claim.config}
+        out_dir = Path(paths.run_dir(claim.run_id))
+        # An earlier attempt's checkpoint, interrupted or crashed (SIGKILLed in a long epoch,
+        # say), holds every state the next epochs depend on: resuming from it ends bit for bit
+        # as an undisturbed run. It is gone once a run is over, so a retried run starts afresh.
+        saved = out_dir / paths.CHECKPOINT_FILE
+        resumes = claim.resume or saved.exists()
         tracking = Tracking(
             mode=settings.wandb_mode,
             project=sweep.project,
             group=sweep.name,
             tags=(sweep.sweep_id, f"run-{claim.run_id}"),
             dir=paths.WANDB_DIR,
+            # W&B's server names the runs of its sweeps (WANDB_RUN_ID, set by its agent)
+            run_id=None
+            if sweep.controller == "wandb"
+            else wandb_run_id(sweep.sweep_id, claim.run_id),
+            resume="allow" if resumes else None,
         )
         setup = Setup(
-            seed=run_seed(sweep.seed, run_config), device=device, threads=settings.threads
+            seed=run_seed(sweep.seed, run_config),
+            device=device,
+            threads=settings.threads,
+            checkpoint=str(saved),
         )
-        out_dir = Path(paths.run_dir(claim.run_id))
         result = execute_run(run_config, data, out_dir, setup, tracking, on_epoch)
         return {
             "state": result["state"],

@@ -75,6 +75,8 @@ def execute_run(
     with wandb_run({**config, **ran}, tracking, out) as wb:
         timing["wandb_init_seconds"] = time.perf_counter() - started
         result = train(config, dataset, setup, _epoch_callback(wb, on_epoch))
+        if setup.checkpoint:  # over: the run's folder holds what it always held
+            Path(setup.checkpoint).unlink(missing_ok=True)
         timing.update(result.timing)
         images = dataset["x_test"][:VERIFY_IMAGES]
         exported = export_and_verify(result, out, images, setup.threads, timing)

@@ -27,6 +27,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from snakesweep.callbacks import OnEpoch
+from snakesweep.convnet import checkpoint
 from snakesweep.convnet.model import build_model
 from snakesweep.convnet.run_config import resolve_run_config
 from snakesweep.errors import UserError
@@ -217,6 +219,7 @@ class Setup:
     threads: int | None = None
     channels_last: bool = True
     progress: bool = False
+    checkpoint: str | None = None  # saved after every epoch, and resumed from when it is there
 
 
 def train(
@@ -231,9 +234,10 @@ def train(
     seed_everything(setup.seed, setup.threads)
     data = place_data(dataset, dev, setup.channels_last)
     model, optimizer, shuffle = _seeded_setup(config, setup.seed, dev, setup.channels_last)
-    history: list[dict] = []
-    state, reason, step, clock = "finished", None, 0, Clock(dev)
-    for epoch in range(1, config["epochs"] + 1):
+    saved = Path(setup.checkpoint) if setup.checkpoint else None
+    history, step = checkpoint.resume(saved, model, optimizer, shuffle, on_epoch)
+    state, reason, clock = "finished", None, Clock(dev)
+    for epoch in range(len(history) + 1, config["epochs"] + 1):
         order = torch.randperm(len(data["x_train"]), generator=shuffle).to(dev)
         with clock.timing("train"):
             batches = _batches(order, config["batch_size"], epoch, setup.progress)
@@ -248,6 +252,8 @@ def train(
         with clock.timing("eval"):
             row = _epoch_row(model, data, epoch, per_step)
         history.append(row)
+        if saved is not None:
+            checkpoint.save(saved, model, optimizer, shuffle, history, step)
         log.info("epoch %d/%d %s", epoch, config["epochs"], _described(row))
         if on_epoch is not None and on_epoch(epoch, dict(row)) and epoch < config["epochs"]:
             state, reason = (

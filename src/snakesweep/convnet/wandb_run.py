@@ -22,7 +22,7 @@ MODES = ("offline", "online", "disabled")
 class Tracking:
     """Where and how a run is logged to W&B: the mode (offline, online or disabled), project,
     group (the sweep's name), tags, the folder wandb puts its `wandb/` folder in (None: the
-    run's own folder) and the run's display name."""
+    run's own folder), the run's display name, and its W&B run id and resume mode."""
 
     mode: str
     project: str
@@ -30,6 +30,8 @@ class Tracking:
     tags: tuple[str, ...] = ()
     dir: str | None = None
     name: str | None = None
+    run_id: str | None = None  # the W&B run id (None: wandb draws one)
+    resume: str | None = None  # "allow" for an attempt that resumes its W&B run
 
 
 class WandbRun:
@@ -100,6 +102,8 @@ def wandb_run(config: dict, tracking: Tracking, wandb_dir: str | Path) -> Iterat
         dir=str(wandb_dir),
         mode=mode,
         name=tracking.name,
+        id=tracking.run_id,
+        resume=tracking.resume,
         settings=settings,
         reinit="create_new",
     )

@@ -16,12 +16,21 @@ from pathlib import Path
 
 from snakesweep.inspect.results import load
 from snakesweep.record.events import Kind, kind_of
-from snakesweep.record.state import CRASHED, DONE_STATES, FAILED, FINISHED, RUNNING, STOPPED, fold
+from snakesweep.record.state import (
+    CRASHED,
+    DONE_STATES,
+    FAILED,
+    FINISHED,
+    INTERRUPTED,
+    RUNNING,
+    STOPPED,
+    fold,
+)
 from snakesweep.record.sweep_record import Ranking, SweepRecord
 from snakesweep.sweep.metric import score
 
 QUEUED = "queued"
-STATES = (QUEUED, RUNNING, FINISHED, STOPPED, FAILED, CRASHED)
+STATES = (QUEUED, RUNNING, FINISHED, STOPPED, FAILED, CRASHED, INTERRUPTED)
 RECENT = 10  # the time left is estimated from this many latest runs (the first ones warm up)
 
 
@@ -73,8 +82,8 @@ def summarize(
         if run.state == RUNNING
     ]
     durations = _recent_durations(runs, claimed, finished_at)
-    # Not over while runs are running or queued, nor before the first claim.
-    active = bool(running) or bool(counts[QUEUED]) or not runs
+    # Not over while runs are running, queued or waiting to resume, nor before the first claim.
+    active = bool(running) or bool(counts[QUEUED]) or bool(counts[INTERRUPTED]) or not runs
     start = min((e["time"] for e in events), default=None)
     end = now if active else max((e["time"] for e in events), default=None)
     return {
@@ -161,7 +170,7 @@ def render(summary: dict) -> str:
             else "no metric: runs are not ranked"
         ),
         "runs: "
-        + ", ".join(f"{'?' if counts[s] is None else counts[s]} {s}" for s in STATES)
+        + _counts(counts)
         + (
             f" (of {summary['planned']} planned)"
             if summary["planned"] is not None
@@ -210,6 +219,12 @@ def render(summary: dict) -> str:
         when = f"about {_duration(left)} left"
     lines.append(f"elapsed {_duration(summary['elapsed'])}, {when}")
     return "\n".join(lines)
+
+
+def _counts(counts: dict) -> str:
+    """Runs by state; `interrupted` named only while a run waits to resume."""
+    shown = (s for s in STATES if s != INTERRUPTED or counts[s])
+    return ", ".join(f"{'?' if counts[s] is None else counts[s]} {s}" for s in shown)
 
 
 def _short(value) -> str:

@@ -15,6 +15,9 @@ the run's id, and `time`, its writer's clock (stamped when it is appended).
               `onnx_sha256`, the digest of the model file it wrote, and for the user's own
               code `artifacts`, the digest of every file it wrote (for `snakesweep verify`)
 - `crashed`   the run's agent stopped sending heartbeats, or restarted: `reason`
+- `interrupted` the run's agent was told to end (a time limit, preemption, Ctrl-C) and stopped
+              the run: `reason`; it is handed out again at once, to resume, and this does
+              not count as one of its attempts failing
 - `retry`     the user asked for a failed run (or one given up after crashing) to run again
               (`snakesweep retry`)
 """
@@ -34,6 +37,7 @@ class Kind(enum.StrEnum):
     FINISH = "finish"
     CRASHED = "crashed"
     RETRY = "retry"
+    INTERRUPTED = "interrupted"
 
 
 _KEY = "event"  # the field that names an event's kind
@@ -104,3 +108,7 @@ def crashed(run: str, reason: str) -> dict:
 
 def retry(run: str, time: float) -> dict:
     return _event(Kind.RETRY, run, time)
+
+
+def interrupted(run: str, reason: str, time: float) -> dict:
+    return _event(Kind.INTERRUPTED, run, time, reason=reason)

@@ -24,6 +24,7 @@ CRASHED = "crashed"
 FINISHED = "finished"
 FAILED = "failed"
 STOPPED = "stopped"
+INTERRUPTED = "interrupted"  # its agent was told to end; handed out again at once, to resume
 DONE_STATES = (FINISHED, FAILED, STOPPED)  # a run in one of these is never handed out again
 
 
@@ -54,8 +55,14 @@ def retryable(run: Run) -> bool:
 
 
 def settled(run: Run, max_attempts: int) -> bool:
-    """A run whose result is final: done, or crashed with no attempt left."""
+    """A run whose result is final: done, or crashed with no attempt left (an interrupted run
+    never is: an interruption is not the run's fault)."""
     return run.state in DONE_STATES or (run.state == CRASHED and run.attempt >= max_attempts)
+
+
+def has_attempt_left(run: Run, max_attempts: int) -> bool:
+    """A run waiting to be handed out again may be: interrupted, or crashed with attempts left."""
+    return run.state == INTERRUPTED or run.attempt < max_attempts
 
 
 class SweepState:
@@ -70,7 +77,7 @@ class SweepState:
         self.runs: dict[str, Run] = {}  # by id, in order of first claim
         self.by_index: list[Run | None] = []
         self.running: set[str] = set()
-        self.crashed: set[str] = set()  # crashed, attempts left or not
+        self.crashed: set[str] = set()  # crashed (attempts left or not) or interrupted
         self.settled_prefix = 0  # runs 0 .. settled_prefix-1 are all settled
 
     def apply_all(self, events: Iterable[dict]) -> SweepState:
@@ -98,8 +105,9 @@ class SweepState:
         if kind == Kind.STOP:
             run.should_stop = True
             run.stopped_at = event.get("step")
-        elif kind == Kind.CRASHED and run.state == RUNNING:
-            run.state, run.reason = CRASHED, event.get("reason")
+        elif kind in (Kind.CRASHED, Kind.INTERRUPTED) and run.state == RUNNING:
+            run.state = CRASHED if kind == Kind.CRASHED else INTERRUPTED
+            run.reason = event.get("reason")
             self.running.discard(run_id)
             self.crashed.add(run_id)
         elif kind == Kind.FINISH:

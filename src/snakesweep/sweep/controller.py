@@ -39,6 +39,7 @@ class Claim:
     config: dict  # the objective's flat keys (nested groups flattened)
     attempt: int
     engine_config: dict  # the same values in W&B's run-config form, `{name: {"value": v}}`
+    resume: bool = False  # the attempt before was interrupted: resume it (see decide.resumes)
 
 
 def run_id_for(index: int, config: dict) -> str:
@@ -121,10 +122,15 @@ class LocalController:
             action = decide.next_action(self.state, self.policy, self._exhausted)
             if isinstance(action, Requeue):
                 run = action.run
-                return self._hand_out(
-                    Claim(run.run_id, run.index, run.config, run.attempt + 1, run.engine_config),
-                    agent,
+                claim = Claim(
+                    run.run_id,
+                    run.index,
+                    run.config,
+                    run.attempt + 1,
+                    run.engine_config,
+                    decide.resumes(run),
                 )
+                return self._hand_out(claim, agent)
             if isinstance(action, Suggest):
                 engine_config = engine.suggest(
                     self.sweep_config,
@@ -226,6 +232,13 @@ class LocalController:
         if outcome["state"] not in DONE_STATES:
             raise ValueError(f"a run finishes as one of {DONE_STATES}, not {outcome['state']!r}")
         self._pending.append(events.finish(run_id, outcome, self.clock()))
+        with self.log.locked():
+            self._flush(durable=True)
+
+    def interrupt(self, run_id: str, reason: str) -> None:
+        """Record that the run's agent was told to end and stopped it: handed out again at
+        once, to resume (no heartbeat timeout to wait out)."""
+        self._pending.append(events.interrupted(run_id, reason, self.clock()))
         with self.log.locked():
             self._flush(durable=True)
 

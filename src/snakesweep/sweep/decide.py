@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 
 from snakesweep.record import events
-from snakesweep.record.state import Run, SweepState
+from snakesweep.record.state import INTERRUPTED, Run, SweepState, has_attempt_left
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,7 +55,8 @@ def policy_for(sweep_config: dict, limits: Limits) -> Policy:
 
 @dataclasses.dataclass(frozen=True)
 class Requeue:
-    """Hand out a crashed run again: same index, config and seed, next attempt."""
+    """Hand out a crashed or interrupted run again: same index, config and seed, next attempt
+    (an interrupted one resumes: `resumes`)."""
 
     run: Run
 
@@ -100,17 +101,20 @@ def orphaned_runs(state: SweepState, agent: str) -> list[Run]:
 
 
 def requeueable(state: SweepState, max_attempts: int) -> Run | None:
-    """The crashed run to hand out again first (lowest index), if any has attempts left."""
+    """The run to hand out again first (lowest index): interrupted, or crashed with attempts
+    left."""
     waiting = (state.runs[r] for r in state.crashed)
     return min(
-        (r for r in waiting if r.attempt < max_attempts), key=lambda r: r.index, default=None
+        (r for r in waiting if has_attempt_left(r, max_attempts)),
+        key=lambda r: r.index,
+        default=None,
     )
 
 
 def in_flight(state: SweepState, max_attempts: int) -> int:
-    """Runs that may still need an agent: running, or crashed with attempts left."""
+    """Runs that may still need an agent: running, interrupted, or crashed with attempts left."""
     return len(state.running) + sum(
-        1 for r in state.crashed if state.runs[r].attempt < max_attempts
+        1 for r in state.crashed if has_attempt_left(state.runs[r], max_attempts)
     )
 
 
@@ -170,3 +174,9 @@ def stop_peers(state: SweepState, run: Run, parallelism: int) -> list[Run]:
 
 def crashed_event(run: Run, reason: str) -> dict:
     return events.crashed(run.run_id, reason)
+
+
+def resumes(run: Run) -> bool:
+    """Whether the next attempt of `run` resumes it (its folder and W&B run kept), rather than
+    starting it again: only after an interruption, which the agent ended cleanly."""
+    return run.state == INTERRUPTED

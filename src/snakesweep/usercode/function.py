@@ -32,6 +32,13 @@ from pathlib import Path
 
 from snakesweep.usercode.process import die_with_parent
 
+# Under `wandb.agent(function=train)` the script runs as __main__; here its module is imported
+# (running it as __main__ would run its own `wandb.agent(...)` call too).
+MAIN_HINT = (
+    "the function's module is imported as {module!r}, not run as __main__: code under "
+    '`if __name__ == "__main__":` does not run, so move what train() needs out of it'
+)
+
 
 @dataclasses.dataclass(frozen=True)
 class RunSetup:
@@ -127,18 +134,39 @@ def _run_function(module: str, name: str, setup: RunSetup):
     os.chdir(setup.cwd)
     code = 0
     try:
-        function = getattr(importlib.import_module(module), name)
+        function = _imported(module, name)
         seed_run(setup.seed, setup.threads)
         function()
-    except SystemExit as stop:
+    except _ImportFailed:
+        code = 1
+    except SystemExit as stop:  # as Python ends on it: a message goes to stderr, and exit 1
+        if not isinstance(stop.code, int) and stop.code is not None:
+            print(stop.code, file=sys.stderr)
         code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
-    except BaseException:  # noqa: BLE001 - the user's code may raise anything; it fails the run
+    except BaseException as err:  # noqa: BLE001 - the user's code may raise anything
         traceback.print_exc()
+        if isinstance(err, NameError):
+            print(MAIN_HINT.format(module=module), file=sys.stderr)
         code = 1
     _finish_wandb(code)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def _imported(module: str, name: str):
+    """The user's function; whatever its module raises while imported (a `KeyError`, a
+    `sys.exit(...)` under no `__main__` guard) fails the run with its traceback."""
+    try:
+        return getattr(importlib.import_module(module), name)
+    except BaseException as err:  # noqa: BLE001 - the module may raise anything, SystemExit too
+        traceback.print_exc()
+        print(f"importing {module} raised {type(err).__name__}: {err}", file=sys.stderr)
+        raise _ImportFailed from None
+
+
+class _ImportFailed(Exception):
+    """The user's module raised while imported; its traceback is on stderr already."""
 
 
 def _redirect(fd: int, path: str) -> None:

@@ -24,6 +24,7 @@ class Watched:
     iterations: int = 0  # logged values of the sweep metric
     ended: str = "exited"  # exited, stopped (early termination) or timed_out
     exit_code: int | None = None
+    logs: int = 0  # wandb logs found under the run's WANDB_DIR
 
 
 def judge(
@@ -53,9 +54,13 @@ def judge(
             state="failed", reason=f"{_exit_text(watched.exit_code)}: {stderr_tail(stderr)}"
         )
     elif metric is not None and not watched.iterations and not is_number(summary.get(metric)):
-        outcome.update(
-            state="failed", reason=f"never logged the sweep metric {metric!r} with wandb.log"
-        )
+        why = f"never logged the sweep metric {metric!r} with wandb.log"
+        if not watched.logs:
+            why += (
+                "; no wandb log was found under its WANDB_DIR: a wandb.init(dir=...) elsewhere, "
+                'or mode="disabled", hides what it logs'
+            )
+        outcome.update(state="failed", reason=why)
     elif (files / paths.ONNX_FILE).exists():
         outcome.update(_check_onnx(files / paths.ONNX_FILE, outcome["artifacts"]))
     return outcome

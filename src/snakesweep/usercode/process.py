@@ -5,9 +5,12 @@ worker the user's code forks (DataLoader workers, say) form one process group. W
 signals only the process it started, so their children can outlive a stopped run; here the
 whole group is ended:
 
-- a run that is stopped early or runs out of time gets SIGINT first, on its main process alone:
-  Python raises KeyboardInterrupt, and wandb then closes its log cleanly with an exit record;
-- after `grace` seconds SIGTERM goes to the whole group, and after `grace` more SIGKILL;
+- a run that is stopped (early termination, its time out, the agent's own end) gets SIGTERM
+  on its main process alone, as under W&B's agent, and has W&B's kill delay to end (a SIGTERM
+  handler can save a checkpoint meanwhile);
+- then what is left of the group gets SIGTERM, and SIGKILL `CLEAR_SECONDS` later;
+- signals go through pidfds to processes checked to be the run's, never to a number that a
+  reaped process left behind and another may have taken;
 - a run that ends by itself still leaves its group behind if it forked something that lives
   on: that is sent SIGTERM, then SIGKILL, before the run counts as over.
 
@@ -29,6 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 POLL_SECONDS = 0.05
+CLEAR_SECONDS = 2.0  # what is left of a stopped run's group: from SIGTERM to SIGKILL
 _PR_SET_PDEATHSIG, _PR_SET_CHILD_SUBREAPER = 1, 36  # linux/prctl.h
 _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
 
@@ -84,9 +88,7 @@ def end_leftovers(before: set[int], grace: float) -> set[int]:
     left behind outside its group), and reap the orphans it adopted; returns those it ended."""
     left = descendants() - before
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in left:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
+        _signal_each(left, sig, lambda: descendants() - before)
         if _wait(lambda: not (descendants() & left), grace):
             break
     me = os.getpid()
@@ -95,6 +97,40 @@ def end_leftovers(before: set[int], grace: float) -> set[int]:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)
     return left
+
+
+def open_pidfd(pid: int) -> int | None:
+    """A file descriptor that names the process `pid` is now, whatever later reuses the number
+    (Linux's pidfd); None when it is gone already."""
+    try:
+        return os.pidfd_open(pid)
+    except ProcessLookupError:
+        return None
+
+
+def send(pidfd: int | None, sig: int) -> bool:
+    """Signal the process a pidfd names; False when it has ended (never another process)."""
+    if pidfd is None:
+        return False
+    try:
+        signal.pidfd_send_signal(pidfd, sig)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _signal_each(pids: set[int], sig: int, still_ours: Callable[[], set[int]]) -> None:
+    """Signal each of `pids` through a pidfd, once the process it names is known to be still
+    one of `still_ours()`: a pid reaped and reused meanwhile is never signalled."""
+    held = {pid: fd for pid in pids if (fd := open_pidfd(pid)) is not None}
+    try:
+        ours = still_ours() if held else set()
+        for pid, fd in held.items():
+            if pid in ours:
+                send(fd, sig)
+    finally:
+        for fd in held.values():
+            os.close(fd)
 
 
 def group_alive(pgid: int) -> bool:
@@ -114,10 +150,14 @@ def group_alive(pgid: int) -> bool:
 
 
 def _signal_group(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except ProcessLookupError:
-        pass
+    """Signal the group's members, each through a pidfd taken before it is checked to be a
+    member still: a group's number is not reused while a member lives, and a member's pid that
+    was reaped meanwhile is never signalled (unlike `killpg` on a number read earlier)."""
+
+    def members() -> set[int]:
+        return {pid for pid, state, _, group in _process_table() if group == pgid}
+
+    _signal_each(members(), sig, members)
 
 
 def _wait(condition: Callable[[], bool], seconds: float) -> bool:
@@ -130,15 +170,28 @@ def _wait(condition: Callable[[], bool], seconds: float) -> bool:
     return True
 
 
-def end_run(pid: int, poll: Callable[[], int | None], grace: float) -> None:
-    """Stop a run that is still going: SIGINT to its main process, then SIGTERM and SIGKILL to
-    its whole group (see the module docstring). Returns once no process of the group is left."""
+def end_run(
+    pid: int,
+    poll: Callable[[], int | None],
+    grace: float,
+    first: int = signal.SIGTERM,
+    pidfd: int | None = None,
+) -> None:
+    """Stop a run that is still going as W&B's agent does: `first` (SIGTERM) to its main
+    process, which has `grace` seconds to end (a program's SIGTERM handler may save a checkpoint
+    meanwhile); then whatever is left of its group is ended (`clear_group`). `pidfd` names the
+    main process (opened here when not given, while `poll` says it is not reaped). Returns once
+    no process of the group is left."""
+    own = pidfd is None
+    if own:
+        pidfd = open_pidfd(pid) if poll() is None else None
     try:
-        os.kill(pid, signal.SIGINT)
-    except ProcessLookupError:
-        pass
-    _wait(lambda: poll() is not None, grace)
-    clear_group(pid, poll, grace)
+        if send(pidfd, first):
+            _wait(lambda: poll() is not None, grace)
+    finally:
+        if own and pidfd is not None:
+            os.close(pidfd)
+    clear_group(pid, poll, CLEAR_SECONDS)
 
 
 def clear_group(pgid: int, poll: Callable[[], int | None], grace: float) -> None:

@@ -2,7 +2,9 @@
 
 A run's folder, `results/runs/<run id>/`, holds:
 - `files/`: the run's working directory, where whatever the user's code writes lands (a
-  `model.onnx`, say), so no two runs ever share a file;
+  `model.onnx`, say), so no two runs ever share a file; with `agents.workdir: project` the run
+  starts in the agent's folder instead, as under `wandb agent` (relative paths such as
+  `data/train.csv` then work as they do there), and finds this folder in `SNAKESWEEP_RUN_DIR`;
 - `sweep-params.yaml`: the run's parameters as W&B's agent writes them (`WANDB_SWEEP_PARAM_PATH`);
 - `stdout.log`, `stderr.log`; `wandb/`: the run's own wandb folder (`WANDB_DIR`);
 - `metrics.json`, written last: config, seed, state, reason, every logged row, the summary and
@@ -22,24 +24,31 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from snakesweep import paths
+from snakesweep import paths, stopping
 from snakesweep.atomic import write_json
 from snakesweep.callbacks import OnEpoch
 from snakesweep.data.dataset import DataFiles
+from snakesweep.record.state import INTERRUPTED
 from snakesweep.record.sweep_record import FUNCTION, SweepRecord
 from snakesweep.seeding import derive_seed
 from snakesweep.settings import AgentSettings
-from snakesweep.usercode import command, process
+from snakesweep.usercode import command, process, wandb_log
 from snakesweep.usercode.function import FunctionRunner, RunSetup
 from snakesweep.usercode.outcome import judge, plain_row
 from snakesweep.usercode.watch import (
     FLUSH_ENV,
-    GRACE_SECONDS,
     LOG_POLL_SECONDS,
     RunningFunction,
     RunningProgram,
+    stop,
     watch,
 )
+from snakesweep.wandb_ids import wandb_run_id
+
+RESUME_ENV = "WANDB_RESUME"  # wandb.env.RESUME
+RESUMED_ENV = "WANDB_RESUMED"  # the setting behind `wandb.run.resumed`
+PROJECT_WORKDIR = "project"  # agents.workdir: runs start in the agent's folder, as under W&B
+RUN_DIR_ENV = "SNAKESWEEP_RUN_DIR"  # the run's own folder for what it writes (its files/)
 
 
 @dataclass(frozen=True)
@@ -65,7 +74,9 @@ def user_code_runs(
     objective = sweep.objective
     runner = FunctionRunner(objective.function) if objective.kind == FUNCTION else None
     base = base_environ(os.environ, data, device, settings.threads, settings.wandb_mode)
-    yield UserCodeRuns(sweep, metrics, base, runner, settings.threads)
+    runs = UserCodeRuns(sweep, metrics, base, runner, settings.threads)
+    runs.in_project = settings.workdir == PROJECT_WORKDIR
+    yield runs
 
 
 class UserCodeRuns:
@@ -74,16 +85,27 @@ class UserCodeRuns:
     def __init__(self, sweep: SweepRecord, metrics: Metrics, base: dict, runner, threads: int):
         self.objective, self.sweep_seed, self.metrics = sweep.objective, sweep.seed, metrics
         self.base, self.runner, self.threads = base, runner, threads
+        self.sweep_id = sweep.sweep_id
+        self.in_project = False  # True: runs start in the agent's folder, as under `wandb agent`
 
     def __call__(self, claim, on_epoch: OnEpoch) -> dict:
         started = time.monotonic()
-        run_dir = fresh_run_dir(Path(paths.run_dir(claim.run_id)))
+        run_dir = Path(paths.run_dir(claim.run_id))
+        run_dir = kept_run_dir(run_dir) if claim.resume else fresh_run_dir(run_dir)
+        earlier = frozenset(wandb_log.find_logs(run_dir))  # an interrupted attempt's
         seed = derive_seed(self.sweep_seed, "run", claim.config)
         before = process.descendants()
         running = self._start(claim, run_dir, seed)
         timeout = self.objective.run_timeout
-        watched = watch(running, run_dir, self.metrics.engine, on_epoch, timeout)
-        process.end_leftovers(before, GRACE_SECONDS)
+        try:
+            watched = watch(running, run_dir, self.metrics.engine, on_epoch, timeout, earlier)
+        finally:  # whatever went wrong while watching, no process of the run outlives it
+            if running.poll() is None:
+                stop(running, INTERRUPTED if stopping.requested() else "stopped")
+            process.end_leftovers(before, process.CLEAR_SECONDS)
+            close_pidfd(running)
+        if watched.ended == INTERRUPTED:
+            return {"state": INTERRUPTED, "reason": str(stopping.Interrupted(stopping.requested()))}
         files = run_dir / paths.RUN_FILES
         stderr = run_dir / paths.STDERR_FILE
         outcome = judge(watched, self.metrics.required, timeout, stderr, files)
@@ -104,13 +126,18 @@ class UserCodeRuns:
     def _start(self, claim, run_dir: Path, seed: int):
         """Start the run's process: the function forked from its server, or the program."""
         param_file = run_dir / paths.PARAM_FILE
+        own = {
+            "WANDB_DIR": str(run_dir.resolve()),
+            "SNAKESWEEP_SEED": str(seed),
+            RUN_DIR_ENV: str((run_dir / paths.RUN_FILES).resolve()),
+        }
+        if claim.resume:  # W&B's resume (`resume="allow"`); offline wandb cannot ask a server
+            own.update({RESUME_ENV: "allow", RESUMED_ENV: "true"})  # whether it resumes
         env = command.run_environ(
-            {**self.base, "WANDB_DIR": str(run_dir.resolve()), "SNAKESWEEP_SEED": str(seed)},
-            f"{claim.run_id}-{claim.attempt}",
-            param_file,
+            {**self.base, **own}, wandb_run_id(self.sweep_id, claim.run_id), param_file
         )
         stdout, stderr = str(run_dir / paths.STDOUT_FILE), str(run_dir / paths.STDERR_FILE)
-        files = run_dir / paths.RUN_FILES
+        files = Path.cwd() if self.in_project else run_dir / paths.RUN_FILES
         if self.runner is not None:
             command.write_param_file(param_file, claim.engine_config)
             setup = RunSetup(env, str(files), stdout, stderr, seed, self.threads)
@@ -159,6 +186,20 @@ def visible_gpu(device: str, visible: str | None) -> str:
 def _program(program: str | None) -> str:
     """`${program}`: the absolute path, since the run's working directory is its own folder."""
     return str(Path(program).resolve()) if program else ""
+
+
+def kept_run_dir(run_dir: Path) -> Path:
+    """The folder of an interrupted run, as its last attempt left it (a checkpoint, say), for
+    the attempt that resumes it; its earlier `metrics.json` is gone."""
+    (run_dir / paths.RUN_FILES).mkdir(parents=True, exist_ok=True)
+    (run_dir / paths.RUN_METRICS).unlink(missing_ok=True)
+    return run_dir
+
+
+def close_pidfd(running) -> None:
+    if running.pidfd is not None:
+        os.close(running.pidfd)
+        running.pidfd = None
 
 
 def fresh_run_dir(run_dir: Path) -> Path:

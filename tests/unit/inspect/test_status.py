@@ -65,6 +65,7 @@ def test_summary_counts_states_shows_running_epochs_and_estimates_time_left():
         "stopped": 0,
         "failed": 1,
         "crashed": 0,
+        "interrupted": 0,
     }
     assert summary["running"] == [
         {"run_id": "r1", "agent": "1", "epoch": 2, "epochs": 3, "value": 0.8, "heartbeat_age": 10.0}

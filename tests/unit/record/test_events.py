@@ -19,6 +19,7 @@ def test_every_constructor_makes_its_kind():
         Kind.FINISH: events.finish("r", {"state": "finished"}, 2.0),
         Kind.CRASHED: events.crashed("r", "no heartbeat"),
         Kind.RETRY: events.retry("r", 3.0),
+        Kind.INTERRUPTED: events.interrupted("r", "ended by SIGTERM", 4.0),
     }
     assert set(made) == set(Kind)
     for kind, event in made.items():

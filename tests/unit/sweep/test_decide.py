@@ -67,6 +67,28 @@ def test_a_run_out_of_attempts_is_settled_not_requeued():
     assert state.settled_prefix == 1 and decide.in_flight(state, 2) == 0
 
 
+def interrupted(index, time=0.0):
+    return events.interrupted(rid(index), "ended by SIGTERM", time)
+
+
+def test_an_interrupted_run_is_requeued_at_once_to_resume_whatever_its_attempts():
+    # attempt 2 of 2 interrupted: an interruption is not the run's fault, so it is not given up
+    state = state_of(
+        claim(0), crashed(0), claim(0, attempt=2), interrupted(0), claim(1), max_attempts=2
+    )
+    action = decide.next_action(state, policy(max_attempts=2))
+    assert isinstance(action, Requeue) and action.run.run_id == rid(0)
+    assert decide.resumes(action.run) and action.run.attempt == 2
+    assert state.settled_prefix == 0 and decide.in_flight(state, 2) == 2
+    crashed_again = state_of(claim(0), crashed(0))
+    assert not decide.resumes(decide.next_action(crashed_again, policy()).run)  # starts afresh
+
+
+def test_an_interruption_after_the_run_finished_changes_nothing():
+    state = state_of(claim(0), finish(0), interrupted(0))
+    assert state.runs[rid(0)].state == "finished" and state.settled_prefix == 1
+
+
 def test_run_cap_waits_while_runs_are_in_flight_then_ends():
     capped = policy({**RANDOM, "run_cap": 2})
     state = state_of(claim(0), claim(1), finish(0))

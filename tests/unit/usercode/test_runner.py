@@ -33,7 +33,7 @@ from snakesweep.settings import Config
 from snakesweep.sweep.metric import score
 from snakesweep.usercode import process
 from snakesweep.usercode.runner import base_environ, fresh_run_dir, visible_gpu
-from snakesweep.usercode.watch import FLUSH_ENV, GRACE_SECONDS
+from snakesweep.usercode.watch import FLUSH_ENV
 
 STORE = "store.log"
 METRIC = {"name": "val_loss", "goal": "minimize"}
@@ -308,10 +308,10 @@ def test_a_run_past_its_time_limit_is_ended_with_all_its_processes(work):
     assert len(pids) == 3
     assert_all_gone(pids)
     assert process.descendants() <= before  # wandb's service too
-    # SIGINT ended it (its group and the orphan in its own session right after), so well
+    # SIGTERM ended it (its group and the orphan in its own session right after), so well
     # before the 60 s it would sleep, and without waiting out the SIGTERM/SIGKILL graces
     took = metrics_json(run.run_id)["timing"]["total_seconds"]
-    assert took < 3 + GRACE_SECONDS + 2, took
+    assert took < 3 + process.CLEAR_SECONDS + 2, took
 
 
 # 5. Early termination stops a run, and every process of it.
