@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 
 import pytest
@@ -188,4 +189,86 @@ def test_retry_runs_the_failed_runs_again_and_redoes_no_finished_one(tmp_path):
         )
         metrics = json.loads((work / paths.run_dir(run_id) / paths.RUN_METRICS).read_text())
         assert metrics["state"] == "finished"
+    assert "verified" in _verify(work)
+
+
+# A W&B user's program that is stopped in the middle of a run: slow epochs, a checkpoint in the
+# run's own folder after each (when CHECKPOINTS), and on resuming its earlier rows logged again
+# (as docs/preemption.md advises) and `wandb.run.resumed` written down for the test to see.
+STOPPABLE = """
+import argparse, json, os, time, wandb
+CHECKPOINTS = True
+parser = argparse.ArgumentParser()
+parser.add_argument("--lr", type=float)
+parser.add_argument("--epochs", type=int, default=6)
+args = parser.parse_args()
+folder = os.environ["SNAKESWEEP_RUN_DIR"]
+saved = os.path.join(folder, "checkpoint.json")
+with wandb.init(config=vars(args)) as run:
+    rows = []
+    if CHECKPOINTS and os.path.exists(saved):
+        rows = json.load(open(saved))
+        open(os.path.join(folder, "resumed.txt"), "w").write(str(run.resumed))
+        for row in rows:
+            run.log(row)
+    for epoch in range(len(rows) + 1, args.epochs + 1):
+        time.sleep(0.4)
+        rows.append({"epoch": epoch, "val_loss": args.lr + 1.0 / epoch})
+        run.log(rows[-1])
+        if CHECKPOINTS:
+            json.dump(rows, open(saved + ".tmp", "w"))
+            os.replace(saved + ".tmp", saved)
+"""
+STOPPABLE_SWEEP = {
+    "program": "train.py",
+    "method": "grid",
+    "metric": {"name": "val_loss", "goal": "minimize"},
+    "parameters": {"lr": {"values": [0.3, 0.1]}},
+}
+
+
+@pytest.fixture(scope="module")
+def undisturbed_program_board(tmp_path_factory):
+    work = _workdir(tmp_path_factory.mktemp("undisturbed"), "w", STOPPABLE, STOPPABLE_SWEEP)
+    run_pipeline(work, _config(work, 1))
+    return (work / paths.LEADERBOARD).read_bytes()
+
+
+@pytest.mark.parametrize("checkpoints", [True, False], ids=["checkpoints", "restarts"])
+def test_sigterm_to_an_agent_mid_run_resumes_a_users_program(
+    tmp_path, undisturbed_program_board, checkpoints
+):
+    """SLURM's end of a job, for a user's program: SIGTERM to the agent once the run has logged
+    an epoch. The agent is gone within KillWait, the run is recorded interrupted at once, and
+    Snakemake's `retries:` starts the agent again, which resumes it: a program that checkpoints
+    in its run folder continues with `wandb.run.resumed` true, one that does not starts again;
+    the leaderboard is the undisturbed sweep's, byte for byte, and the record passes
+    `snakesweep verify`."""
+    code = STOPPABLE.replace("CHECKPOINTS = True", f"CHECKPOINTS = {checkpoints}")
+    work = _workdir(tmp_path, "w", code, STOPPABLE_SWEEP)
+    config = _config(work, 1)
+    pipeline = _start(work, config)
+    try:
+        _wait_for(
+            lambda: (
+                any(kind_of(e) == Kind.METRIC for e in _events(work)) and _agent_processes(work)
+            ),
+            what="a logged epoch",
+        )
+        agent = _agent_processes(work)[0]
+        agent.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        agent.wait(timeout=60)
+        assert time.monotonic() - started < 35
+        out, _ = pipeline.communicate(timeout=600)  # its `retries:` starts the agent again
+    finally:
+        if pipeline.poll() is None:
+            os.killpg(pipeline.pid, signal.SIGKILL)
+    assert pipeline.returncode == 0, out[-5000:]
+    (interrupted,) = [e["run"] for e in _events(work) if kind_of(e) == Kind.INTERRUPTED]
+    runs = fold(_events(work))
+    assert {r.state for r in runs.values()} == {"finished"} and runs[interrupted].attempt == 2
+    marker = work / paths.run_dir(interrupted) / paths.RUN_FILES / "resumed.txt"
+    assert (marker.read_text() if marker.exists() else None) == ("True" if checkpoints else None)
+    assert (work / paths.LEADERBOARD).read_bytes() == undisturbed_program_board
     assert "verified" in _verify(work)

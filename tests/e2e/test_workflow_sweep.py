@@ -91,15 +91,31 @@ def _outputs(work):
     }
 
 
+def _wandb_run_ids(work):
+    """The W&B run ids of the runs, as wandb itself wrote them: `run-<id>.wandb` in each run's
+    offline folder."""
+    logs = (work / paths.WANDB_DIR).glob("wandb/offline-run-*/run-*.wandb")
+    return {p.name.removeprefix("run-").removesuffix(".wandb") for p in logs}
+
+
 def test_byte_identical_with_one_or_two_agents_and_seed_matters(tmp_path, tiny_run):
+    """The same sweep with one agent or two gives the same bytes and the same W&B run ids (a
+    rerun of a sweep goes into its own W&B runs); another seed is another sweep: other results,
+    and W&B run ids disjoint from the first sweep's, so syncing both into one W&B project
+    mixes nothing."""
     reference = _outputs(tiny_run[0])
+    reference_ids = _wandb_run_ids(tiny_run[0])
+    assert len(reference_ids) == 4
     one = copy_workflow(tmp_path / "one")
     run_pipeline(one, tiny_config(one, agents=1))
     assert _outputs(one) == reference
+    assert _wandb_run_ids(one) == reference_ids
     other = copy_workflow(tmp_path / "other")
     run_pipeline(other, tiny_config(other, seed=1, agents=1))
     changed = _outputs(other)
     assert all(changed[p] != reference[p] for p in reference)
+    other_ids = _wandb_run_ids(other)
+    assert len(other_ids) == 4 and not other_ids & reference_ids
 
 
 @pytest.mark.parametrize(

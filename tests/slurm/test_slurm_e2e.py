@@ -29,7 +29,12 @@ from typing import NamedTuple
 
 import pytest
 import yaml
-from workflow_helpers import copy_workflow, tiny_config
+from workflow_helpers import copy_workflow, run_pipeline, tiny_config
+
+from snakesweep import paths
+from snakesweep.record.events import Kind, kind_of
+from snakesweep.record.state import fold
+from snakesweep.record.store import EventLog
 
 pytestmark = pytest.mark.slow
 
@@ -157,6 +162,22 @@ def _project(folder: Path) -> Path:
     return config
 
 
+def _slurm_snakemake(slurm, work, config, *args, timeout=900):
+    """`snakemake --profile slurm` with what a test needs, nothing else: the partition, small
+    resources, no account, a short first status check."""
+    return subprocess.run(
+        ["timeout", "-k", "30", str(timeout), sys.executable, "-m", "snakemake"]
+        + ["--profile", "slurm", "--default-resources", f"slurm_partition={slurm.partition}"]
+        + ["runtime=30", "mem_mb=2000", "--slurm-no-account"]
+        + ["--slurm-init-seconds-before-status-checks", "2", *args, "--configfile", str(config)],
+        cwd=work,
+        env=slurm.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
 @pytest.mark.parametrize("where", ["checkout", "project"])
 def test_sweep_runs_through_snakemake_profile_slurm(slurm, tmp_path, request, measurement, where):
     """In a copy of the checkout (the ConvNet), and in a project folder made by `snakesweep init`
@@ -176,34 +197,7 @@ def test_sweep_runs_through_snakemake_profile_slurm(slurm, tmp_path, request, me
         work = root / "project"
         config = _project(work)
     started = time.monotonic()
-    result = subprocess.run(
-        [
-            "timeout",
-            "-k",
-            "30",
-            "900",
-            sys.executable,
-            "-m",
-            "snakemake",
-            "--profile",
-            "slurm",
-            # what a test needs, nothing else:
-            "--default-resources",
-            f"slurm_partition={slurm.partition}",
-            "runtime=30",
-            "mem_mb=2000",
-            "--slurm-no-account",
-            "--slurm-init-seconds-before-status-checks",
-            "2",
-            "--configfile",
-            str(config),
-        ],
-        cwd=work,
-        env=slurm.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    result = _slurm_snakemake(slurm, work, config)
     measurement(
         f"SLURM end-to-end run in a {where} (snakemake --profile slurm, 4 runs, 2 agents): "
         f"{time.monotonic() - started:.1f} s"
@@ -252,3 +246,84 @@ def test_sweep_runs_through_snakemake_profile_slurm(slurm, tmp_path, request, me
         assert not (work / "resources").exists() and not (work / "results/data").exists()
     runs = sum(len(s["runs"]) for s in summaries)
     assert runs == 4
+
+
+# A W&B user's program with slow epochs that checkpoints in its run's folder after each one
+# and, resumed, logs its earlier rows again and goes on. EPOCH_SECONDS sets how slow.
+SLOW_PROGRAM = """
+import json, os, time, wandb
+pause = float(os.environ.get("EPOCH_SECONDS", "0"))
+saved = os.path.join(os.environ["SNAKESWEEP_RUN_DIR"], "checkpoint.json")
+with wandb.init() as run:
+    rows = json.load(open(saved)) if os.path.exists(saved) else []
+    for row in rows:
+        run.log(row)
+    for epoch in range(len(rows) + 1, 11):
+        time.sleep(pause)
+        rows.append({"epoch": epoch, "val_loss": wandb.config.lr + 1.0 / epoch})
+        run.log(rows[-1])
+        json.dump(rows, open(saved + ".tmp", "w"))
+        os.replace(saved + ".tmp", saved)
+"""
+SLOW_SWEEP = {
+    "program": "train.py",
+    "method": "grid",
+    "metric": {"name": "val_loss", "goal": "minimize"},
+    "parameters": {"lr": {"values": [0.4, 0.3, 0.2, 0.1]}},
+}
+
+
+def _slow_project(folder: Path) -> Path:
+    work = copy_workflow(folder)
+    (work / "usercode").mkdir()
+    (work / "usercode/train.py").write_text(SLOW_PROGRAM)
+    (work / "usercode/sweep.yaml").write_text(yaml.safe_dump(SLOW_SWEEP))
+    config = tiny_config(work, agents={"count": 2, "device": "auto"})
+    overrides = yaml.safe_load(config.read_text())
+    overrides["sweep"].update(file="usercode/sweep.yaml", heartbeat_timeout=60)
+    config.write_text(yaml.safe_dump(overrides))
+    return config
+
+
+def test_agent_jobs_cut_by_their_time_limit_lose_nothing(slurm, tmp_path, measurement):
+    """Agent jobs with a 1-minute `--time` and 100 s of runs each: SLURM ends them at the limit
+    mid-run (SIGTERM, then SIGKILL after KillWait), the agent records its run interrupted, and
+    Snakemake's `retries:` (or, if a retried job is cut too, the next snakemake command) resumes
+    it from its checkpoint. Every config is done once and the leaderboard is an undisturbed
+    run's, byte for byte."""
+    if not slurm.own:
+        pytest.skip("cuts jobs at a 1-minute time limit: only on the throw-away test cluster")
+    reference = tmp_path / "undisturbed"
+    run_pipeline(reference, _slow_project(reference))
+    work = tmp_path / "cut"
+    config = _slow_project(work)
+    slow = {**slurm.env, "EPOCH_SECONDS": "5"}
+    agent = "agent:gpu=1 agent:cpus_per_gpu=2 agent:mem_mb=2000 agent:runtime=1".split()
+    started, since, commands = time.monotonic(), time.strftime("%Y-%m-%dT%H:%M:%S"), 0
+    while commands < 3:
+        commands += 1
+        result = _slurm_snakemake(slurm._replace(env=slow), work, config, "--set-resources", *agent)
+        if result.returncode == 0:
+            break
+    measurement(
+        f"SLURM time limit: 2 agent jobs of 1 minute cut mid-run, {commands} snakemake "
+        f"command(s) to the end: {time.monotonic() - started:.1f} s"
+    )
+    assert result.returncode == 0, result.stdout[-6000:]
+    sacct = subprocess.run(
+        ["sacct", "-X", "-n", "-P", "-S", since, "-o", "JobID,State,Elapsed"],
+        env=slurm.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "|TIMEOUT|" in sacct, sacct  # SLURM did cut agent jobs at their time limit
+    events = EventLog(next((work / paths.SWEEP_STORES).glob("*.log"))).read()
+    interrupted = [e for e in events if kind_of(e) == Kind.INTERRUPTED]
+    assert interrupted and all("SIGTERM" in e["reason"] for e in interrupted), (events, sacct)
+    runs = fold(events)
+    assert len(runs) == 4 and {r.state for r in runs.values()} == {"finished"}
+    finishes = [e["run"] for e in events if kind_of(e) == Kind.FINISH]
+    assert sorted(finishes) == sorted(runs)  # every config done once
+    board = (work / paths.LEADERBOARD).read_bytes()
+    assert board == (reference / paths.LEADERBOARD).read_bytes()
