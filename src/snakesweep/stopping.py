@@ -16,12 +16,15 @@ import contextlib
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 
 HANDLED = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
 KILL_DELAY_ENV = "WANDB_AGENT_KILL_DELAY"  # wandb.env.AGENT_KILL_DELAY
 KILL_DELAY = 30.0  # wandb_agent.Agent.KILL_DELAY: from SIGTERM to SIGKILL when a run is stopped
 INTERRUPT_GRACE = 20.0  # at most, for a run whose agent must leave within SLURM's KillWait (30 s)
+SIGNAL_LAG = 1.0  # at most, from a run's death by a job-wide signal to the agent's handler
+SIGNAL_POLL_SECONDS = 0.01
 
 _received: list[int] = []
 _flag = threading.Event()
@@ -52,6 +55,22 @@ def interrupt_grace(environ=os.environ) -> float:
 def requested() -> int | None:
     """The signal that told the agent to end, or None."""
     return _received[0] if _flag.is_set() else None
+
+
+def requested_within(seconds: float) -> int | None:
+    """`requested()`, waiting up to `seconds` for a signal that may be on its way: SLURM
+    signals every process of a job at once, so a run can die of the signal before the agent's
+    own handler has run."""
+    deadline = time.monotonic() + seconds
+    while not _flag.is_set() and time.monotonic() < deadline:
+        time.sleep(SIGNAL_POLL_SECONDS)
+    return requested()
+
+
+def killed_by_a_stop_signal(exit_code: int) -> bool:
+    """Whether a process's exit code says that one of `HANDLED` ended it: killed by it
+    (negative, as Python reports it) or a shell's `128 + signal`."""
+    return -exit_code in HANDLED or exit_code - 128 in HANDLED
 
 
 def run_signal(signum: int) -> int:

@@ -13,6 +13,7 @@ import sys
 import time
 from collections import Counter
 
+import psutil
 import pytest
 import yaml
 from test_faults import _agent_processes, _events, _start, _wait_for
@@ -239,11 +240,11 @@ def test_sigterm_to_an_agent_mid_run_resumes_a_users_program(
     tmp_path, undisturbed_program_board, checkpoints
 ):
     """SLURM's end of a job, for a user's program: SIGTERM to the agent once the run has logged
-    an epoch. The agent is gone within KillWait, the run is recorded interrupted at once, and
-    Snakemake's `retries:` starts the agent again, which resumes it: a program that checkpoints
-    in its run folder continues with `wandb.run.resumed` true, one that does not starts again;
-    the leaderboard is the undisturbed sweep's, byte for byte, and the record passes
-    `snakesweep verify`."""
+    an epoch. The agent is gone within KillWait with no process of the run left, the run is
+    recorded interrupted at once, and Snakemake's `retries:` starts the agent again, which
+    resumes it: a program that checkpoints in its run folder continues with `wandb.run.resumed`
+    true, one that does not starts again; the leaderboard is the undisturbed sweep's, byte for
+    byte, and the record passes `snakesweep verify`."""
     code = STOPPABLE.replace("CHECKPOINTS = True", f"CHECKPOINTS = {checkpoints}")
     work = _workdir(tmp_path, "w", code, STOPPABLE_SWEEP)
     config = _config(work, 1)
@@ -256,10 +257,12 @@ def test_sigterm_to_an_agent_mid_run_resumes_a_users_program(
             what="a logged epoch",
         )
         agent = _agent_processes(work)[0]
+        below = agent.children(recursive=True)  # the run's processes among them
         agent.send_signal(signal.SIGTERM)
         started = time.monotonic()
         agent.wait(timeout=60)
         assert time.monotonic() - started < 35
+        assert not [p for p in below if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
         out, _ = pipeline.communicate(timeout=600)  # its `retries:` starts the agent again
     finally:
         if pipeline.poll() is None:

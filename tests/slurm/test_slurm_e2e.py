@@ -286,7 +286,7 @@ def _slow_project(folder: Path) -> Path:
 
 
 def test_agent_jobs_cut_by_their_time_limit_lose_nothing(slurm, tmp_path, measurement):
-    """Agent jobs with a 1-minute `--time` and 100 s of runs each: SLURM ends them at the limit
+    """Agent jobs with a 1-minute `--time` and 80 s of runs each: SLURM ends them at the limit
     mid-run (SIGTERM, then SIGKILL after KillWait), the agent records its run interrupted, and
     Snakemake's `retries:` (or, if a retried job is cut too, the next snakemake command) resumes
     it from its checkpoint. Every config is done once and the leaderboard is an undisturbed
@@ -297,7 +297,7 @@ def test_agent_jobs_cut_by_their_time_limit_lose_nothing(slurm, tmp_path, measur
     run_pipeline(reference, _slow_project(reference))
     work = tmp_path / "cut"
     config = _slow_project(work)
-    slow = {**slurm.env, "EPOCH_SECONDS": "5"}
+    slow = {**slurm.env, "EPOCH_SECONDS": "4"}
     agent = "agent:gpu=1 agent:cpus_per_gpu=2 agent:mem_mb=2000 agent:runtime=1".split()
     started, since, commands = time.monotonic(), time.strftime("%Y-%m-%dT%H:%M:%S"), 0
     while commands < 3:

@@ -89,6 +89,8 @@ def watch(
             _read_to_exit(logs, watched, metric, on_epoch)
             watched.exit_code, watched.logs = code, len(logs.logs)
             process.clear_group(running.pid, running.poll, process.CLEAR_SECONDS)
+            if _ended_by_the_agents_stop(code):
+                watched.ended = INTERRUPTED
             return watched
         elif deadline is not None and time.monotonic() > deadline:
             watched.ended = "timed_out"
@@ -100,6 +102,15 @@ def watch(
         stop(running, watched.ended)
         watched.exit_code, watched.logs = running.poll(), len(logs.logs)
         return watched
+
+
+def _ended_by_the_agents_stop(code: int) -> bool:
+    """Whether a run that ended by itself ended because its agent was told to end. Under SLURM
+    the time limit's SIGTERM reaches the run together with the agent, so the run may die of
+    it (or save a checkpoint and exit) before the agent's handler has run; it is interrupted,
+    to be resumed, not failed (nor finished with half its epochs)."""
+    wait = stopping.SIGNAL_LAG if stopping.killed_by_a_stop_signal(code) else 0.0
+    return stopping.requested_within(wait) is not None
 
 
 def stop(running, why: str) -> None:

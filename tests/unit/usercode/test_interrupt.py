@@ -137,6 +137,30 @@ def test_sigterm_interrupts_the_run_and_the_next_agent_resumes_it(work, checkpoi
         assert [row["epoch"] for row in rows] == list(range(1, 7))  # none of the first try's
 
 
+@pytest.mark.slow  # a real program
+def test_a_run_killed_by_the_job_wide_sigterm_just_before_its_agent_is_interrupted(work):  # noqa: F811
+    """SLURM signals every process of the job at once: the run can die of the SIGTERM before
+    the agent's handler has run. It is recorded interrupted, to be resumed, not failed."""
+    program = write_code(work, "train.py", CHECKPOINTING)
+    sweep = program_sweep(program, grid(loss=[1.0], checkpoint=[False]))
+
+    def job_wide_sigterm():
+        deadline = time.monotonic() + 60
+        while not list(Path().glob("results/runs/*/files/pid")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)
+        (pid_file,) = Path().glob("results/runs/*/files/pid")
+        os.kill(int(pid_file.read_text()), signal.SIGTERM)  # the run first, dying of it at once
+        time.sleep(0.3)
+        os.kill(os.getpid(), signal.SIGTERM)  # then the agent
+
+    threading.Thread(target=job_wide_sigterm, daemon=True).start()
+    with stopping.handled(), pytest.raises(stopping.Interrupted):
+        run_sweep(sweep, 1)
+    events = EventLog("store.log").read()
+    assert [e["event"] for e in events] == ["claim", *["metric"] * (len(events) - 2), INTERRUPTED]
+
+
 UNREADABLE = """\
     import json
     import os
