@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from snakesweep.aggregate.pareto import front, objectives
 from snakesweep.inspect.results import load
 from snakesweep.record.events import Kind, kind_of
 from snakesweep.record.state import CRASHED, DONE_STATES, FAILED, FINISHED, RUNNING, STOPPED, fold
@@ -87,6 +88,7 @@ def summarize(
         "counts": counts,
         "running": running,
         "best": _best(runs.values(), ranking),
+        "pareto": _pareto(runs.values(), config),
         "elapsed": (end - start) if start is not None else 0.0,
         "active": active,
         "left": _time_left(
@@ -135,6 +137,19 @@ def _best(runs, ranking: Ranking | None) -> dict | None:
     pick = max if ranking.goal == "maximize" else min
     value, run = pick(scored, key=lambda item: item[0])
     return {"run_id": run.run_id, "value": value, "config": run.config, "summary": run.summary}
+
+
+def _pareto(runs, sweep_config: dict) -> dict | None:
+    """A multi-objective sweep's front so far: its objectives and each front run's values."""
+    if not (goals := objectives(sweep_config)):
+        return None
+    rows = [{"run_id": r.run_id, "state": r.state, "summary": r.summary} for r in runs]
+    by_id = {r.run_id: r for r in runs}
+    return {
+        "objectives": [name for name, _ in goals],
+        "front": [(run_id, [by_id[run_id].summary[n] for n, _ in goals]) for run_id in
+                  front(rows, goals)],
+    }  # fmt: skip
 
 
 def _time_left(
@@ -197,6 +212,14 @@ def render(summary: dict) -> str:
         )
         if logged:
             lines.append(f"  its last values: {logged}")
+    if pareto := summary.get("pareto"):
+        lines.append(
+            f"Pareto front ({', '.join(pareto['objectives'])}): {len(pareto['front'])} runs"
+        )
+        lines.extend(
+            f"  {run_id}: " + ", ".join(f"{v:.6g}" for v in values)
+            for run_id, values in pareto["front"]
+        )
     left = summary["left"]
     if not summary["active"]:
         when = "done"

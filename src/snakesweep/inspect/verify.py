@@ -62,9 +62,8 @@ def replay(sweep: Sweep) -> tuple[int, int]:
     config = sweep.record.config
     views = engine.EngineRuns(engine_metric(config))
     if is_custom(config):
-        views = OptunaEngine(
-            load_scheduler(config, sweep.record.file), sweep.record.seed, sweep.parallelism
-        )
+        scheduler = load_scheduler(config, sweep.record.file, project=sweep.results.parent)
+        views = OptunaEngine(scheduler, sweep.record.seed, sweep.parallelism)
     stops_early = "early_terminate" in config or (is_custom(config) and views.prunes)
     state, suggestions, decisions, decided_stop = SweepState(), 0, 0, None
     recorded = sweep.events

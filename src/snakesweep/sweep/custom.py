@@ -62,7 +62,6 @@ class Scheduler:
         docstring says; and its terminator (or None)."""
         import optuna
 
-        optuna.logging.set_verbosity(optuna.logging.WARNING)  # a study per decision: no INFO line
         random.seed(derive_seed(sweep_seed, "optuna", purpose))
         np.random.seed(derive_seed(sweep_seed, "optuna", purpose) % (1 << 32))
         user_study, terminator = _unpack(self.factory())
@@ -103,9 +102,10 @@ def seed_unseeded(obj: Any, seed: int, path: str = "sampler", seen: set | None =
             seed_unseeded(value, seed, f"{path}.{name}", seen)
 
 
-def load_scheduler(sweep_config: dict, file: str) -> Scheduler:
+def load_scheduler(sweep_config: dict, file: str, project: str | Path = ".") -> Scheduler:
     """The sweep's scheduler, checked as W&B checks it; every error one line naming `file` and
-    the field."""
+    the field. A relative `scheduler.source` is relative to the `project` folder (where
+    snakemake runs), as W&B's is to the folder its scheduler runs in."""
     scheduler = sweep_config.get("scheduler") or {}
     engine = scheduler.get("engine")
     if engine == "wandb":
@@ -121,6 +121,8 @@ def load_scheduler(sweep_config: dict, file: str) -> Scheduler:
         )
     if engine not in ENGINES:
         raise UserError(f"{file}: scheduler.engine: must be optuna, got {engine!r}")
+    if scheduler.get("source") and not Path(scheduler["source"]).is_absolute():
+        scheduler = {**scheduler, "source": str(Path(project) / scheduler["source"])}
     return _load_optuna(sweep_config, file, scheduler)
 
 
@@ -131,11 +133,13 @@ def _load_optuna(sweep_config: dict, file: str, scheduler: dict) -> Scheduler:
         from wandb.sdk.sweeps.sweep_info import SweepInfo
     except ImportError as err:  # optuna is a dependency; a broken install names it
         raise UserError(f"{file}: scheduler.engine: optuna cannot be imported ({err})") from None
+    optuna = wandb_optuna.optuna
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no INFO line per study made
     source, optimizer = scheduler.get("source", ""), scheduler.get("optimizer")
     if not metric_names(sweep_config):
         raise UserError(f"{file}: metric: method custom needs a metric (or metrics) to optimize")
     if (optimizer or scheduler.get("search_space")) and not Path(source).is_file():
-        raise UserError(f"{file}: scheduler.source: no such file {source!r}")
+        raise UserError(f"{file}: scheduler.source: no such file {source}")
     info = SweepInfo(
         id="local", name="local", entity="", project="", config=sweep_config,
         controller_run_name="",
@@ -153,7 +157,7 @@ def _load_optuna(sweep_config: dict, file: str, scheduler: dict) -> Scheduler:
         field = "scheduler.optimizer"
         if optimizer:
             factory = lambda: client.load_optimizer_config(  # noqa: E731
-                source, optimizer, wandb_optuna.optuna.Study, info
+                source, optimizer, optuna.Study, info
             )
         else:
             factory = lambda: wandb_optuna.create_study_from_sweep_config(sweep_config)  # noqa: E731

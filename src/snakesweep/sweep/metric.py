@@ -35,8 +35,9 @@ def ranking(
 ) -> Ranking | None:
     """What runs are ranked by: the sweep file's metric with W&B's default goal, else the
     objective's default metric (`{"name", "goal"}`), else None (nothing can be ranked)."""
-    if sweep_config.get("metric"):
-        metric = sweep_config["metric"]
+    if sweep_config.get("metric") or sweep_config.get("metrics"):
+        # a multi-objective sweep's declared rule: its first metric ranks (see aggregate.pareto)
+        metric = sweep_config.get("metric") or sweep_config["metrics"][0]
         return Ranking(metric["name"], metric.get("goal", DEFAULT_GOAL), FROM_SWEEP)
     if objective_default:
         return Ranking(objective_default["name"], objective_default["goal"], FROM_OBJECTIVE)
