@@ -1,0 +1,85 @@
+"""`method: custom` with Optuna, end to end: the two Optuna examples, TPE with Hyperband over a
+conditional define-by-run space, and NSGA-II on validation loss against model size with the
+sampler left unseeded in the user's factory (two cases in one sweep, to keep the suite short),
+each give a byte-identical leaderboard with 1 and with 3 agents and after an agent is SIGKILLed
+mid-sweep and the pipeline run again, and `snakesweep verify` (which replays every suggestion
+and every pruning decision) exits 0."""
+
+import json
+import shutil
+from collections import Counter
+
+import pytest
+import yaml
+from test_faults import _events
+from test_user_code_reproducibility import _sigkill_an_agent_mid_sweep, _verify
+from workflow_helpers import REPO, copy_workflow, run_pipeline, tiny_config
+
+from snakesweep import paths
+from snakesweep.record.state import fold
+
+pytestmark = pytest.mark.slow
+
+UNSEEDED = """
+import optuna
+
+def study(sweep):
+    return optuna.create_study(
+        direction="minimize",
+        sampler=optuna.samplers.TPESampler(n_startup_trials=3),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=2),
+    )
+"""
+CASES = {
+    "tpe-hyperband-conditional": ("optuna-conditional-function", None),
+    "nsga2-two-objectives": ("optuna-pareto-function", None),
+    "unseeded-sampler": ("optuna-conditional-function", UNSEEDED),
+}
+
+
+def _workdir(tmp_path, label: str, example: str, factory: str | None):
+    work = copy_workflow(tmp_path / label)
+    shutil.copytree(REPO / "examples" / example, work / "usercode")
+    sweep = yaml.safe_load((work / "usercode" / "sweep.yaml").read_text())
+    sweep["scheduler"]["source"] = "usercode/study.py"
+    sweep["run_cap"] = 7
+    if factory:
+        (work / "usercode" / "unseeded.py").write_text(factory)
+        sweep["scheduler"].update(source="usercode/unseeded.py", optimizer="study")
+        sweep["scheduler"].pop("search_space")
+        sweep["parameters"].pop("momentum")
+    (work / "usercode" / "sweep.yaml").write_text(yaml.safe_dump(sweep))
+    config = tiny_config(work, agents=3 if label == "three" else 1)
+    settings = yaml.safe_load(config.read_text())
+    settings["sweep"].update(
+        file="usercode/sweep.yaml", parallelism=1, function="usercode/train.py:train"
+    )
+    config.write_text(yaml.safe_dump(settings))
+    return work, config
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_custom_sweeps_are_the_same_with_1_and_3_agents_and_after_a_killed_agent(tmp_path, case):
+    example, factory = CASES[case]
+    boards = {}
+    for label in ("one", "three", "killed"):
+        work, config = _workdir(tmp_path, label, example, factory)
+        if label == "killed":
+            _sigkill_an_agent_mid_sweep(work, config)
+        else:
+            run_pipeline(work, config, "--cores", "3" if label == "three" else "2")
+        boards[label] = (work / paths.LEADERBOARD).read_bytes()
+        out = _verify(work)
+        assert "verified" in out
+        runs = fold(_events(work))
+        assert len(runs) == 7
+    assert boards["one"] == boards["three"] == boards["killed"], boards
+    states = Counter(r.state for r in runs.values())
+    if case == "tpe-hyperband-conditional":
+        assert states["stopped"] >= 1, states  # Hyperband stopped a run
+        assert any("momentum" in r.config for r in runs.values())
+        assert any("momentum" not in r.config for r in runs.values())
+    if case == "nsga2-two-objectives":
+        front = json.loads((work / paths.PARETO_FRONT).read_text())["front"]
+        assert front and b"pareto_front" in boards["one"]
+        assert (work / paths.PARETO_PLOT).exists()
