@@ -25,8 +25,9 @@ RANKED_STATES = (FINISHED, STOPPED)  # a failed or crashed run is never ranked, 
 
 
 def engine_metric(sweep_config: Mapping[str, Any]) -> str | None:
-    """The metric the engine and early termination see: the file's, or None as under W&B."""
-    metric = sweep_config.get("metric")
+    """The metric the engine and early termination see: the file's, or None as under W&B. A
+    multi-objective sweep's (`metrics`) is its first: the one the agents follow live."""
+    metric = sweep_config.get("metric") or (sweep_config.get("metrics") or [None])[0]
     return metric["name"] if metric else None
 
 
