@@ -20,6 +20,10 @@ from snakesweep.usercode.outcome import Watched, is_number
 LOG_POLL_SECONDS = 0.2
 FLUSH_ENV = "WANDB__TRANSACTION_LOG_FLUSH_INTERVAL"  # wandb's x_transaction_log_flush_interval
 GRACE_SECONDS = 5.0  # from SIGINT to SIGTERM, and from SIGTERM to SIGKILL
+# A function's runs log through the agent's shared wandb service, which may still be writing a
+# run's records when the run's process has exited: after the exit, the log is read until its
+# exit record arrives, for at most this long.
+FLUSH_SECONDS = 3.0
 
 
 class RunningProgram:
@@ -68,11 +72,16 @@ def watch(
         LogFollower(run_dir),
         None if timeout is None else time.monotonic() + timeout,
     )
+    flushed_by = None
     while True:
-        code = running.poll()  # before reading: once it has ended, this read is the last
+        code = running.poll()  # before reading: once it has ended, only the service writes
         if _take(logs.read(), watched, metric, on_epoch):
             watched.ended = "stopped"
         elif code is not None:
+            flushed_by = flushed_by or time.monotonic() + FLUSH_SECONDS
+            if not logs.exited and time.monotonic() < flushed_by:
+                time.sleep(LOG_POLL_SECONDS / 4)
+                continue
             watched.exit_code = code
             process.clear_group(running.pid, running.poll, GRACE_SECONDS)
             return watched
@@ -109,11 +118,19 @@ class LogFollower:
     `wandb.init` more than once, and each run's log is read in the order they began."""
 
     def __init__(self, run_dir: Path):
-        self.run_dir, self.logs = run_dir, {}
+        self.run_dir, self.logs, self._exited = run_dir, {}, set()
 
     def read(self) -> list:
         entries = []
         for path in wandb_log.find_logs(self.run_dir):
             reader = self.logs.setdefault(path, wandb_log.TransactionLog(path))
-            entries += reader.read()
+            new = reader.read()
+            if any(isinstance(entry, wandb_records.Exit) for entry in new):
+                self._exited.add(path)
+            entries += new
         return entries
+
+    @property
+    def exited(self) -> bool:
+        """Every log found so far holds its run's exit record (and there is one)."""
+        return bool(self.logs) and self._exited == set(self.logs)
