@@ -165,6 +165,17 @@ def _time_left(
     return work / max(1, len(running_ages))
 
 
+def _pareto_lines(pareto: dict | None) -> list[str]:
+    """A multi-objective sweep's front so far: a heading and one line per run."""
+    if not pareto:
+        return []
+    heading = f"Pareto front ({', '.join(pareto['objectives'])}): {len(pareto['front'])} runs"
+    return [heading] + [
+        f"  {run_id}: " + ", ".join(f"{v:.6g}" for v in values)
+        for run_id, values in pareto["front"]
+    ]
+
+
 def render(summary: dict) -> str:
     """The status as a few lines of plain text (no colours: it goes to logs and pipes too)."""
     counts = summary["counts"]
@@ -212,14 +223,7 @@ def render(summary: dict) -> str:
         )
         if logged:
             lines.append(f"  its last values: {logged}")
-    if pareto := summary.get("pareto"):
-        lines.append(
-            f"Pareto front ({', '.join(pareto['objectives'])}): {len(pareto['front'])} runs"
-        )
-        lines.extend(
-            f"  {run_id}: " + ", ".join(f"{v:.6g}" for v in values)
-            for run_id, values in pareto["front"]
-        )
+    lines += _pareto_lines(summary.get("pareto"))
     left = summary["left"]
     if not summary["active"]:
         when = "done"
