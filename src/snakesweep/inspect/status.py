@@ -224,19 +224,21 @@ def render(summary: dict) -> str:
         if logged:
             lines.append(f"  its last values: {logged}")
     lines += _pareto_lines(summary.get("pareto"))
+    lines.append(f"elapsed {_duration(summary['elapsed'])}, {_when(summary)}")
+    return "\n".join(lines)
+
+
+def _when(summary: dict) -> str:
     left = summary["left"]
     if not summary["active"]:
-        when = "done"
-    elif left is None:
-        when = (
+        return "done"
+    if left is None:
+        return (
             "time left unknown until a run finishes"
             if summary["planned"] is not None
             else "time left unknown"
         )
-    else:
-        when = f"about {_duration(left)} left"
-    lines.append(f"elapsed {_duration(summary['elapsed'])}, {when}")
-    return "\n".join(lines)
+    return f"about {_duration(left)} left"
 
 
 def _short(value) -> str:
