@@ -191,3 +191,9 @@ def test_metrics_directions_must_match_the_study(tmp_path):
     path.write_text(yaml.safe_dump(config))
     with pytest.raises(UserError, match=r"sweep.yaml: metrics: Study has 1 objectives"):
         load_sweep_file(path)
+
+
+def test_a_terminator_ends_the_sweep():
+    engine = OptunaEngine(load_scheduler(custom("stops_after_three"), "s"), 0, 0)
+    runs = sweep_of(engine, 3)
+    assert engine.suggest(runs, 3) is None

@@ -1,6 +1,7 @@
 """Study factories and search spaces that the custom-scheduler tests name in sweep files."""
 
 import optuna
+from optuna.trial import TrialState
 
 
 def tpe(sweep):
@@ -24,6 +25,12 @@ def nsga2(sweep):
         directions=["minimize", "minimize"],
         sampler=optuna.samplers.NSGAIISampler(seed=3, population_size=4),
     )
+
+
+def stops_after_three(sweep):
+    """A study with a terminator: the sweep ends once three trials are complete."""
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    return study, lambda study: len(study.get_trials(states=(TrialState.COMPLETE,))) >= 3
 
 
 def maximizing(sweep):
