@@ -197,3 +197,14 @@ def test_a_terminator_ends_the_sweep():
     engine = OptunaEngine(load_scheduler(custom("stops_after_three"), "s"), 0, 0)
     runs = sweep_of(engine, 3)
     assert engine.suggest(runs, 3) is None
+
+
+def test_a_custom_sweep_waits_for_results_and_prunes_with_one_objective_only():
+    from snakesweep.sweep.decide import Limits, policy_for
+
+    limits = Limits(parallelism=2, heartbeat_timeout=60, max_attempts=3)
+    single = policy_for(custom(), limits)
+    assert single.waits_for_results and single.stops_early
+    two = {**custom(), "metrics": [{"name": "loss"}, {"name": "size"}]}
+    del two["metric"]
+    assert not policy_for(two, limits).stops_early
