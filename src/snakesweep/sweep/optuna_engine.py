@@ -29,14 +29,16 @@ import random
 
 import numpy as np
 
+from snakesweep.errors import UserError
 from snakesweep.record.state import CRASHED, FAILED, FINISHED, RUNNING, STOPPED, Run
 from snakesweep.seeding import derive_seed
 from snakesweep.sweep.custom import Scheduler, metric_names
 
 
-class NotReproduced(RuntimeError):
-    """A replayed ask gave another config than the recorded one: the sampler is not a function
-    of its seed and the study (it draws from a source we do not seed)."""
+class NotReproduced(UserError):
+    """A replayed ask gave another config than the recorded one: the sampler draws from a
+    source that is not seeded here, or a run that earlier suggestions saw as failed was run
+    again by `snakesweep retry` (a controller started after that sees its new result)."""
 
 
 def trial_state(run: Run):
@@ -117,7 +119,9 @@ class SuggestionStudy:
             config = self._ask(j)
             if j < index and config != runs[j].config:
                 raise NotReproduced(
-                    f"replaying suggestion {j} gave {config}, not the recorded {runs[j].config}"
+                    f"run {runs[j].run_id}: replaying Optuna's suggestion {j} gave {config}, "
+                    f"not the recorded {runs[j].config}: the sampler draws from an unseeded "
+                    "source, or an earlier run was retried (see docs/custom.md)"
                 )
             if j == index:
                 return config
