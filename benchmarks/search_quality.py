@@ -10,8 +10,8 @@ engine as the local controller runs it (`snakesweep.sweep.engine` for bayes and 
 - the median and p99 time per suggestion once the sweep holds 100 and 1,000 runs, per engine,
   timed as a warm controller makes them (for TPE, after asking its way to that many runs).
 
-    .venv/bin/python benchmarks/search_quality.py            # about 10 minutes on 2 cores
-    .venv/bin/python benchmarks/search_quality.py --quick    # 100 runs only, a minute or two
+    .venv/bin/python benchmarks/search_quality.py            # about 2 minutes on 2 cores
+    .venv/bin/python benchmarks/search_quality.py --quick    # timed at 100 runs only
 """
 
 from __future__ import annotations
