@@ -7,6 +7,8 @@ and every pruning decision) exits 0."""
 
 import json
 import shutil
+import subprocess
+import sys
 from collections import Counter
 
 import pytest
@@ -16,7 +18,9 @@ from test_user_code_reproducibility import _sigkill_an_agent_mid_sweep, _verify
 from workflow_helpers import REPO, copy_workflow, run_pipeline, tiny_config
 
 from snakesweep import paths
+from snakesweep.record.events import Kind, kind_of
 from snakesweep.record.state import fold
+from snakesweep.record.store import decode_all, encode
 
 pytestmark = pytest.mark.slow
 
@@ -57,14 +61,14 @@ def _workdir(tmp_path, label: str, example: str, factory: str | None):
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_custom_sweeps_are_the_same_with_1_and_3_agents_and_after_a_killed_agent(tmp_path, case):
     example, factory = CASES[case]
-    boards = {}
+    boards, works = {}, {}
     for label in ("one", "three", "killed"):
         work, config = _workdir(tmp_path, label, example, factory)
         if label == "killed":
             _sigkill_an_agent_mid_sweep(work, config)
         else:
             run_pipeline(work, config, "--cores", "3" if label == "three" else "2")
-        boards[label] = (work / paths.LEADERBOARD).read_bytes()
+        boards[label], works[label] = (work / paths.LEADERBOARD).read_bytes(), work
         out = _verify(work)
         assert "verified" in out
         runs = fold(_events(work))
@@ -79,3 +83,48 @@ def test_custom_sweeps_are_the_same_with_1_and_3_agents_and_after_a_killed_agent
         front = json.loads((work / paths.PARETO_FRONT).read_text())["front"]
         assert front and b"pareto_front" in boards["one"]
         assert (work / paths.PARETO_PLOT).exists()
+
+    if case == "tpe-hyperband-conditional":
+        _tampered_decisions_are_found(works["one"])
+
+
+def _rewrite(work, change) -> str:
+    """Rewrite the store's events through `change` (valid checksums); the run it names."""
+    (store,) = (work / paths.SWEEP_STORES).glob("*.log")
+    events = [e for line in store.read_bytes().splitlines(keepends=True) for e in decode_all(line)]
+    events, victim = change(events)
+    store.write_bytes(b"".join(encode(e) for e in events))
+    return victim
+
+
+def _fails_naming(work, run_id: str, words: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "snakesweep.cli", "verify", "--results", str(work / "results")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode != 0, result.stdout
+    message = result.stderr.strip().splitlines()[-1]
+    assert f"run {run_id}" in message and words in message, message
+
+
+def _tampered_decisions_are_found(work) -> None:
+    """verify replays Optuna's suggestions and its pruner's decisions: an edited suggestion,
+    and a pruning decision taken out, are each found and named."""
+    (store,) = (work / paths.SWEEP_STORES).glob("*.log")
+    original = store.read_bytes()
+
+    def other_config(events):
+        claim = next(e for e in events if kind_of(e) == Kind.CLAIM and e["index"] == 2)
+        claim["config"] = {**claim["config"], "learning_rate": 0.05}
+        return events, claim["run"]
+
+    _fails_naming(work, _rewrite(work, other_config), "suggestion 2")
+    store.write_bytes(original)
+
+    def no_stop(events):
+        stop = next(e for e in events if kind_of(e) == Kind.STOP)
+        return [e for e in events if e is not stop], stop["run"]
+
+    _fails_naming(work, _rewrite(work, no_stop), "go on")
