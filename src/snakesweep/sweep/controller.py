@@ -21,7 +21,8 @@ from pathlib import Path
 from snakesweep.record import events
 from snakesweep.record.state import DONE_STATES, Run, SweepState, runs_done_by
 from snakesweep.record.store import EventLog, ReplacedLog
-from snakesweep.sweep import decide, engine
+from snakesweep.sweep import decide, engine, optuna_engine
+from snakesweep.sweep.custom import is_custom, load_scheduler
 from snakesweep.sweep.decide import Exhausted, Limits, Requeue, Suggest, Wait
 from snakesweep.sweep.metric import engine_metric
 from snakesweep.sweep.spec import run_config, sweep_hash
@@ -68,10 +69,18 @@ class LocalController:
         self._sample = (
             engine.RandomSampler(sweep_config) if sweep_config.get("method") == "random" else None
         )
+        self._optuna = (
+            optuna_engine.OptunaEngine(
+                load_scheduler(sweep_config, "sweep.scheduler"), sweep_seed, limits.parallelism
+            )
+            if is_custom(sweep_config)
+            else None
+        )
         self._pending: list[dict] = []  # metrics `report` held back while the lock was busy
         self._metrics_written_at = float("-inf")
         self._reset()
-        engine.warm_up(sweep_config)
+        if self._optuna is None:
+            engine.warm_up(sweep_config)
 
     def _reset(self) -> None:
         self.state = SweepState(self.policy.max_attempts)
@@ -132,17 +141,11 @@ class LocalController:
                 )
                 return self._hand_out(claim, agent)
             if isinstance(action, Suggest):
-                engine_config = engine.suggest(
-                    self.sweep_config,
-                    self._seen(action.index),
-                    self.sweep_seed,
-                    action.index,
-                    self._sample,
-                )
-                if engine_config is None:  # only a grid runs out, and runs are never removed
+                suggestion = self._suggest(action.index)
+                if suggestion is None:  # a spent grid (or a study's terminator): final
                     self._exhausted = True
                     return decide.next_action(self.state, self.policy, exhausted=True)
-                config = run_config(self.sweep_config["parameters"], engine_config)
+                config, engine_config = suggestion
                 claim = Claim(
                     run_id_for(action.index, config), action.index, config, 1, engine_config
                 )
@@ -166,6 +169,17 @@ class LocalController:
                     decide.next_action(self.state, self.policy, self._exhausted), Wait
                 ):
                     return
+
+    def _suggest(self, index: int) -> tuple[dict, dict] | None:
+        """Suggestion `index` as (the objective's config, W&B's run-config form)."""
+        if self._optuna is not None:
+            return self._optuna.suggest(self.state.by_index, index)
+        engine_config = engine.suggest(
+            self.sweep_config, self._seen(index), self.sweep_seed, index, self._sample
+        )
+        if engine_config is None:
+            return None
+        return run_config(self.sweep_config["parameters"], engine_config), engine_config
 
     def _seen(self, index: int) -> list:
         view = decide.suggestion_view(
@@ -214,14 +228,18 @@ class LocalController:
             run = self.state.runs[run_id]
             if run.should_stop:
                 return True
-            peers = [
-                self._engine_runs.view(r, True)
-                for r in decide.stop_peers(self.state, run, self.policy.parallelism)
-            ]
-            if engine.should_stop(self.sweep_config, run, step, peers):
+            if self._stops(run, step):
                 self._append(events.stop(run_id, step))
                 return True
             return False
+
+    def _stops(self, run: Run, step: int) -> bool:
+        """The early-termination (or the study's pruner's) decision for `run` after `step`."""
+        peers = decide.stop_peers(self.state, run, self.policy.parallelism)
+        if self._optuna is not None:
+            return self._optuna.should_stop(run, step, peers)
+        views = [self._engine_runs.view(r, True) for r in peers]
+        return engine.should_stop(self.sweep_config, run, step, views)
 
     def should_stop(self, run_id: str) -> bool:
         return self.runs()[run_id].should_stop

@@ -47,10 +47,15 @@ def policy_for(sweep_config: dict, limits: Limits) -> Policy:
         max_attempts=limits.max_attempts,
         parallelism=limits.parallelism,
         run_cap=sweep_config.get("run_cap"),
-        stops_early="early_terminate" in sweep_config,
-        waits_for_results=sweep_config.get("method") == "bayes"
+        stops_early="early_terminate" in sweep_config or _prunes(sweep_config),
+        waits_for_results=sweep_config.get("method") in ("bayes", "custom")
         or "early_terminate" in sweep_config,
     )
+
+
+def _prunes(sweep_config: dict) -> bool:
+    """A custom (Optuna) sweep with one objective: its study's pruner may stop runs."""
+    return sweep_config.get("method") == "custom" and not sweep_config.get("metrics")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -110,6 +110,11 @@ def _identity(
         identity["data"] = file_sha256(data.manifest)
     if info.objective.user_code:
         identity["objective"] = info.objective.to_json()
+    source = (spec.get("scheduler") or {}).get("source")
+    if source and Path(source).is_file():
+        # the study's factory and space decide every suggestion: editing them starts a new
+        # sweep, where the old record's suggestions would no longer replay
+        identity["scheduler_source"] = file_sha256(source)
     return identity
 
 
