@@ -52,7 +52,7 @@ def _workdir(tmp_path, label: str, example: str, factory: str | None):
     config = tiny_config(work, agents=3 if label == "three" else 1)
     settings = yaml.safe_load(config.read_text())
     settings["sweep"].update(
-        file="usercode/sweep.yaml", parallelism=1, function="usercode/train.py:train"
+        file="usercode/sweep.yaml", parallelism=2, function="usercode/train.py:train"
     )
     config.write_text(yaml.safe_dump(settings))
     return work, config

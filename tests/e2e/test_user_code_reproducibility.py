@@ -77,7 +77,7 @@ def _workdir(tmp_path, name, code, sweep):
 def _config(work, agents, function=None):
     path = tiny_config(work, agents=agents)
     config = yaml.safe_load(path.read_text())
-    config["sweep"].update(file="usercode/sweep.yaml", parallelism=2, function=function)
+    config["sweep"].update(file="usercode/sweep.yaml", parallelism=3, function=function)
     path.write_text(yaml.safe_dump(config))
     return path
 

@@ -1,12 +1,12 @@
 """Optuna's suggestions and pruning decisions as pure functions of the sweep's record.
 
 **Suggestions.** Suggestion k is made by one study that has lived through the whole sweep in
-order: for j = 0..k, the trials of runs 0..j-W-1 are told their recorded outcome (a finished
+order: for j = 0..k, the trials of runs 0..j-W are told their recorded outcome (a finished
 run COMPLETE with its summary values, an early-stopped one PRUNED, a failed or crashed one
 FAIL; a single objective's trials also get the run's history as intermediate values), then
-trial j is asked; runs j-W..j-1 are its RUNNING trials. Everything it sees is in the record, so
+trial j is asked; runs j-W+1..j-1 are its RUNNING trials. Everything it sees is in the record, so
 suggestion k is a pure function of the sweep seed, k, the configs of runs 0..k-1 and the
-results of runs 0..k-W-1, however many agents asked. The sampler's RNG is one stream through
+results of runs 0..k-W, however many agents asked. The sampler's RNG is one stream through
 those asks (seeded by the user, or by the sweep where the user left it unseeded; see
 `snakesweep.sweep.custom`), and Python's and numpy's global RNGs are seeded from (seed, j)
 before ask j. At W = 1 this is exactly the ask-tell sequence of Optuna's own `study.optimize`,
@@ -15,8 +15,8 @@ the asks of runs other agents were handed are replayed (and must give their reco
 
 **Pruning.** A decision about run k after step s is made on a fresh study with a fresh pruner
 (the factory is called again: pruners keep state, such as Hyperband's estimated resources):
-runs 0..k-W-1 as they ended, each replayed step by step through the pruner (which is how
-successive halving records its rungs), runs k-W..k-1 as RUNNING trials without values, then run
+runs 0..k-W as they ended, each replayed step by step through the pruner (which is how
+successive halving records its rungs), runs k-W+1..k-1 as RUNNING trials without values, then run
 k's history up to s, asking the pruner after each step. A function of the same record as
 hyperband's decisions (`decide.stop_peers`). Multi-objective studies never prune, as Optuna's
 pruners (and W&B's scheduler) judge one value.
@@ -33,6 +33,7 @@ from snakesweep.errors import UserError
 from snakesweep.record.state import CRASHED, FAILED, FINISHED, RUNNING, STOPPED, Run
 from snakesweep.seeding import derive_seed
 from snakesweep.sweep.custom import Scheduler, metric_names
+from snakesweep.sweep.decide import results_seen
 
 
 class NotReproduced(UserError):
@@ -113,7 +114,7 @@ class SuggestionStudy:
         """Suggestion `index` given the record's runs 0..index-1; None when the search is
         exhausted (a spent grid, a terminator that says stop)."""
         for j in range(len(self.trials), index + 1):
-            self._tell_upto(runs, j - self.parallelism)
+            self._tell_upto(runs, results_seen(j, self.parallelism))
             if self._exhausted():
                 return None
             config = self._ask(j)
@@ -151,7 +152,7 @@ def should_prune(
     scheduler: Scheduler, sweep_seed: int, run: Run, step: int, peers: list[Run]
 ) -> bool:
     """The study's pruner's decision for `run` after `step`, given the settled `peers` (runs
-    0..k-W-1): see the module docstring."""
+    0..k-W): see the module docstring."""
     names = metric_names(scheduler.sweep_config)
     if len(names) != 1:
         return False
@@ -159,7 +160,7 @@ def should_prune(
     for peer in peers:
         tell(study, study.ask(), peer, names, prune=True)
     for _ in range(len(peers), run.index):
-        study.ask()  # runs k-W..k-1: in flight, nothing known of them
+        study.ask()  # runs k-W+1..k-1: in flight, nothing known of them
     return report_history(study.ask(), run, upto_step=step, prune=True)
 
 

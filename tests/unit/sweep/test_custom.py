@@ -98,7 +98,7 @@ def test_a_seeded_tpe_suggests_what_optunas_own_optimize_does(define_by_run):
     if define_by_run:
         scheduler["search_space"] = "conditional"
     config = custom(scheduler=scheduler)
-    engine = OptunaEngine(load_scheduler(config, "sweep.yaml"), 0, 0)
+    engine = OptunaEngine(load_scheduler(config, "sweep.yaml"), 0, 1)
     ours = [run.config for run in sweep_of(engine, 24)]
     space = conditional if define_by_run else declared
     assert ours == optimized(space, optuna.samplers.TPESampler(seed=5), 24)
@@ -114,13 +114,13 @@ def test_an_unseeded_sampler_is_seeded_by_the_sweep():
     assert first != other
 
 
-def test_suggestion_k_sees_only_the_results_of_runs_before_k_minus_w():
-    """Runs k-W..k-1 are in flight whatever they logged; and a fresh process (another agent)
+def test_suggestion_k_sees_only_the_results_of_runs_up_to_k_minus_w():
+    """Runs k-W+1..k-1 are in flight whatever they logged; and a fresh process (another agent)
     replays the asks it did not make and gives the same suggestion."""
     scheduler = load_scheduler(custom(), "s")
     runs = sweep_of(OptunaEngine(scheduler, 1, 3), 15)
-    changed = [*runs[:12], *(run_of(k, r.config, summary={"loss": -1e9}) for k, r in
-                             enumerate(runs[12:], 12))]  # fmt: skip
+    changed = [*runs[:13], *(run_of(k, r.config, summary={"loss": -1e9}) for k, r in
+                             enumerate(runs[13:], 13))]  # fmt: skip
     fresh = OptunaEngine(scheduler, 1, 3)
     assert fresh.suggest(changed, 15) == OptunaEngine(scheduler, 1, 3).suggest(runs, 15)
     assert fresh.suggest(changed[:14], 14)[0] == runs[14].config  # asked again: rebuilt
@@ -194,7 +194,7 @@ def test_metrics_directions_must_match_the_study(tmp_path):
 
 
 def test_a_terminator_ends_the_sweep():
-    engine = OptunaEngine(load_scheduler(custom("stops_after_three"), "s"), 0, 0)
+    engine = OptunaEngine(load_scheduler(custom("stops_after_three"), "s"), 0, 1)
     runs = sweep_of(engine, 3)
     assert engine.suggest(runs, 3) is None
 
