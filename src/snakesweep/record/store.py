@@ -35,6 +35,7 @@ from snakesweep.record.turns import BACKGROUND, URGENT, Turns
 log = logging.getLogger(__name__)
 
 SYNC_SECONDS = 1.0  # durable appends reach the disk within this time (see `EventLog.locked`)
+WAIT_POLL_SECONDS = 0.1  # how often `EventLog.wait` looks at the log's size
 
 
 def encode(event: dict) -> bytes:
@@ -203,6 +204,16 @@ class EventLog:
             return os.stat(self.path).st_size
         except FileNotFoundError:
             return 0
+
+    def wait(self, cursor: int, seconds: float) -> bool:
+        """Sleep until the log has grown past byte `cursor`, or `seconds` pass; True if it has.
+        It looks at the log's size every WAIT_POLL_SECONDS: no lock, no parsing."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(WAIT_POLL_SECONDS, left))
+            if self.size() != cursor:
+                return True
+        return False
 
     def read(self) -> list[dict]:
         """Every intact event, in order. Safe without the lock: a torn tail is simply skipped."""

@@ -1,0 +1,223 @@
+"""The store on a PostgreSQL server: for sweeps whose agents run on the nodes of a cluster.
+
+The file store's `flock` holds across nodes only on some filesystems
+(`snakesweep.record.fs_check`); a database server holds its locks for every client. Here the
+journal is done the way the database means it to be:
+
+- each event is a row of `snakesweep_events`, `(seq, sweep, line)`: `seq` comes from one
+  sequence, and `line` is the file log's line, `<crc32> <json>\\n`, so a sweep reads back, and
+  `verify` checks it, exactly as from a file;
+- a step (read, decide, append) is one transaction under `pg_advisory_xact_lock` of a key made
+  from the sweep's id: PostgreSQL queues the takers in order and releases the lock at commit,
+  so a sweep's rows are committed in `seq` order, and a reader that keeps the last `seq` it saw
+  never misses one. Two sweeps on one database have two keys and never see each other's rows;
+- an append sends `NOTIFY` on the sweep's channel, delivered at commit; an agent told to wait
+  `LISTEN`s for it instead of polling;
+- every commit is synchronous: a claim is on the server's disk before its run starts, and a
+  finish before the agent goes on.
+
+A lost connection (the server restarted) is taken again with backoff: before a step starts,
+transparently; in the middle of one, the step's transaction is gone, and `StoreLost` tells the
+controller to read the store again and take the step anew.
+
+Each thread has its own connection (an agent's loop and its heartbeat thread), autocommit
+outside its steps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+import psycopg
+
+from snakesweep.record import pg_connect
+from snakesweep.record.journal import StoreLost
+from snakesweep.record.store import decode_all, encode
+
+T = TypeVar("T")
+
+TABLE = "snakesweep_events"
+_CREATE = (
+    f"CREATE TABLE IF NOT EXISTS {TABLE} "
+    "(seq bigserial PRIMARY KEY, sweep text NOT NULL, line text NOT NULL)",
+    f"CREATE INDEX IF NOT EXISTS {TABLE}_by_sweep ON {TABLE} (sweep, seq)",
+)
+_SCHEMA_KEY = 0x736E616B65  # the advisory lock that serialises creating the table
+_READ = f"SELECT seq, line FROM {TABLE} WHERE sweep = %s AND seq > %s ORDER BY seq"
+_APPEND = (
+    f"WITH added AS (INSERT INTO {TABLE} (sweep, line) "
+    "SELECT %s, line FROM unnest(%s::text[]) WITH ORDINALITY AS l(line, n) ORDER BY n "
+    "RETURNING seq) SELECT max(seq), pg_notify(%s, '') FROM added"
+)
+
+
+def split(location: str) -> tuple[str, str]:
+    """The server's URL and the sweep's id, from a location `<url>#<sweep id>`."""
+    url, _, sweep = location.rpartition("#")
+    return url, sweep
+
+
+def _digest(sweep: str) -> bytes:
+    return hashlib.sha256(sweep.encode()).digest()
+
+
+def lock_key(sweep: str) -> int:
+    """The sweep's advisory lock: a signed 64-bit number, the same in every process."""
+    return int.from_bytes(_digest(sweep)[:8], "big", signed=True)
+
+
+def channel(sweep: str) -> str:
+    return f"snakesweep_{_digest(sweep).hex()[:24]}"
+
+
+def _rows_to_events(rows: list, cursor: int, where: str) -> tuple[list[dict], int]:
+    if not rows:
+        return [], cursor
+    return decode_all("".join(line for _, line in rows).encode(), where), rows[-1][0]
+
+
+class PostgresStore:
+    def __init__(self, location: str):
+        self.location = location
+        self.url, self.sweep = split(location)
+        self._key, self._channel = lock_key(self.sweep), channel(self.sweep)
+        self._local = threading.local()
+
+    def _conn(self) -> psycopg.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed:
+            conn = self._local.conn = pg_connect.connect_once(self.url)
+        return conn
+
+    def _drop(self) -> None:
+        conn, self._local.conn = getattr(self._local, "conn", None), None
+        if conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                conn.close()
+
+    def _retrying(self, step: Callable[[psycopg.Connection], T]) -> T:
+        """`step` on this thread's connection, taken again with backoff while the server is
+        away; only for steps that can be repeated (reads, and taking the lock)."""
+        try:
+            return step(self._conn())
+        except psycopg.OperationalError as err:
+            lost = err
+        for pause in pg_connect.pauses(self.url, lost):
+            self._drop()
+            time.sleep(pause)
+            try:
+                return step(self._conn())
+            except psycopg.OperationalError:
+                continue
+        raise AssertionError("unreachable: pauses() raises when patience runs out")
+
+    @contextlib.contextmanager
+    def locked(self, blocking: bool = True, urgent: bool = False) -> Iterator[bool]:
+        """Hold the sweep's lock in a transaction; its appends commit when the block ends.
+        Takers queue in PostgreSQL's lock manager, first come, first served, so `urgent` (the
+        file store's turns) has nothing to add."""
+        with contextlib.ExitStack() as stack:
+            got = self._retrying(lambda conn: self._begin(conn, stack, blocking))
+            try:
+                self._local.holding = got
+                yield got
+                stack.close()  # commit
+            except psycopg.errors.InsufficientPrivilege as err:
+                raise pg_connect.refused(self.url, err) from None
+            except psycopg.OperationalError as err:
+                stack.pop_all()  # the transaction died with the connection: nothing to undo
+                self._drop()
+                raise StoreLost(f"{pg_connect.server(self.url)}: {err}") from err
+            finally:
+                self._local.holding = False
+
+    def _begin(self, conn: psycopg.Connection, stack: contextlib.ExitStack, blocking: bool) -> bool:
+        attempt = contextlib.ExitStack()
+        try:
+            attempt.enter_context(conn.transaction())
+            if blocking:
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._key,))
+                got = True
+            else:
+                row = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (self._key,))
+                got = bool(row.fetchone()[0])
+        except BaseException:
+            with contextlib.suppress(psycopg.Error):
+                attempt.close()
+            raise
+        stack.enter_context(attempt)
+        return got
+
+    def read_from(self, cursor: int) -> tuple[list[dict], int]:
+        """The sweep's events after row `cursor`, and the last row's `seq`."""
+        rows = self._retrying(lambda conn: conn.execute(_READ, (self.sweep, cursor)).fetchall())
+        return _rows_to_events(rows, cursor, f"{self.location} after row {cursor}")
+
+    def read(self) -> list[dict]:
+        return self.read_from(0)[0]
+
+    def append(self, *events: dict, durable: bool = True) -> int:
+        """Append events in the step's transaction (call only inside `locked()`); the last
+        row's `seq`. Every commit is durable, so `durable` changes nothing here."""
+        if not getattr(self._local, "holding", False):
+            raise RuntimeError("PostgresStore.append needs the lock: use `with store.locked():`")
+        lines = [encode(e).decode() for e in events]
+        row = self._conn().execute(_APPEND, (self.sweep, lines, self._channel)).fetchone()
+        return row[0]
+
+    def wait(self, cursor: int, seconds: float) -> bool:
+        """Sleep until an append after row `cursor` commits, or `seconds` pass; True if there
+        may be news. Listens only while waiting: a session that listens but does not read its
+        notifications holds up the server's notification queue."""
+        try:
+            conn = self._conn()
+            conn.execute(f"LISTEN {self._channel}")
+            try:
+                newer = f"SELECT EXISTS (SELECT 1 FROM {TABLE} WHERE sweep = %s AND seq > %s)"
+                if conn.execute(newer, (self.sweep, cursor)).fetchone()[0]:
+                    return True
+                return any(True for _ in conn.notifies(timeout=seconds, stop_after=1))
+            finally:
+                conn.execute(f"UNLISTEN {self._channel}")
+        except psycopg.OperationalError:
+            self._drop()  # the next step reconnects, with backoff
+            return True
+
+    def sync(self) -> None:
+        """Nothing to do: every commit is already on the server's disk."""
+
+
+def prepare(location: str) -> bool:
+    """Create the events table if it is not there; True if the sweep has events already.
+    Run once, at registration: an unreachable server or a missing right is one line then."""
+    url, sweep = split(location)
+    with pg_connect.connect(url) as conn:
+        try:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_KEY,))
+                for statement in _CREATE:
+                    conn.execute(statement)
+            found = conn.execute(
+                f"SELECT EXISTS (SELECT 1 FROM {TABLE} WHERE sweep = %s)", (sweep,)
+            )
+            return bool(found.fetchone()[0])
+        except psycopg.errors.InsufficientPrivilege as err:
+            raise pg_connect.refused(url, err) from None
+
+
+def read_all(location: str) -> list[dict]:
+    """The sweep's events, for the read-only tools: none if the table is not there yet."""
+    url, sweep = split(location)
+    with pg_connect.connect(url) as conn:
+        try:
+            rows = conn.execute(_READ, (sweep, 0)).fetchall()
+        except psycopg.errors.UndefinedTable:
+            return []
+        except psycopg.errors.InsufficientPrivilege as err:
+            raise pg_connect.refused(url, err) from None
+    return _rows_to_events(rows, 0, location)[0]
