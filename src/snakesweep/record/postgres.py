@@ -102,7 +102,14 @@ class PostgresStore:
 
     def _retrying(self, step: Callable[[psycopg.Connection], T]) -> T:
         """`step` on this thread's connection, taken again with backoff while the server is
-        away; only for steps that can be repeated (reads, and taking the lock)."""
+        away; only for steps that can be repeated (reads, and taking the lock). A missing right
+        is one line naming it."""
+        try:
+            return self._retrying_step(step)
+        except psycopg.errors.InsufficientPrivilege as err:
+            raise pg_connect.refused(self.url, err) from None
+
+    def _retrying_step(self, step: Callable[[psycopg.Connection], T]) -> T:
         try:
             return step(self._conn())
         except psycopg.OperationalError as err:
