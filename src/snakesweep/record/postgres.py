@@ -4,12 +4,12 @@ The file store's `flock` holds across nodes only on some filesystems
 (`snakesweep.record.fs_check`); a database server holds its locks for every client. Here the
 journal is done the way the database means it to be:
 
-- each event is a row of `snakesweep_events`, `(seq, sweep, line)`: `seq` comes from one
-  sequence, and `line` is the file log's line, `<crc32> <json>\\n`, so a sweep reads back, and
-  `verify` checks it, exactly as from a file;
+- each event is a row of `snakesweep_events`, `(sweep, pos, line)`: `pos` numbers the sweep's
+  events 1, 2, 3, ..., and `line` is the file log's line, `<crc32> <json>\\n`, so a sweep reads
+  back, and `verify` checks it, exactly as from a file; `(sweep, pos)` is the primary key;
 - a step (read, decide, append) is one transaction under `pg_advisory_xact_lock` of a key made
   from the sweep's id: PostgreSQL queues the takers in order and releases the lock at commit,
-  so a sweep's rows are committed in `seq` order, and a reader that keeps the last `seq` it saw
+  so a sweep's rows are committed in `pos` order, and a reader that keeps the last `pos` it saw
   never misses one. Two sweeps on one database have two keys and never see each other's rows;
 - an append sends `NOTIFY` on the sweep's channel, delivered at commit; an agent told to wait
   `LISTEN`s for it instead of polling;
@@ -50,8 +50,7 @@ T = TypeVar("T")
 TABLE = "snakesweep_events"
 _CREATE = (
     f"CREATE TABLE IF NOT EXISTS {TABLE} "
-    "(seq bigserial PRIMARY KEY, sweep text NOT NULL, line text NOT NULL)",
-    f"CREATE INDEX IF NOT EXISTS {TABLE}_by_sweep ON {TABLE} (sweep, seq)",
+    "(sweep text NOT NULL, pos bigint NOT NULL, line text NOT NULL, PRIMARY KEY (sweep, pos))",
 )
 _NO_WAIT_FOR_DISK = "set_config('synchronous_commit', 'off', true)"  # for this transaction
 # A transaction with an id commits with a record of its own; with `synchronous_commit` on (the
@@ -59,11 +58,10 @@ _NO_WAIT_FOR_DISK = "set_config('synchronous_commit', 'off', true)"  # for this 
 # earlier commit is too. Autocommit: the statement is its own transaction.
 _FLUSH = "SELECT pg_current_xact_id()"
 _SCHEMA_KEY = 0x736E616B65  # the advisory lock that serialises creating the table
-_READ = f"SELECT seq, line FROM {TABLE} WHERE sweep = %s AND seq > %s ORDER BY seq"
+_READ = f"SELECT pos, line FROM {TABLE} WHERE sweep = %s AND pos > %s ORDER BY pos"
 _APPEND = (
-    f"WITH added AS (INSERT INTO {TABLE} (sweep, line) "
-    "SELECT %s, line FROM unnest(%s::text[]) WITH ORDINALITY AS l(line, n) ORDER BY n "
-    "RETURNING seq) SELECT max(seq), pg_notify(%s, '') FROM added"
+    f"INSERT INTO {TABLE} (sweep, pos, line) "
+    "SELECT %s, %s + n, line FROM unnest(%s::text[]) WITH ORDINALITY AS l(line, n)"
 )
 
 
@@ -139,56 +137,97 @@ class PostgresStore:
     def locked(self, blocking: bool = True, urgent: bool = False) -> Iterator[bool]:
         """Hold the sweep's lock in a transaction; its appends commit when the block ends.
         Takers queue in PostgreSQL's lock manager, first come, first served, so `urgent` (the
-        file store's turns) has nothing to add."""
-        with contextlib.ExitStack() as stack:
-            got = self._retrying(lambda conn: self._begin(conn, stack, blocking))
-            try:
-                self._local.holding, self._local.appended = got, False
-                yield got
-                stack.close()  # commit, without waiting for the disk
-                if self._local.appended:
-                    self._conn().execute(_FLUSH)  # now wait for it, outside the lock
-            except psycopg.errors.InsufficientPrivilege as err:
-                raise pg_connect.refused(self.url, err) from None
-            except psycopg.OperationalError as err:
-                stack.pop_all()  # the transaction died with the connection: nothing to undo
-                self._drop()
-                raise StoreLost(f"{pg_connect.server(self.url)}: {err}") from err
-            finally:
-                self._local.holding = False
+        file store's turns) has nothing to add.
 
-    def _begin(self, conn: psycopg.Connection, stack: contextlib.ExitStack, blocking: bool) -> bool:
-        attempt = contextlib.ExitStack()
+        Each round trip under the lock is a wait for the server and then for a CPU (with 64
+        agents on 2 cores, the wait for a CPU is the longer one), so statements go together in
+        pipelines: BEGIN, the lock and the read the step will ask for in one; COMMIT and the
+        flush in one (the lock goes at COMMIT, before the flush)."""
+        got = self._retrying(lambda conn: self._begin(conn, blocking))
         try:
-            attempt.enter_context(conn.transaction())
-            take = "pg_advisory_xact_lock" if blocking else "pg_try_advisory_xact_lock"
-            row = conn.execute(f"SELECT {_NO_WAIT_FOR_DISK}, {take}(%s)", (self._key,))
-            got = blocking or bool(row.fetchone()[1])
+            self._local.holding, self._local.appended = got, False
+            yield got
+            conn = self._conn()
+            with conn.pipeline():
+                if self._local.appended:
+                    self._send_appends(conn)
+                conn.execute("COMMIT")  # without waiting for the disk
+                if self._local.appended:
+                    conn.execute(_FLUSH)  # now wait for it, outside the lock
+        except psycopg.errors.InsufficientPrivilege as err:
+            self._rollback()
+            raise pg_connect.refused(self.url, err) from None
+        except psycopg.OperationalError as err:
+            self._drop()  # the transaction died with the connection: nothing to undo
+            raise StoreLost(f"{pg_connect.server(self.url)}: {err}") from err
         except BaseException:
-            with contextlib.suppress(psycopg.Error):
-                attempt.close()
+            self._rollback()
             raise
-        stack.enter_context(attempt)
+        finally:
+            self._local.holding, self._local.prefetched = False, None
+
+    def _rollback(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            try:
+                conn.execute("ROLLBACK")
+            except psycopg.Error:
+                self._drop()
+
+    def _begin(self, conn: psycopg.Connection, blocking: bool) -> bool:
+        """BEGIN, take the lock (or try to), and read what is new since this thread's last
+        read: in one pipeline. The read runs once the lock is held, so it sees every step
+        before."""
+        take = "pg_advisory_xact_lock" if blocking else "pg_try_advisory_xact_lock"
+        cursor = getattr(self._local, "cursor", 0)
+        try:
+            with conn.pipeline():
+                conn.execute("BEGIN")
+                lock = conn.execute(f"SELECT {_NO_WAIT_FOR_DISK}, {take}(%s)", (self._key,))
+                read = conn.execute(_READ, (self.sweep, cursor))
+            got = blocking or bool(lock.fetchone()[1])
+            rows = read.fetchall()
+            self._local.prefetched = (cursor, rows) if got else None
+            self._local.end = rows[-1][0] if rows else cursor  # the sweep's last row
+        except psycopg.OperationalError:
+            raise
+        except BaseException:
+            self._rollback()
+            raise
         return got
 
     def read_from(self, cursor: int) -> tuple[list[dict], int]:
-        """The sweep's events after row `cursor`, and the last row's `seq`."""
-        rows = self._retrying(lambda conn: conn.execute(_READ, (self.sweep, cursor)).fetchall())
-        return _rows_to_events(rows, cursor, f"{self.location} after row {cursor}")
+        """The sweep's events after position `cursor`, and the last one's position."""
+        prefetched = getattr(self._local, "prefetched", None)
+        if prefetched is not None and prefetched[0] == cursor:
+            rows, self._local.prefetched = prefetched[1], None
+        else:
+            rows = self._retrying(lambda conn: conn.execute(_READ, (self.sweep, cursor)).fetchall())
+        events, self._local.cursor = _rows_to_events(
+            rows, cursor, f"{self.location} after {cursor}"
+        )
+        return events, self._local.cursor
 
     def read(self) -> list[dict]:
         return self.read_from(0)[0]
 
     def append(self, *events: dict, durable: bool = True) -> int:
-        """Append events in the step's transaction (call only inside `locked()`); the last
-        row's `seq`. Every step's appends are on the server's disk when `locked()` returns (see
-        the module's docstring), so `durable` changes nothing here."""
+        """Append events in the step's transaction (call only inside `locked()`); the cursor
+        after them. They are sent with the COMMIT, in its pipeline: the rows' positions follow
+        the sweep's last row, which the lock's read found, so nothing waits for them here.
+        Every step's appends are on the server's disk when `locked()` returns (see the module's
+        docstring), so `durable` changes nothing here."""
         if not getattr(self._local, "holding", False):
             raise RuntimeError("PostgresStore.append needs the lock: use `with store.locked():`")
-        lines = [encode(e).decode() for e in events]
-        self._local.appended = True
-        row = self._conn().execute(_APPEND, (self.sweep, lines, self._channel)).fetchone()
-        return row[0]
+        if not self._local.appended:
+            self._local.appended, self._local.lines = True, []
+        self._local.lines.extend(encode(e).decode() for e in events)
+        self._local.cursor = self._local.end + len(self._local.lines)
+        return self._local.cursor
+
+    def _send_appends(self, conn: psycopg.Connection) -> None:
+        conn.execute(_APPEND, (self.sweep, self._local.end, self._local.lines))
+        conn.execute("SELECT pg_notify(%s, '')", (self._channel,))
 
     def wait(self, cursor: int, seconds: float) -> bool:
         """Sleep until an append after row `cursor` commits, or `seconds` pass; True if there
@@ -198,7 +237,7 @@ class PostgresStore:
             conn = self._conn()
             conn.execute(f"LISTEN {self._channel}")
             try:
-                newer = f"SELECT EXISTS (SELECT 1 FROM {TABLE} WHERE sweep = %s AND seq > %s)"
+                newer = f"SELECT EXISTS (SELECT 1 FROM {TABLE} WHERE sweep = %s AND pos > %s)"
                 if conn.execute(newer, (self.sweep, cursor)).fetchone()[0]:
                     return True
                 return any(True for _ in conn.notifies(timeout=seconds, stop_after=1))

@@ -54,7 +54,7 @@ def test_events_read_back_after_a_cursor_as_the_file_log_writes_them(location, t
     url, sweep = postgres.split(location)
     with psycopg.connect(url) as conn:
         lines = conn.execute(
-            "SELECT line FROM snakesweep_events WHERE sweep = %s ORDER BY seq", (sweep,)
+            "SELECT line FROM snakesweep_events WHERE sweep = %s ORDER BY pos", (sweep,)
         ).fetchall()
     assert "".join(line for (line,) in lines).encode() == (tmp_path / "events.log").read_bytes()
     assert stores.read_events(location) == log.read()
