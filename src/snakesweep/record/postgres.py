@@ -105,6 +105,7 @@ class PostgresStore:
         return conn
 
     def _drop(self) -> None:
+        self._local.cursor = 0  # whatever this thread appended last may not have been kept
         conn, self._local.conn = getattr(self._local, "conn", None), None
         if conn is not None:
             with contextlib.suppress(psycopg.Error):
@@ -167,6 +168,7 @@ class PostgresStore:
             self._local.holding, self._local.prefetched = False, None
 
     def _rollback(self) -> None:
+        self._local.cursor = 0  # the appends were not kept: `append` moved the cursor past them
         conn = getattr(self._local, "conn", None)
         if conn is not None and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             try:
