@@ -1,12 +1,15 @@
 """A sweep on the PostgreSQL store, end to end with the real `snakemake` and a real server (the
 `postgres` fixture): bayes + hyperband on the ConvNet at tiny size, run by 3 agents while the
-server is restarted under them (`pg_ctl restart -m fast`), ends with the same leaderboard and
+server is restarted under them (`pg_ctl restart -m fast`) and then one agent is SIGKILLed (and
+restarted by Snakemake), ends with the same leaderboard and
 best model, byte for byte, as the same sweep run by one agent on the file store; `verify`
 proves the database's record; and the planted password is nowhere: not in results/,
 .snakemake/, the logs, the console, nor the argv of any process of the sweep. A server that
 cannot be reached stops the sweep at registration with one line, and nothing written."""
 
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -17,7 +20,8 @@ import psutil
 import pytest
 import yaml
 from test_adaptive_reproducibility import _config, _outputs, _verify, adaptive_sweep
-from workflow_helpers import copy_workflow, run_pipeline, snakemake
+from test_faults import _agent_processes
+from workflow_helpers import copy_workflow, snakemake
 
 from snakesweep.record import stores
 from snakesweep.record.events import Kind, kind_of
@@ -57,18 +61,28 @@ class ArgvWatch(threading.Thread):
             time.sleep(0.2)
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    """The adaptive sweep with one agent on the file store."""
-    work = copy_workflow(tmp_path_factory.mktemp("file1") / "w")
-    run_pipeline(work, _config(work, 1, adaptive_sweep(), epochs=3))
-    return work
+def _finished_and_training(work, finished):
+    runs = fold(_events(work)).values()
+    return (
+        sum(r.state in ("finished", "stopped") for r in runs) >= finished
+        and any(r.state == "running" for r in runs)
+        and _agent_processes(work)
+    )
+
+
+def _when(pipeline, ready, what, timeout=600):
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if pipeline.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"the sweep ended or timed out before {what}")
+        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
 def restarted(postgres, tmp_path_factory):
     """The same sweep with 3 agents on the database, the server restarted once a run has
-    finished and others are training: (workdir, console, command lines seen)."""
+    finished and another is training, and then an agent SIGKILLed once another run has
+    finished: (workdir, console, command lines seen)."""
     if postgres.restart is None:
         pytest.skip("the server is not ours to restart")
     work = copy_workflow(tmp_path_factory.mktemp("pg3") / "w")
@@ -80,16 +94,10 @@ def restarted(postgres, tmp_path_factory):
         command, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline and pipeline.poll() is None:
-            events = _events(work)
-            running = sum(r.state == "running" for r in fold(events).values())
-            if any(kind_of(e) == Kind.FINISH for e in events) and running >= 1:
-                postgres.restart()
-                break
-            time.sleep(0.2)
-        else:
-            raise AssertionError("the sweep never had a finished run and one training")
+        _when(pipeline, lambda: _finished_and_training(work, 1), "a finished run, one training")
+        postgres.restart()
+        _when(pipeline, lambda: _finished_and_training(work, 2), "a 2nd finish, one training")
+        os.kill(_agent_processes(work)[0].pid, signal.SIGKILL)  # Snakemake's retries restart it
         console, _ = pipeline.communicate(timeout=900)
     finally:
         watch.stop.set()
@@ -99,14 +107,14 @@ def restarted(postgres, tmp_path_factory):
     return work, console, watch.seen
 
 
-def test_a_restart_under_3_agents_changes_nothing(restarted, reference):
+def test_a_restart_and_a_killed_agent_under_3_agents_change_nothing(restarted, adaptive_one_agent):
     work, console, _ = restarted
-    assert _outputs(work) == _outputs(reference)
+    assert _outputs(work) == _outputs(adaptive_one_agent)  # one agent, the file store
     events = _events(work)
-    claims = sorted(e["index"] for e in events if kind_of(e) == Kind.CLAIM)
+    claims = {e["index"] for e in events if kind_of(e) == Kind.CLAIM}
     finishes = [e["run"] for e in events if kind_of(e) == Kind.FINISH]
     assert len(finishes) == len(set(finishes)) == 6  # every run ended exactly once
-    assert claims[:6] == list(range(6))
+    assert sorted(claims) == list(range(6))
     logs = "".join(p.read_text() for p in (work / "results/logs").glob("agent-*.log"))
     assert "lost the PostgreSQL server" in logs + console  # the agents did see the restart
 
