@@ -64,8 +64,8 @@ def existing() -> Server | None:
 class OwnCluster:
     """initdb + pg_ctl in a temporary folder; `start()` gives a Server, `stop()` removes it."""
 
-    def __init__(self, bin_dir: Path):
-        self.bin = bin_dir
+    def __init__(self, bin_dir: Path, max_connections: int = 400):
+        self.bin, self.max_connections = bin_dir, max_connections
         self.root = Path(tempfile.mkdtemp(prefix="snakesweep-pg-"))
         self.data, self.port = self.root / "data", _free_port()
         self.user = "postgres" if os.geteuid() == 0 else None
@@ -102,7 +102,7 @@ class OwnCluster:
 
     def _ctl(self, action: str, *more: str) -> None:
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories="
-        options += " -c max_connections=400"
+        options += f" -c max_connections={self.max_connections}"
         self._run(str(self.bin / "pg_ctl"), action, "-D", str(self.data), "-o", options, *more)
 
     def restart(self) -> None:
