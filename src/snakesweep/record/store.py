@@ -9,7 +9,10 @@ filesystem. Two properties make that safe:
   The log is never rewritten, so no finished run can be lost by a crash. Results (run
   finishes) reach the disk within a second, fsynced in the background (see `locked`).
 - The lock is a blocking `flock(2)` on `<log>.lock`, which the kernel releases when the holder
-  dies, and which Linux maps to POSIX byte-range locks on NFS, so it also works across nodes.
+  dies, and which Linux maps to POSIX byte-range locks on NFS, so it also works across nodes
+  there. Not on every shared filesystem (GPFS, Lustre without `-o flock`): a sweep checks
+  before it starts (`snakesweep.record.fs_check`), and a PostgreSQL server
+  (`snakesweep.record.postgres`) keeps the sweep there instead.
   Takers wait for it in turn, in order of arrival (`snakesweep.record.turns`, with two more
   files: `<log>.ticket` and `<log>.queue`).
 
