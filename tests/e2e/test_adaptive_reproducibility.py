@@ -62,10 +62,10 @@ def _verify(work, *args):
 
 
 @pytest.fixture(scope="module")
-def adaptive_runs(tmp_path_factory):
+def adaptive_runs(tmp_path_factory, adaptive_one_agent):
     """The adaptive sweep run uninterrupted with 1, 2 and 3 agents: {agents: workdir}."""
-    runs = {}
-    for agents in (1, 2, 3):
+    runs = {1: adaptive_one_agent}
+    for agents in (2, 3):
         work = copy_workflow(tmp_path_factory.mktemp(f"adaptive{agents}") / "w")
         # as many cores as agents, so that all of them really run at once
         run_pipeline(

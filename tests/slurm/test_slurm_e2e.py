@@ -132,10 +132,10 @@ def slurm():
         shutil.rmtree(state, ignore_errors=True)
 
 
-def _project(folder: Path) -> Path:
+def _project(folder: Path, store: str) -> Path:
     """A user's own project folder as `snakesweep init` makes it in an empty folder (the digits
     example's program and sweep file, which need no data stage), the sweep cut to 4 runs and
-    the agents to this test's size."""
+    the agents to this test's size, its events kept in `store`."""
     subprocess.run(
         [sys.executable, "-m", "snakesweep.cli", "init", str(folder)],
         check=True,
@@ -149,7 +149,7 @@ def _project(folder: Path) -> Path:
     config.write_text(
         yaml.safe_dump(
             {
-                "sweep": {"heartbeat_timeout": 60},
+                "sweep": {"heartbeat_timeout": 60, "store": store},
                 "agents": {"count": 2, "device": "auto", "threads": 1},
             }
         )
@@ -159,8 +159,9 @@ def _project(folder: Path) -> Path:
 
 @pytest.mark.parametrize("where", ["checkout", "project"])
 def test_sweep_runs_through_snakemake_profile_slurm(slurm, tmp_path, request, measurement, where):
-    """In a copy of the checkout (the ConvNet), and in a project folder made by `snakesweep init`
-    (the user's own program, snakesweep's workflow used as a Snakemake module)."""
+    """In a copy of the checkout (the ConvNet, the file store), and in a project folder made by
+    `snakesweep init` (the user's own program, snakesweep's workflow used as a Snakemake module,
+    and the sweep's state on the PostgreSQL store)."""
     measurement(slurm.setup)
     if slurm.own:
         root = tmp_path
@@ -172,9 +173,12 @@ def test_sweep_runs_through_snakemake_profile_slurm(slurm, tmp_path, request, me
         config = tiny_config(
             work, agents={"count": 2, "device": "auto"}, sweep={"heartbeat_timeout": 60}
         )
-    else:
+        env = slurm.env
+    else:  # the sweep's state on a PostgreSQL server, as on a cluster whose filesystem is GPFS
         work = root / "project"
-        config = _project(work)
+        server = request.getfixturevalue("postgres")
+        config = _project(work, store=server.url)
+        env = {**slurm.env, **server.env}  # sbatch passes the environment on to the jobs
     started = time.monotonic()
     result = subprocess.run(
         [
@@ -199,7 +203,7 @@ def test_sweep_runs_through_snakemake_profile_slurm(slurm, tmp_path, request, me
             str(config),
         ],
         cwd=work,
-        env=slurm.env,
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -252,3 +256,8 @@ def test_sweep_runs_through_snakemake_profile_slurm(slurm, tmp_path, request, me
         assert not (work / "resources").exists() and not (work / "results/data").exists()
     runs = sum(len(s["runs"]) for s in summaries)
     assert runs == 4
+    if where == "project":  # the jobs kept the sweep on the server, and nothing in a file
+        assert json.loads((work / "results/sweep/sweep.json").read_text())["store"].startswith(
+            "postgresql://"
+        )
+        assert not (work / "results/sweep/stores").exists()

@@ -19,7 +19,7 @@ from snakesweep.aggregate.views import write_views
 from snakesweep.data.dataset import DataFiles
 from snakesweep.errors import UserError
 from snakesweep.record.state import fold
-from snakesweep.record.store import read_events
+from snakesweep.record.stores import read_events
 from snakesweep.record.sweep_record import SweepRecord
 
 log = logging.getLogger(__name__)

@@ -87,3 +87,27 @@ def pareto_plot(rows: list[dict], objectives: list[tuple[str, str]], path: Path)
     ax.legend(fontsize=8)
     fig.tight_layout()
     save_figure(fig, path)
+
+
+def front_so_far(runs, sweep_config: dict) -> dict | None:
+    """A multi-objective sweep's front so far, for `snakesweep status`: its objectives and each
+    front run's values (`runs`: the record's runs); None for a sweep of one objective."""
+    if not (goals := objectives(sweep_config)):
+        return None
+    rows = [{"run_id": r.run_id, "state": r.state, "summary": r.summary} for r in runs]
+    summaries = {r.run_id: r.summary for r in runs}
+    values = [
+        (run_id, [summaries[run_id][name] for name, _ in goals]) for run_id in front(rows, goals)
+    ]
+    return {"objectives": [name for name, _ in goals], "front": values}
+
+
+def front_lines(pareto: dict | None) -> list[str]:
+    """A multi-objective sweep's front so far: a heading and one line per run."""
+    if not pareto:
+        return []
+    heading = f"Pareto front ({', '.join(pareto['objectives'])}): {len(pareto['front'])} runs"
+    return [heading] + [
+        f"  {run_id}: " + ", ".join(f"{v:.6g}" for v in values)
+        for run_id, values in pareto["front"]
+    ]

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from snakesweep.aggregate.pareto import front, objectives
+from snakesweep.aggregate.pareto import front_lines, front_so_far
 from snakesweep.inspect.results import load
 from snakesweep.record.events import Kind, kind_of
 from snakesweep.record.state import (
@@ -97,7 +97,7 @@ def summarize(
         "counts": counts,
         "running": running,
         "best": _best(runs.values(), ranking),
-        "pareto": _pareto(runs.values(), config),
+        "pareto": front_so_far(runs.values(), config),
         "elapsed": (end - start) if start is not None else 0.0,
         "active": active,
         "left": _time_left(
@@ -148,19 +148,6 @@ def _best(runs, ranking: Ranking | None) -> dict | None:
     return {"run_id": run.run_id, "value": value, "config": run.config, "summary": run.summary}
 
 
-def _pareto(runs, sweep_config: dict) -> dict | None:
-    """A multi-objective sweep's front so far: its objectives and each front run's values."""
-    if not (goals := objectives(sweep_config)):
-        return None
-    rows = [{"run_id": r.run_id, "state": r.state, "summary": r.summary} for r in runs]
-    by_id = {r.run_id: r for r in runs}
-    return {
-        "objectives": [name for name, _ in goals],
-        "front": [(run_id, [by_id[run_id].summary[n] for n, _ in goals]) for run_id in
-                  front(rows, goals)],
-    }  # fmt: skip
-
-
 def _time_left(
     durations: list[float], queued: int | None, running_ages: list[float]
 ) -> float | None:
@@ -172,17 +159,6 @@ def _time_left(
     mean = sum(durations) / len(durations)
     work = queued * mean + sum(max(0.0, mean - age) for age in running_ages)
     return work / max(1, len(running_ages))
-
-
-def _pareto_lines(pareto: dict | None) -> list[str]:
-    """A multi-objective sweep's front so far: a heading and one line per run."""
-    if not pareto:
-        return []
-    heading = f"Pareto front ({', '.join(pareto['objectives'])}): {len(pareto['front'])} runs"
-    return [heading] + [
-        f"  {run_id}: " + ", ".join(f"{v:.6g}" for v in values)
-        for run_id, values in pareto["front"]
-    ]
 
 
 def render(summary: dict) -> str:
@@ -232,7 +208,7 @@ def render(summary: dict) -> str:
         )
         if logged:
             lines.append(f"  its last values: {logged}")
-    lines += _pareto_lines(summary.get("pareto"))
+    lines += front_lines(summary.get("pareto"))
     lines.append(f"elapsed {_duration(summary['elapsed'])}, {_when(summary)}")
     return "\n".join(lines)
 

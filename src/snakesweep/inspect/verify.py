@@ -20,7 +20,7 @@ from snakesweep.data.arrays import file_sha256
 from snakesweep.data.dataset import DataFiles
 from snakesweep.errors import UserError
 from snakesweep.inspect.results import SweepResults, load
-from snakesweep.record import events
+from snakesweep.record import events, stores
 from snakesweep.record.events import Kind
 from snakesweep.record.state import FINISHED, STOPPED, SweepState
 from snakesweep.sweep import decide, engine
@@ -47,7 +47,7 @@ class Sweep(SweepResults):
 
 def load_finished(results: str | Path) -> Sweep:
     sweep = load(results)
-    if not sweep.store.exists():
+    if not stores.exists(sweep.store):
         raise UserError(f"{sweep.store}: the sweep's store is missing")
     return Sweep(sweep)
 
