@@ -58,3 +58,15 @@ def score(state: str, summary: Mapping[str, Any], metric: str) -> float | None:
     if state not in RANKED_STATES or isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return value if math.isfinite(value) else None
+
+
+def number(value) -> float | None:
+    """A recorded value as a search engine needs it: a float, with the strings the store writes
+    for NaN and infinity read back; anything that is no number (a logged string, a bool) is
+    none."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None

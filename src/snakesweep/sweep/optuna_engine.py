@@ -34,6 +34,7 @@ from snakesweep.record.state import CRASHED, FAILED, FINISHED, RUNNING, STOPPED,
 from snakesweep.seeding import derive_seed
 from snakesweep.sweep.custom import Scheduler, metric_names
 from snakesweep.sweep.decide import results_seen
+from snakesweep.sweep.metric import number
 
 
 class NotReproduced(UserError):
@@ -57,17 +58,8 @@ def trial_state(run: Run):
 
 def objective_values(run: Run, names: list[str]) -> list[float] | None:
     """The run's final value of each objective, or None if one is missing or no number."""
-    values = [_number(run.summary.get(name)) for name in names]
+    values = [number(run.summary.get(name)) for name in names]
     return None if any(v is None or not math.isfinite(v) for v in values) else values
-
-
-def _number(value) -> float | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def report_history(trial, run: Run, upto_step: int | None = None, prune: bool = False) -> bool:
@@ -75,7 +67,7 @@ def report_history(trial, run: Run, upto_step: int | None = None, prune: bool = 
     pruner after each step when `prune`; True if its last answer was prune."""
     pruned, reported = False, set()
     for row in run.history:
-        step, value = row["step"], _number(row["value"])
+        step, value = row["step"], number(row["value"])
         if (upto_step is not None and step > upto_step) or value is None or step in reported:
             continue
         reported.add(step)
