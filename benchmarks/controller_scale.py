@@ -1,6 +1,7 @@
 """How the local controller holds up as a sweep grows: N real agent processes share one store.
 
     python benchmarks/controller_scale.py --agents 64 --runs 1000 [--src DIR] [--repeat K]
+        [--store file] [--store postgresql://user@host:port/db]
 
 Each agent is a real process running `snakesweep.agent.loop.run_agent` against one store, with
 a fake trainer whose epochs take `--epoch-seconds` (0 by default: contention at its worst). The
@@ -11,6 +12,11 @@ for what a claim's latency leaves out: the wait to record each run's finish, and
 agent spends between runs (the finish, then the next claim); and the fewest and most runs one
 agent did (a fair lock gives every agent its share).
 
+`--store` picks the store: `file` (the default), or a PostgreSQL server's URL (the password
+from PGPASSFILE, as for a sweep); given more than once, the stores are measured side by side, in
+turn, in one run. For a server on this machine, the line also gives the CPU its processes used
+while the agents ran, as a share of all of this machine's cores.
+
 `--src DIR` imports snakesweep from another checkout's `src/` (e.g. a `git worktree` of an older
 commit), so that before and after can be measured side by side in one run on the same machine.
 """
@@ -18,6 +24,7 @@ commit), so that before and after can be measured side by side in one run on the
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -108,14 +115,45 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def measure(agents: int, runs: int, epoch_seconds: float, src: str | None) -> dict:
+def server_cpu_seconds() -> float:
+    """CPU seconds used by this machine's `postgres` processes, including the backends that
+    have ended (the postmaster reaps them: its children's time)."""
+    ticks, total = os.sysconf("SC_CLK_TCK"), 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name, fields = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :]
+        if name == "postgres":
+            total += sum(int(v) for v in fields.split()[11:15])
+    return total / ticks
+
+
+def store_for(store: str, tmp: str) -> str:
+    """The location a sweep of this run keeps its events in: a new file, or a new sweep id on
+    the server (its table created, as registering a sweep does)."""
+    if store == "file":
+        return str(Path(tmp) / "store.log")
+    import uuid
+
+    from snakesweep.record import stores
+
+    location = stores.location_for(store, f"bench-{uuid.uuid4().hex[:12]}")
+    stores.prepare(location)
+    return location
+
+
+def measure(
+    agents: int, runs: int, epoch_seconds: float, src: str | None, store: str = "file"
+) -> dict:
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     if src:
         env["PYTHONPATH"] = os.pathsep.join(
             filter(None, [str(Path(src).resolve()), env.get("PYTHONPATH")])
         )
     with tempfile.TemporaryDirectory() as tmp:
-        store, go = str(Path(tmp) / "store.log"), Path(tmp) / "go"
+        location, go = store_for(store, tmp), Path(tmp) / "go"
         started = time.perf_counter()
         procs = [
             subprocess.Popen(
@@ -123,7 +161,7 @@ def measure(agents: int, runs: int, epoch_seconds: float, src: str | None) -> di
                     sys.executable,
                     __file__,
                     "--agent",
-                    store,
+                    location,
                     f"a{i}",
                     str(runs),
                     str(epoch_seconds),
@@ -139,13 +177,17 @@ def measure(agents: int, runs: int, epoch_seconds: float, src: str | None) -> di
             if proc.stdout.readline().strip() != "ready":
                 raise SystemExit("an agent failed to start; see its stderr above")
         startup = time.perf_counter() - started
+        cpu = server_cpu_seconds()
         go.touch()
         started = time.perf_counter()
         outputs = [p.communicate()[0] for p in procs]
         wall = time.perf_counter() - started
+        cpu = server_cpu_seconds() - cpu
         if any(p.returncode for p in procs):
             raise SystemExit("an agent failed; see its stderr above")
-    return summarize([json.loads(out.strip().splitlines()[-1]) for out in outputs], wall, startup)
+    result = summarize([json.loads(out.strip().splitlines()[-1]) for out in outputs], wall, startup)
+    result["server_cpu"] = cpu / (wall * os.cpu_count()) if store != "file" else None
+    return result
 
 
 def summarize(agents: list[list], wall: float, startup: float) -> dict:
@@ -190,6 +232,11 @@ def main() -> None:
     parser.add_argument("--epoch-seconds", type=float, default=0.0)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument(
+        "--store",
+        action="append",
+        help="file (default), or a postgresql:// URL; more than one: measured side by side",
+    )
+    parser.add_argument(
         "--src", help="import snakesweep from this src/ folder instead of the installed one"
     )
     parser.add_argument(
@@ -199,14 +246,18 @@ def main() -> None:
     )
     args = parser.parse_args()
     label = args.label or args.src or "this"
-    for _ in range(args.repeat):
-        r = measure(args.agents, args.runs, args.epoch_seconds, args.src)
+    for _, store in itertools.product(range(args.repeat), args.store or ["file"]):
+        r = measure(args.agents, args.runs, args.epoch_seconds, args.src, store)
+        kind = "file" if store == "file" else "postgresql"
+        server = "" if r["server_cpu"] is None else f"; server CPU {100 * r['server_cpu']:.0f} %"
         print(
-            f"{label}: {args.agents} agents x {args.runs} runs: "
+            f"{label}, {kind} store: {args.agents} agents x {args.runs} runs: "
             f"claim {r['claim']} ({r['claims']} claims); "
             f"wall {r['wall_s']:.1f} s (after {r['startup_s']:.1f} s for the agents to start); "
             f"finish {r['finish']}; between runs {r['between']}; "
-            "runs per agent {}-{}".format(*r["runs_per_agent"]),
+            "runs per agent {}-{}".format(*r["runs_per_agent"])
+            + server
+            + f"; {r['claims'] / r['wall_s']:.0f} claims/s",
             flush=True,
         )
 

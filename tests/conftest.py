@@ -3,6 +3,8 @@ the same format and split sizes the workflow's data stage writes (3600 / 400 / 1
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 
@@ -100,3 +102,40 @@ def tiny_run(tmp_path_factory):
     work = copy_workflow(tmp_path_factory.mktemp("sweep") / "w")
     config = tiny_config(work)
     return work, config, run_pipeline_watched(work, config)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server (see `pg_server`): an existing one named by the environment, or a
+    throw-away cluster started here; skipped with the reason where neither can be had. Its
+    connection settings (PGPASSFILE) are put in this process's environment for the session, so
+    the sweeps the tests start inherit them."""
+    import pg_server
+
+    server = pg_server.existing()
+    if server is not None:
+        yield server
+        return
+    bin_dir = pg_server._binaries()
+    if bin_dir is None:
+        pytest.skip(
+            "no PostgreSQL server: none is named (SNAKESWEEP_TEST_POSTGRES, PGHOST) and "
+            "Debian's postgresql package is not installed and cannot be"
+        )
+    cluster = pg_server.OwnCluster(bin_dir)
+    try:
+        server = cluster.start()
+    except Exception as err:  # noqa: BLE001 - the reason is the skip's message
+        cluster.stop()
+        pytest.skip(f"could not start a throw-away PostgreSQL cluster: {err}")
+    saved = {key: os.environ.get(key) for key in server.env}
+    os.environ.update(server.env)
+    try:
+        yield server
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        cluster.stop()

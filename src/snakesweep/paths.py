@@ -54,12 +54,14 @@ WANDB_DIR = f"{RESULTS}/wandb"  # WANDB_DIR: wandb writes its wandb/ folder here
 BEST_DIR = f"{RESULTS}/best"
 BEST_MODEL = f"{BEST_DIR}/model.onnx"
 BEST_RUN = f"{BEST_DIR}/best_run.json"
+PARETO_FRONT = f"{BEST_DIR}/pareto_front.json"  # a multi-objective sweep's front
 MODEL_CARD = f"{BEST_DIR}/README.md"
 LEADERBOARD = f"{RESULTS}/leaderboard.csv"
 PLOTS_DIR = f"{RESULTS}/plots"
 PARALLEL_COORDINATES = f"{PLOTS_DIR}/parallel_coordinates.png"  # the sweep views, W&B-style
 IMPORTANCE_PLOT = f"{PLOTS_DIR}/importance.png"
 PROGRESS_PLOT = f"{PLOTS_DIR}/progress.png"
+PARETO_PLOT = f"{PLOTS_DIR}/pareto_front.png"
 IMPORTANCE = f"{RESULTS}/importance.csv"  # parameter importance and correlation, as a table
 
 

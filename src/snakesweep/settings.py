@@ -49,6 +49,8 @@ class RegisterSettings:
     seed: int
     sweep_file: str
     controller: str  # local or wandb
+    store: str  # file, or a PostgreSQL server's URL (without a password)
+    single_node: bool  # the file store need not hold across nodes
     parallelism: int
     function: str | None
     run_timeout: float | None
@@ -123,6 +125,8 @@ class Config:
             seed=self.values["seed"],
             sweep_file=sweep["file"],
             controller=sweep["controller"],
+            store=sweep["store"],
+            single_node=sweep["single_node"],
             parallelism=sweep["parallelism"],
             function=sweep["function"],
             run_timeout=sweep["run_timeout"],

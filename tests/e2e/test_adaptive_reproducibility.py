@@ -32,7 +32,7 @@ def adaptive_sweep() -> str:
     )
 
 
-def _config(work, agents, sweep_text, epochs, parallelism=1):
+def _config(work, agents, sweep_text, epochs, parallelism=2):
     path = tiny_config(work, agents=agents, sweep=sweep_text, train={"epochs": epochs})
     config = yaml.safe_load(path.read_text())
     config["sweep"]["parallelism"] = parallelism  # below the agent count, so that agents must wait
@@ -62,10 +62,10 @@ def _verify(work, *args):
 
 
 @pytest.fixture(scope="module")
-def adaptive_runs(tmp_path_factory):
+def adaptive_runs(tmp_path_factory, adaptive_one_agent):
     """The adaptive sweep run uninterrupted with 1, 2 and 3 agents: {agents: workdir}."""
-    runs = {}
-    for agents in (1, 2, 3):
+    runs = {1: adaptive_one_agent}
+    for agents in (2, 3):
         work = copy_workflow(tmp_path_factory.mktemp(f"adaptive{agents}") / "w")
         # as many cores as agents, so that all of them really run at once
         run_pipeline(
@@ -88,7 +88,7 @@ def test_bayes_hyperband_is_byte_identical_with_1_2_and_3_agents(adaptive_runs):
 
 
 def test_three_agents_really_ran_in_parallel_and_waited_for_results(adaptive_runs):
-    """With parallelism 1, agents must have waited: suggestion k needs the results of runs
+    """With parallelism 2, agents must have waited: suggestion k needs the results of runs
     0..k-2. The agents' logs say so, and every run was claimed exactly once."""
     work = adaptive_runs[3]
     summaries = [json.loads(p.read_text()) for p in (work / "results/sweep/agents").glob("*.json")]

@@ -1,9 +1,10 @@
 """The user's own code gets the guarantees the ConvNet's runs have: a deterministic program under
 bayes plus hyperband (with at least one run stopped early), and a function whose only randomness
 is an unseeded `random.random()`, each give a byte-identical leaderboard with 1 and with 3 agents
-and after an agent is SIGKILLed mid-sweep and the pipeline is run again; `snakesweep verify`
-exits 0 on all of them. Then `snakesweep retry` runs a sweep's failed runs again once the code is
-fixed, and no finished run is redone."""
+and after an agent is SIGKILLed mid-sweep and the pipeline is run again, and the program also
+with 2 agents on the PostgreSQL store; `snakesweep verify` exits 0 on all of them. Then
+`snakesweep retry` runs a sweep's failed runs again once the code is fixed, and no finished run
+is redone."""
 
 import json
 import os
@@ -20,6 +21,7 @@ from test_faults import _agent_processes, _events, _start, _wait_for
 from workflow_helpers import copy_workflow, run_pipeline, tiny_config
 
 from snakesweep import paths
+from snakesweep.record import stores
 from snakesweep.record.events import Kind, kind_of
 from snakesweep.record.state import fold
 
@@ -79,7 +81,7 @@ def _workdir(tmp_path, name, code, sweep):
 def _config(work, agents, function=None):
     path = tiny_config(work, agents=agents)
     config = yaml.safe_load(path.read_text())
-    config["sweep"].update(file="usercode/sweep.yaml", parallelism=2, function=function)
+    config["sweep"].update(file="usercode/sweep.yaml", parallelism=3, function=function)
     path.write_text(yaml.safe_dump(config))
     return path
 
@@ -114,24 +116,43 @@ def _sigkill_an_agent_mid_sweep(work, config):
     run_pipeline(work, config)  # whatever the killed agent left is finished now
 
 
+def _on_database(config, url):
+    """The config at `config`, with the sweep's events kept on the PostgreSQL server `url`."""
+    values = yaml.safe_load(config.read_text())
+    values["sweep"]["store"] = url
+    config.write_text(yaml.safe_dump(values))
+
+
+def _store_events(work):
+    """The sweep's events from whichever store sweep.json names."""
+    record = json.loads((work / paths.SWEEP).read_text())
+    return stores.read_events(stores.in_results(work / "results", record["store"]))
+
+
 @pytest.mark.parametrize("kind", ["program", "function"])
-def test_the_same_leaderboard_with_1_and_3_agents_and_after_a_killed_agent(tmp_path, kind):
+def test_the_same_leaderboard_with_1_and_3_agents_and_after_a_killed_agent(tmp_path, kind, request):
+    """The program's sweep also runs with 2 agents on the PostgreSQL store (`postgres`)."""
     code, sweep, function = (
         (PROGRAM, PROGRAM_SWEEP, None)
         if kind == "program"
         else (FUNCTION, FUNCTION_SWEEP, "usercode/train.py:train")
     )
     boards = {}
-    for label, agents in (("one", 1), ("three", 3), ("killed", 2)):
+    variants = [("one", 1), ("three", 3), ("killed", 2)]
+    variants += [("database", 2)] if kind == "program" else []
+    for label, agents in variants:
         work = _workdir(tmp_path, label, code, sweep)
         config = _config(work, agents, function)
-        if label == "killed":
+        if label == "database":
+            _on_database(config, request.getfixturevalue("postgres").url)
+            run_pipeline(work, config, "--cores", "2")
+        elif label == "killed":
             _sigkill_an_agent_mid_sweep(work, config)
         else:
             run_pipeline(work, config, "--cores", str(max(2, agents)))
         boards[label] = (work / "results/leaderboard.csv").read_bytes()
         assert "verified" in _verify(work)
-        runs = fold(_events(work))
+        runs = fold(_store_events(work))
         assert len(runs) == sweep["run_cap"]
         if kind == "program":  # hyperband stopped at least one run, deterministically
             assert any(run.state == "stopped" for run in runs.values()), Counter(
@@ -140,7 +161,7 @@ def test_the_same_leaderboard_with_1_and_3_agents_and_after_a_killed_agent(tmp_p
         else:  # the unseeded draws differ from run to run: seeded per run, not once for all
             draws = {run.summary["draw"] for run in runs.values()}
             assert len(draws) == len(runs)
-    assert boards["one"] == boards["three"] == boards["killed"], boards
+    assert all(board == boards["one"] for board in boards.values()), boards
 
 
 FLAKY = """

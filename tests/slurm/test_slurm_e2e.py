@@ -137,10 +137,10 @@ def slurm():
         shutil.rmtree(state, ignore_errors=True)
 
 
-def _project(folder: Path) -> Path:
+def _project(folder: Path, store: str) -> Path:
     """A user's own project folder as `snakesweep init` makes it in an empty folder (the digits
     example's program and sweep file, which need no data stage), the sweep cut to 4 runs and
-    the agents to this test's size."""
+    the agents to this test's size, its events kept in `store`."""
     subprocess.run(
         [sys.executable, "-m", "snakesweep.cli", "init", str(folder)],
         check=True,
@@ -154,7 +154,7 @@ def _project(folder: Path) -> Path:
     config.write_text(
         yaml.safe_dump(
             {
-                "sweep": {"heartbeat_timeout": 60},
+                "sweep": {"heartbeat_timeout": 60, "store": store},
                 "agents": {"count": 2, "device": "auto", "threads": 1},
             }
         )
@@ -180,8 +180,9 @@ def _slurm_snakemake(slurm, work, config, *args, timeout=900):
 
 @pytest.mark.parametrize("where", ["checkout", "project"])
 def test_sweep_runs_through_snakemake_profile_slurm(slurm, tmp_path, request, measurement, where):
-    """In a copy of the checkout (the ConvNet), and in a project folder made by `snakesweep init`
-    (the user's own program, snakesweep's workflow used as a Snakemake module)."""
+    """In a copy of the checkout (the ConvNet, the file store), and in a project folder made by
+    `snakesweep init` (the user's own program, snakesweep's workflow used as a Snakemake module,
+    and the sweep's state on the PostgreSQL store)."""
     measurement(slurm.setup)
     if slurm.own:
         root = tmp_path
@@ -193,11 +194,14 @@ def test_sweep_runs_through_snakemake_profile_slurm(slurm, tmp_path, request, me
         config = tiny_config(
             work, agents={"count": 2, "device": "auto"}, sweep={"heartbeat_timeout": 60}
         )
-    else:
+        env = slurm.env
+    else:  # the sweep's state on a PostgreSQL server, as on a cluster whose filesystem is GPFS
         work = root / "project"
-        config = _project(work)
+        server = request.getfixturevalue("postgres")
+        config = _project(work, store=server.url)
+        env = {**slurm.env, **server.env}  # sbatch passes the environment on to the jobs
     started = time.monotonic()
-    result = _slurm_snakemake(slurm, work, config)
+    result = _slurm_snakemake(slurm._replace(env=env), work, config)
     measurement(
         f"SLURM end-to-end run in a {where} (snakemake --profile slurm, 4 runs, 2 agents): "
         f"{time.monotonic() - started:.1f} s"
@@ -246,6 +250,11 @@ def test_sweep_runs_through_snakemake_profile_slurm(slurm, tmp_path, request, me
         assert not (work / "resources").exists() and not (work / "results/data").exists()
     runs = sum(len(s["runs"]) for s in summaries)
     assert runs == 4
+    if where == "project":  # the jobs kept the sweep on the server, and nothing in a file
+        assert json.loads((work / "results/sweep/sweep.json").read_text())["store"].startswith(
+            "postgresql://"
+        )
+        assert not (work / "results/sweep/stores").exists()
 
 
 # A W&B user's program with slow epochs that checkpoints in its run's folder after each one

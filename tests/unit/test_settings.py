@@ -63,6 +63,8 @@ def test_each_stage_gets_what_the_config_says():
         "sweep": {
             "file": "exp/sweep.yaml",
             "controller": "wandb",
+            "store": "postgresql://sweeper@db.example:5433/sweeps",
+            "single_node": True,
             "parallelism": 2,
             "function": "train.py:train",
             "run_timeout": 30,
@@ -77,10 +79,12 @@ def test_each_stage_gets_what_the_config_says():
     }
     config = Config(values)
     register = config.register()
-    assert dataclasses.astuple(register)[:10] == (
+    assert dataclasses.astuple(register)[:12] == (
         7,
         "exp/sweep.yaml",
         "wandb",
+        "postgresql://sweeper@db.example:5433/sweeps",
+        True,
         2,
         "train.py:train",
         30,

@@ -11,16 +11,16 @@ from pathlib import Path
 from snakesweep import paths
 from snakesweep.aggregate.best import publish_best, publish_unranked, publish_user_best
 from snakesweep.aggregate.importance import parameter_importance, write_importance
-from snakesweep.aggregate.leaderboard import build, is_ranked, write_leaderboard
+from snakesweep.aggregate.leaderboard import build, is_ranked, parameter_names, write_leaderboard
 from snakesweep.aggregate.model_card import write_model_card, write_user_model_card
+from snakesweep.aggregate.pareto import objectives, pareto_plot, write_front
 from snakesweep.aggregate.plots import write_plots
 from snakesweep.aggregate.views import write_views
 from snakesweep.data.dataset import DataFiles
 from snakesweep.errors import UserError
 from snakesweep.record.state import fold
-from snakesweep.record.store import read_events
+from snakesweep.record.stores import read_events
 from snakesweep.record.sweep_record import SweepRecord
-from snakesweep.sweep.spec import flatten_parameter_names
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +100,11 @@ def _write_views(sweep: SweepRecord, rows: list[dict], ranked: list[dict], out: 
     """The plots, the parameter importance table and the sweep views."""
     name = sweep.ranking.name if sweep.ranking else None
     goal = sweep.ranking.goal if sweep.ranking else None
-    parameters = sorted(flatten_parameter_names(sweep.config["parameters"]))
+    parameters = parameter_names(sweep.config, rows)
     write_plots(rows, ranked, name, parameters, out.plots)
+    if sweep_objectives := objectives(sweep.config):
+        pareto_plot(rows, sweep_objectives, Path(out.plots) / Path(paths.PARETO_PLOT).name)
+        write_front(Path(out.best).parent / Path(paths.PARETO_FRONT).name, rows, sweep_objectives)
     importance = parameter_importance(rows, name, parameters, sweep.seed)
     write_importance(out.importance, importance)
     write_views(rows, name, goal, parameters, importance, out.plots)

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from snakesweep import paths
+from snakesweep.aggregate.pareto import front, objectives
 from snakesweep.atomic import atomic_write
 from snakesweep.record.state import Run
 from snakesweep.record.sweep_record import SweepRecord
@@ -21,6 +22,7 @@ from snakesweep.sweep.spec import flatten_parameter_names
 
 REPORTED_METRICS = ("val_accuracy", "val_loss", "test_accuracy", "test_loss")  # the ConvNet's
 CONVNET_COLUMNS = ("epochs_completed", "onnx_sha256")
+PARETO_COLUMN = "pareto_front"  # a multi-objective sweep's: "yes" on the front
 
 
 def build(
@@ -33,12 +35,22 @@ def build(
     user_code = sweep.objective.user_code
     rows = collect(runs, runs_dir, user_code)
     ranked = rank(rows, metric, ranking.goal if ranking else None)
-    parameters = sorted(flatten_parameter_names(sweep.config["parameters"]))
-    return (
-        rows,
-        ranked,
-        leaderboard_text(ranked, metric, parameters, value_columns(rows, metric, user_code)),
-    )
+    columns = value_columns(rows, metric, user_code)
+    if sweep_objectives := objectives(sweep.config):
+        on_front = set(front(rows, sweep_objectives))
+        for row in rows:
+            row["metrics"][PARETO_COLUMN] = "yes" if row["run_id"] in on_front else None
+        columns = [PARETO_COLUMN, *(c for c in columns if c != PARETO_COLUMN)]
+    parameters = parameter_names(sweep.config, rows)
+    return rows, ranked, leaderboard_text(ranked, metric, parameters, columns)
+
+
+def parameter_names(sweep_config: dict, rows: list[dict]) -> list[str]:
+    """The swept parameters, sorted: those the sweep file declares and, for a define-by-run
+    space (`scheduler.search_space`, which may leave `parameters` out), every key of a run's
+    config."""
+    declared = set(flatten_parameter_names(sweep_config.get("parameters", {})))
+    return sorted(declared.union(*(row["config"] for row in rows)))
 
 
 def collect(runs: dict[str, Run], runs_dir: str | Path, user_code: bool = False) -> list[dict]:

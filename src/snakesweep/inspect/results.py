@@ -12,7 +12,7 @@ import dataclasses
 from pathlib import Path
 
 from snakesweep import paths
-from snakesweep.record.store import read_events
+from snakesweep.record.stores import in_results, read_events
 from snakesweep.record.sweep_record import SweepRecord
 
 
@@ -29,8 +29,9 @@ class SweepResults:
         return paths.under_results(self.results, workflow_path)
 
     @property
-    def store(self) -> Path:
-        return self.path(self.record.store)
+    def store(self) -> str:
+        """The store's path in this results folder, or its database's location."""
+        return in_results(self.results, self.record.store)
 
 
 def load(results: str | Path) -> SweepResults:

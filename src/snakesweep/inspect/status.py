@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from snakesweep.aggregate.pareto import front_lines, front_so_far
 from snakesweep.inspect.results import load
 from snakesweep.record.events import Kind, kind_of
 from snakesweep.record.state import (
@@ -96,6 +97,7 @@ def summarize(
         "counts": counts,
         "running": running,
         "best": _best(runs.values(), ranking),
+        "pareto": front_so_far(runs.values(), config),
         "elapsed": (end - start) if start is not None else 0.0,
         "active": active,
         "left": _time_left(
@@ -206,19 +208,22 @@ def render(summary: dict) -> str:
         )
         if logged:
             lines.append(f"  its last values: {logged}")
+    lines += front_lines(summary.get("pareto"))
+    lines.append(f"elapsed {_duration(summary['elapsed'])}, {_when(summary)}")
+    return "\n".join(lines)
+
+
+def _when(summary: dict) -> str:
     left = summary["left"]
     if not summary["active"]:
-        when = "done"
-    elif left is None:
-        when = (
+        return "done"
+    if left is None:
+        return (
             "time left unknown until a run finishes"
             if summary["planned"] is not None
             else "time left unknown"
         )
-    else:
-        when = f"about {_duration(left)} left"
-    lines.append(f"elapsed {_duration(summary['elapsed'])}, {when}")
-    return "\n".join(lines)
+    return f"about {_duration(left)} left"
 
 
 def _counts(counts: dict) -> str:

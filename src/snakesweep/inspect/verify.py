@@ -20,11 +20,13 @@ from snakesweep.data.arrays import file_sha256
 from snakesweep.data.dataset import DataFiles
 from snakesweep.errors import UserError
 from snakesweep.inspect.results import SweepResults, load
-from snakesweep.record import events
+from snakesweep.record import events, stores
 from snakesweep.record.events import Kind
 from snakesweep.record.state import FINISHED, STOPPED, SweepState
 from snakesweep.sweep import decide, engine
+from snakesweep.sweep.custom import is_custom, load_scheduler
 from snakesweep.sweep.metric import engine_metric
+from snakesweep.sweep.optuna_engine import OptunaEngine
 from snakesweep.sweep.spec import run_config
 
 log = logging.getLogger(__name__)
@@ -45,7 +47,7 @@ class Sweep(SweepResults):
 
 def load_finished(results: str | Path) -> Sweep:
     sweep = load(results)
-    if not sweep.store.exists():
+    if not stores.exists(sweep.store):
         raise UserError(f"{sweep.store}: the sweep's store is missing")
     return Sweep(sweep)
 
@@ -59,6 +61,10 @@ def replay(sweep: Sweep) -> tuple[int, int]:
     suggestions and the stop decisions checked."""
     config = sweep.record.config
     views = engine.EngineRuns(engine_metric(config))
+    if is_custom(config):
+        scheduler = load_scheduler(config, sweep.record.file, project=sweep.results.parent)
+        views = OptunaEngine(scheduler, sweep.record.seed, sweep.parallelism)
+    stops_early = "early_terminate" in config or (is_custom(config) and views.prunes)
     state, suggestions, decisions, decided_stop = SweepState(), 0, 0, None
     recorded = sweep.events
     for position, event in enumerate(recorded):
@@ -76,12 +82,7 @@ def replay(sweep: Sweep) -> tuple[int, int]:
             and state.runs[event["run"]].should_stop
         )
         state.apply(event)
-        if (
-            kind == Kind.METRIC
-            and "early_terminate" in config
-            and not stopping
-            and event["run"] in state.runs
-        ):
+        if kind == Kind.METRIC and stops_early and not stopping and event["run"] in state.runs:
             decisions += 1
             decided_stop = _check_stop(
                 sweep, state, views, event, recorded[position + 1 : position + 2]
@@ -98,11 +99,15 @@ def _check_claim(sweep: Sweep, state: SweepState, views, event: dict) -> int:
                 f"run {event['run']}: handed out again with another config than its own"
             )
         return 0
-    shown = decide.suggestion_view(state, index, sweep.parallelism, config["method"])
-    expected = engine.suggest(
-        config, [views.view(r, ended) for r, ended in shown], sweep.record.seed, index
-    )
-    flat = None if expected is None else run_config(config["parameters"], expected)
+    if isinstance(views, OptunaEngine):
+        made = views.suggest(state.by_index, index)
+        expected, flat = (None, None) if made is None else (made[1], made[0])
+    else:
+        shown = decide.suggestion_view(state, index, sweep.parallelism, config["method"])
+        expected = engine.suggest(
+            config, [views.view(r, ended) for r, ended in shown], sweep.record.seed, index
+        )
+        flat = None if expected is None else run_config(config["parameters"], expected)
     if expected != event["engine_config"] or flat != event["config"]:
         found = (
             "none (the search was exhausted)"
@@ -123,8 +128,12 @@ def _check_stop(
     """The early-termination decision after `event` (a metric), recomputed as the controller
     made it, against what the store says: a `stop` right after it, or none."""
     run, step = state.runs[event["run"]], event["step"]
-    peers = [views.view(r, True) for r in decide.stop_peers(state, run, sweep.parallelism)]
-    stop = engine.should_stop(sweep.record.config, run, step, peers)
+    peers = decide.stop_peers(state, run, sweep.parallelism)
+    if isinstance(views, OptunaEngine):
+        stop = views.should_stop(run, step, peers)
+    else:
+        views_of = [views.view(r, True) for r in peers]
+        stop = engine.should_stop(sweep.record.config, run, step, views_of)
     said_stop = (
         bool(following)
         and events.kind_of(following[0]) == Kind.STOP
@@ -133,7 +142,7 @@ def _check_stop(
     if stop != said_stop:
         raise Discrepancy(
             f"run {run.run_id}: at epoch {step} the store says "
-            f"{'stop' if said_stop else 'go on'}, but hyperband's "
+            f"{'stop' if said_stop else 'go on'}, but the early-termination "
             f"decision from the recorded metrics is {'stop' if stop else 'go on'}"
         )
     return (run.run_id, step) if stop else None

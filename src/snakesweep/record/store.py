@@ -9,7 +9,10 @@ filesystem. Two properties make that safe:
   The log is never rewritten, so no finished run can be lost by a crash. Results (run
   finishes) reach the disk within a second, fsynced in the background (see `locked`).
 - The lock is a blocking `flock(2)` on `<log>.lock`, which the kernel releases when the holder
-  dies, and which Linux maps to POSIX byte-range locks on NFS, so it also works across nodes.
+  dies, and which Linux maps to POSIX byte-range locks on NFS, so it also works across nodes
+  there. Not on every shared filesystem (GPFS, Lustre without `-o flock`): a sweep checks
+  before it starts (`snakesweep.record.fs_check`), and a PostgreSQL server
+  (`snakesweep.record.postgres`) keeps the sweep there instead.
   Takers wait for it in turn, in order of arrival (`snakesweep.record.turns`, with two more
   files: `<log>.ticket` and `<log>.queue`).
 
@@ -35,6 +38,7 @@ from snakesweep.record.turns import BACKGROUND, URGENT, Turns
 log = logging.getLogger(__name__)
 
 SYNC_SECONDS = 1.0  # durable appends reach the disk within this time (see `EventLog.locked`)
+WAIT_POLL_SECONDS = 0.1  # how often `EventLog.wait` looks at the log's size
 
 
 def encode(event: dict) -> bytes:
@@ -203,6 +207,16 @@ class EventLog:
             return os.stat(self.path).st_size
         except FileNotFoundError:
             return 0
+
+    def wait(self, cursor: int, seconds: float) -> bool:
+        """Sleep until the log has grown past byte `cursor`, or `seconds` pass; True if it has.
+        It looks at the log's size every WAIT_POLL_SECONDS: no lock, no parsing."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(WAIT_POLL_SECONDS, left))
+            if self.size() != cursor:
+                return True
+        return False
 
     def read(self) -> list[dict]:
         """Every intact event, in order. Safe without the lock: a torn tail is simply skipped."""

@@ -13,23 +13,28 @@ appends the events it returns.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import logging
 import math
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from snakesweep.record import events
+from snakesweep.record.journal import StoreLost
 from snakesweep.record.state import DONE_STATES, Run, SweepState, runs_done_by
-from snakesweep.record.store import EventLog, ReplacedLog
-from snakesweep.sweep import decide, engine
+from snakesweep.record.store import ReplacedLog
+from snakesweep.record.stores import open_store
+from snakesweep.sweep import decide
 from snakesweep.sweep.decide import Exhausted, Limits, Requeue, Suggest, Wait
 from snakesweep.sweep.metric import engine_metric
-from snakesweep.sweep.spec import run_config, sweep_hash
+from snakesweep.sweep.search import Search
+from snakesweep.sweep.spec import sweep_hash
 
-LIVE_METRIC_SECONDS = (
-    1.0  # an agent writes epoch metrics (for `snakesweep status`) at most this often
-)
-WAIT_POLL_SECONDS = 0.1  # how often an agent told to Wait looks at the log's size
+log = logging.getLogger(__name__)
+
+# an agent writes epoch metrics (for `snakesweep status`) at most this often
+LIVE_METRIC_SECONDS = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +53,25 @@ def run_id_for(index: int, config: dict) -> str:
     return f"{index:04d}-{sweep_hash(config)[:8]}"
 
 
+def _anew(step):
+    """Take a step again from a fresh read of the store if the store lost it mid-way
+    (`StoreLost`: a database server restarted): nothing of it was kept, and the folded state
+    may hold what was not."""
+
+    @functools.wraps(step)
+    def taken(self, *args, **kwargs):
+        while True:
+            try:
+                return step(self, *args, **kwargs)
+            except StoreLost as lost:
+                log.warning(
+                    "%s: the store lost the step (%s); taking it again", step.__name__, lost
+                )
+                self._reset()
+
+    return taken
+
+
 class LocalController:
     def __init__(
         self,
@@ -57,21 +81,17 @@ class LocalController:
         limits: Limits,
         clock: Callable[[], float] = time.time,
     ):
-        self.log = EventLog(store_path)
+        self.log = open_store(store_path)
         self.sweep_config = sweep_config
         self.sweep_seed = sweep_seed
         self.heartbeat_timeout = limits.heartbeat_timeout
         self.policy = decide.policy_for(sweep_config, limits)
         self.clock = clock
         self.metric = engine_metric(sweep_config)
-        self._engine_runs = engine.EngineRuns(self.metric)
-        self._sample = (
-            engine.RandomSampler(sweep_config) if sweep_config.get("method") == "random" else None
-        )
+        self.search = Search(sweep_config, sweep_seed, limits.parallelism)
         self._pending: list[dict] = []  # metrics `report` held back while the lock was busy
         self._metrics_written_at = float("-inf")
         self._reset()
-        engine.warm_up(sweep_config)
 
     def _reset(self) -> None:
         self.state = SweepState(self.policy.max_attempts)
@@ -92,6 +112,7 @@ class LocalController:
         self._sync()
         return self.state.runs
 
+    @_anew
     def start_agent(self, agent: str) -> list[str]:
         """An agent that starts while still holding runs died with them (Snakemake's `retries:`
         restarted it, or the pipeline was killed): requeue them now rather than after the
@@ -105,15 +126,14 @@ class LocalController:
     def done_by(self, agent: str) -> int:
         return runs_done_by(self.runs(), agent)
 
+    @_anew
     def next(self, agent: str) -> Claim | Wait | Exhausted:
         """The next run for `agent`; or Wait (ask again later); or Exhausted (leave)."""
         self._sync()  # most of the news, read before taking the lock, so it is held briefly
         if isinstance(
             done := decide.next_action(self.state, self.policy, self._exhausted), Exhausted
         ):
-            return (
-                done  # final (see `decide.next_action`): no need to queue for the lock to learn it
-            )
+            return done  # final (see `decide.next_action`): no need to queue for the lock
         with self.log.locked(urgent=True):
             self._sync()
             reason = f"no heartbeat for {self.heartbeat_timeout:g} s"
@@ -132,17 +152,11 @@ class LocalController:
                 )
                 return self._hand_out(claim, agent)
             if isinstance(action, Suggest):
-                engine_config = engine.suggest(
-                    self.sweep_config,
-                    self._seen(action.index),
-                    self.sweep_seed,
-                    action.index,
-                    self._sample,
-                )
-                if engine_config is None:  # only a grid runs out, and runs are never removed
+                suggestion = self.search.suggest(self.state, action.index)
+                if suggestion is None:  # a spent grid (or a study's terminator): final
                     self._exhausted = True
                     return decide.next_action(self.state, self.policy, exhausted=True)
-                config = run_config(self.sweep_config["parameters"], engine_config)
+                config, engine_config = suggestion
                 claim = Claim(
                     run_id_for(action.index, config), action.index, config, 1, engine_config
                 )
@@ -153,26 +167,20 @@ class LocalController:
         """Sleep after a Wait until the log says the answer may have changed, or `seconds` pass.
 
         A fixed sleep left the last agents idle for up to that long after the run they waited
-        for had ended. This looks at the log's size every WAIT_POLL_SECONDS (no lock, no
-        parsing) and, when it grew, reads the news and returns if the rule no longer says Wait;
+        for had ended. The store says when it has news (`Store.wait`: the file's size, or the
+        server's notification); this then reads it and returns if the rule no longer says Wait;
         news that changes nothing (heartbeats, metrics) does not send it queueing for the lock.
         After `seconds` it returns regardless: a silent run is requeued once time has passed."""
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
-            time.sleep(min(WAIT_POLL_SECONDS, left))
-            if self.log.size() != self._offset:
+            if self.log.wait(self._offset, left):
                 self._sync()
                 if not isinstance(
                     decide.next_action(self.state, self.policy, self._exhausted), Wait
                 ):
                     return
 
-    def _seen(self, index: int) -> list:
-        view = decide.suggestion_view(
-            self.state, index, self.policy.parallelism, self.sweep_config["method"]
-        )
-        return [self._engine_runs.view(run, as_ended) for run, as_ended in view]
-
+    @_anew
     def record_claim(self, agent: str, config: dict, engine_config: dict) -> Claim:
         """Book a config that another controller (the W&B server) handed out, so the store
         holds every run of the sweep whichever controller decided."""
@@ -202,11 +210,21 @@ class LocalController:
             # it between other agents' turns.
             self._pending.append(metric)
             if metric["time"] - self._metrics_written_at >= LIVE_METRIC_SECONDS:
-                with self.log.locked(blocking=False) as got:
-                    if got:
-                        self._flush(durable=False)
-                        self._metrics_written_at = metric["time"]
+                try:
+                    with self.log.locked(blocking=False) as got:
+                        if got:
+                            self._flush(durable=False)
+                except StoreLost:  # kept in `_pending`, for a later write
+                    got = False
+                if got:
+                    self._pending, self._metrics_written_at = [], metric["time"]
             return False
+        return self._decide_stop(metric)
+
+    @_anew
+    def _decide_stop(self, metric: dict) -> bool:
+        """Record an epoch's metric and decide whether its run stops, in one step."""
+        run_id, step = metric["run"], metric["step"]
         self._sync()  # most of the news, read before taking the lock
         with self.log.locked(urgent=True):
             self._sync()
@@ -214,11 +232,7 @@ class LocalController:
             run = self.state.runs[run_id]
             if run.should_stop:
                 return True
-            peers = [
-                self._engine_runs.view(r, True)
-                for r in decide.stop_peers(self.state, run, self.policy.parallelism)
-            ]
-            if engine.should_stop(self.sweep_config, run, step, peers):
+            if self.search.stops(self.state, run, step):
                 self._append(events.stop(run_id, step))
                 return True
             return False
@@ -232,21 +246,25 @@ class LocalController:
         if outcome["state"] not in DONE_STATES:
             raise ValueError(f"a run finishes as one of {DONE_STATES}, not {outcome['state']!r}")
         self._pending.append(events.finish(run_id, outcome, self.clock()))
+        self._deliver()
+
+    @_anew
+    def _deliver(self) -> None:
         with self.log.locked():
             self._flush(durable=True)
+        self._pending = []  # once the store has them (a database's commit is at the block's end)
 
     def interrupt(self, run_id: str, reason: str) -> None:
         """Record that the run's agent was told to end and stopped it: handed out again at
         once, to resume (no heartbeat timeout to wait out)."""
         self._pending.append(events.interrupted(run_id, reason, self.clock()))
-        with self.log.locked():
-            self._flush(durable=True)
+        self._deliver()
 
     def _flush(self, durable: bool) -> None:
-        """Append the metrics `report` held back, and the event `finish` adds; under the lock."""
+        """Append the metrics `report` held back, and the event `finish` adds; under the lock.
+        The caller empties `_pending` once the lock is let go, so a step lost mid-way keeps them."""
         if self._pending:
             self.log.append(*self._pending, durable=durable)
-            self._pending = []
 
     def _hand_out(self, claim: Claim, agent: str) -> Claim:
         self._append(

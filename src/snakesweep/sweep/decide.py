@@ -6,10 +6,10 @@ rule is tested on a list of events, and `snakesweep verify` replays the very sam
 
 **Declared parallelism.** A sweep declares `parallelism` W (a setting of the sweep, never the
 number of agents). Suggestion k is made from the sweep seed, k, the configs of runs 0..k-1 and
-the final results of runs 0..k-W-1 only; runs k-W..k-1 are shown to the engine as in flight,
+the final results of runs 0..k-W only; runs k-W+1..k-1 are shown to the engine as in flight,
 whatever their real state. An early-termination decision for run k uses run k's own history and
-the final histories of runs 0..k-W-1. Where results matter (bayes, or any early termination),
-suggestion k is handed out only once runs 0..k-W-1 are settled, so neither a suggestion nor a
+the final histories of runs 0..k-W. Where results matter (bayes, or any early termination),
+suggestion k is handed out only once runs 0..k-W are settled, so neither a suggestion nor a
 stop decision can depend on which agent was faster: the sweep is the same with 1 agent or 64.
 """
 
@@ -47,10 +47,15 @@ def policy_for(sweep_config: dict, limits: Limits) -> Policy:
         max_attempts=limits.max_attempts,
         parallelism=limits.parallelism,
         run_cap=sweep_config.get("run_cap"),
-        stops_early="early_terminate" in sweep_config,
-        waits_for_results=sweep_config.get("method") == "bayes"
+        stops_early="early_terminate" in sweep_config or _prunes(sweep_config),
+        waits_for_results=sweep_config.get("method") in ("bayes", "custom")
         or "early_terminate" in sweep_config,
     )
+
+
+def _prunes(sweep_config: dict) -> bool:
+    """A custom (Optuna) sweep with one objective: its study's pruner may stop runs."""
+    return sweep_config.get("method") == "custom" and not sweep_config.get("metrics")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,9 +142,7 @@ def next_action(state: SweepState, policy: Policy, exhausted: bool = False) -> A
         if in_flight(state, policy.max_attempts):
             return Wait(f"{why}; other runs are in flight and may be handed out again")
         return Exhausted(why)
-    needed = (
-        index - policy.parallelism
-    )  # runs 0..needed-1 must be settled before suggestion `index`
+    needed = results_seen(index, policy.parallelism)  # runs 0..needed-1 settled first
     if policy.waits_for_results and state.settled_prefix < needed:
         return Wait(
             f"suggestion {index} waits for run {state.settled_prefix} to end "
@@ -149,8 +152,10 @@ def next_action(state: SweepState, policy: Policy, exhausted: bool = False) -> A
 
 
 def results_seen(index: int, parallelism: int) -> int:
-    """How many leading runs' final results suggestion (or stop decision) `index` sees."""
-    return max(0, index - parallelism)
+    """How many leading runs' final results suggestion (or stop decision) `index` sees: runs
+    0..index-W, so that runs index-W+1..index, W of them, may train at once (W=1: every earlier
+    result, one run at a time)."""
+    return max(0, index - parallelism + 1)
 
 
 def suggestion_view(
@@ -168,7 +173,7 @@ def suggestion_view(
 
 def stop_peers(state: SweepState, run: Run, parallelism: int) -> list[Run]:
     """The other runs an early-termination decision about `run` may look at: the settled runs
-    0..k-W-1 (settled by the time run k was handed out; see `next_action`)."""
+    0..k-W (settled by the time run k was handed out; see `next_action`)."""
     return [r for r in state.by_index[: results_seen(run.index, parallelism)] if r is not None]
 
 

@@ -25,7 +25,7 @@ from sweeps.params import HyperParameterSet
 
 from snakesweep.record.state import CRASHED, FAILED, FINISHED, RUNNING, STOPPED, Run
 from snakesweep.seeding import derive_seed
-from snakesweep.sweep.metric import engine_metric
+from snakesweep.sweep.metric import engine_metric, number
 
 _ENGINE_STATES = {
     RUNNING: "running",
@@ -44,9 +44,9 @@ def to_engine_run(
     if not as_ended:
         return SweepRun(name=run.run_id, state="running", config=run.engine_config)
     rows = [h for h in run.history if upto_step is None or h["step"] <= upto_step]
-    values = [_number(h["value"]) for h in rows] if metric else []
+    values = [number(h["value"]) for h in rows] if metric else []
     history = [{metric: v} for v in values if v is not None]
-    final = _number(run.summary.get(metric)) if metric and upto_step is None else None
+    final = number(run.summary.get(metric)) if metric and upto_step is None else None
     summary = {metric: final} if final is not None else {}
     return SweepRun(
         name=run.run_id,
@@ -57,17 +57,6 @@ def to_engine_run(
         stopped=run.state == STOPPED and upto_step is None,
         should_stop=run.should_stop and upto_step is None,
     )
-
-
-def _number(value) -> float | None:
-    """A recorded value as the engine needs it: a float, with the strings the store writes for
-    NaN and infinity read back; anything that is no number (a logged string, say) is none."""
-    if isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 class EngineRuns:

@@ -25,8 +25,9 @@ RANKED_STATES = (FINISHED, STOPPED)  # a failed or crashed run is never ranked, 
 
 
 def engine_metric(sweep_config: Mapping[str, Any]) -> str | None:
-    """The metric the engine and early termination see: the file's, or None as under W&B."""
-    metric = sweep_config.get("metric")
+    """The metric the engine and early termination see: the file's, or None as under W&B. A
+    multi-objective sweep's (`metrics`) is its first: the one the agents follow live."""
+    metric = sweep_config.get("metric") or (sweep_config.get("metrics") or [None])[0]
     return metric["name"] if metric else None
 
 
@@ -35,8 +36,9 @@ def ranking(
 ) -> Ranking | None:
     """What runs are ranked by: the sweep file's metric with W&B's default goal, else the
     objective's default metric (`{"name", "goal"}`), else None (nothing can be ranked)."""
-    if sweep_config.get("metric"):
-        metric = sweep_config["metric"]
+    if sweep_config.get("metric") or sweep_config.get("metrics"):
+        # a multi-objective sweep's declared rule: its first metric ranks (see aggregate.pareto)
+        metric = sweep_config.get("metric") or sweep_config["metrics"][0]
         return Ranking(metric["name"], metric.get("goal", DEFAULT_GOAL), FROM_SWEEP)
     if objective_default:
         return Ranking(objective_default["name"], objective_default["goal"], FROM_OBJECTIVE)
@@ -56,3 +58,15 @@ def score(state: str, summary: Mapping[str, Any], metric: str) -> float | None:
     if state not in RANKED_STATES or isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return value if math.isfinite(value) else None
+
+
+def number(value) -> float | None:
+    """A recorded value as a search engine needs it: a float, with the strings the store writes
+    for NaN and infinity read back; anything that is no number (a logged string, a bool) is
+    none."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None

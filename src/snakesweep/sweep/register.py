@@ -19,6 +19,7 @@ from snakesweep import paths
 from snakesweep.data.arrays import file_sha256
 from snakesweep.data.dataset import DataFiles
 from snakesweep.errors import UserError
+from snakesweep.record import fs_check, stores
 from snakesweep.record.sweep_record import Objective, SweepRecord
 from snakesweep.settings import RegisterSettings
 from snakesweep.sweep.metric import ranking
@@ -77,10 +78,9 @@ def register_sweep(
     )
     # Both controllers keep the runs' bookkeeping in a local store: with `local` it also
     # decides; with `wandb` it records what W&B handed out, so the aggregate works the same.
-    store = Path(record.store)
-    continued = store.exists() and store.stat().st_size > 0
-    store.parent.mkdir(parents=True, exist_ok=True)
-    store.touch()
+    if not stores.is_database(record.store) and not settings.single_node:
+        _check_filesystem(settings)
+    continued = stores.prepare(record.store)
     log.info(
         "%s %s sweep %s (%s)",
         "continuing" if continued else "registered",
@@ -110,6 +110,11 @@ def _identity(
         identity["data"] = file_sha256(data.manifest)
     if info.objective.user_code:
         identity["objective"] = info.objective.to_json()
+    source = (spec.get("scheduler") or {}).get("source")
+    if source and Path(source).is_file():
+        # the study's factory and space decide every suggestion: editing them starts a new
+        # sweep, where the old record's suggestions would no longer replay
+        identity["scheduler_source"] = file_sha256(source)
     return identity
 
 
@@ -125,7 +130,19 @@ def _named(settings: RegisterSettings, spec: dict, digest: str) -> dict:
             f"{settings.config_file}: sweep.controller must be one of {', '.join(CONTROLLERS)}, "
             f"got {settings.controller!r}"
         )
-    return {**named, "store": paths.store_path(named["sweep_id"])}
+    return {**named, "store": stores.location_for(settings.store, named["sweep_id"])}
+
+
+def _check_filesystem(settings: RegisterSettings) -> None:
+    """Refuse a file store whose lock may not hold across the nodes (`fs_check`)."""
+    verdict = fs_check.check_folder(paths.SWEEP_DIR)
+    if not verdict.safe:
+        raise UserError(
+            f"{settings.config_file}: sweep.store is file, but {paths.SWEEP_DIR}/ is on "
+            f"{verdict.why}, so agents on two nodes could claim the same run; set sweep.store "
+            "to a postgresql:// URL, or sweep.single_node: true if every agent runs on one node"
+        )
+    log.info("file store on %s", verdict.why)
 
 
 def register_wandb_sweep(spec: dict, settings: RegisterSettings) -> dict:

@@ -20,7 +20,7 @@ from snakesweep import paths
 from snakesweep.errors import UserError
 from snakesweep.record import events
 from snakesweep.record.state import SweepState, retryable
-from snakesweep.record.store import EventLog
+from snakesweep.record.stores import in_results, open_store
 from snakesweep.record.sweep_record import SweepRecord
 
 
@@ -29,7 +29,7 @@ def retry_runs(results: str | Path = paths.RESULTS, run_ids: list[str] | None = 
     their ids. An id that is no run of the sweep, or a run that did not fail, is an error."""
     record_path = paths.under_results(results, paths.SWEEP)
     record = SweepRecord.load(record_path)
-    log = EventLog(paths.under_results(results, record.store))
+    log = open_store(in_results(results, record.store))
     with log.locked(urgent=True):
         runs = SweepState().apply_all(log.read()).runs
         chosen = _chosen(runs, run_ids, record_path)

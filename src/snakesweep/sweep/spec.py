@@ -20,6 +20,7 @@ import yaml
 
 from snakesweep.config_errors import yaml_error
 from snakesweep.errors import UserError
+from snakesweep.sweep.custom import is_custom, load_scheduler
 from snakesweep.sweep.metric import engine_metric
 
 
@@ -56,9 +57,15 @@ def validate_sweep(config: Mapping[str, Any], source: str, checks: Checks = Chec
     from snakesweep.sweep.engine import next_run, to_plain
 
     plain = to_plain(dict(config))
+    if (plain.get("scheduler") or {}).get("engine") in ("wandb", "ax"):
+        load_scheduler(plain, source)  # refuses them with one line naming the field
     violations = schema_violations_from_proposed_config(plain)
     if violations:
         raise UserError(f"{source}: " + "; ".join(dict.fromkeys(violations)))
+    if is_custom(plain):
+        load_scheduler(plain, source)  # W&B's own loading and checks, and a dry study
+        check_objective(plain, source, checks)
+        return plain
     try:
         # A dry suggestion runs each method's own checks (grid over a continuous range, bayes
         # without a metric) that the schema does not express. The engine's SweepConfig filler
@@ -71,7 +78,7 @@ def validate_sweep(config: Mapping[str, Any], source: str, checks: Checks = Chec
 
 
 def check_objective(plain: dict, source: str, checks: Checks) -> None:
-    flat = flatten_parameter_names(plain["parameters"])
+    flat = flatten_parameter_names(plain.get("parameters", {}))
     if checks.parameters is not None:
         unknown = sorted(set(flat) - set(checks.parameters))
         if unknown:

@@ -22,7 +22,9 @@ from snakesweep.usercode.outcome import Watched, is_number
 
 LOG_POLL_SECONDS = 0.2
 FLUSH_ENV = "WANDB__TRANSACTION_LOG_FLUSH_INTERVAL"  # wandb's x_transaction_log_flush_interval
-EXIT_WAIT_SECONDS = 2.0  # after the run's process ended, for wandb's exit record to be on disk
+# After the run's process ended, how long wandb's exit record may take to reach the disk: a
+# function's runs log through the agent's shared wandb service, which may still be writing.
+EXIT_WAIT_SECONDS = 3.0
 EXIT_POLL_SECONDS = 0.01  # how often the log is read meanwhile (an empty read costs microseconds)
 
 
@@ -173,5 +175,5 @@ class LogFollower:
         return entries
 
     def complete(self) -> bool:
-        """Whether every log found so far holds its exit record."""
-        return self.exited >= set(self.logs)
+        """Whether there is a log and every log found so far holds its exit record."""
+        return bool(self.logs) and self.exited >= set(self.logs)

@@ -208,7 +208,7 @@ def test_hyperband_stops_a_bad_run(tmp_path):
         controller.finish(
             good.run_id, {"state": "finished", "summary": {"val_loss": 0.12 - 0.01 * i}}
         )
-    bad = claim(controller, "a")  # index 3 with parallelism 1 sees runs 0..1
+    bad = claim(controller, "a")  # index 3 with parallelism 1 sees runs 0..2
     assert controller.report(bad.run_id, 1, 5.0) is True
     assert controller.runs()[bad.run_id].should_stop
     assert controller.runs()[bad.run_id].stopped_at == 1

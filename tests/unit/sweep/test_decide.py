@@ -105,16 +105,26 @@ def test_an_exhausted_grid_waits_for_in_flight_runs_then_ends():
 
 
 @pytest.mark.parametrize("sweep", [BAYES, HYPERBAND], ids=["bayes", "hyperband"])
-def test_suggestion_k_waits_until_runs_before_k_minus_w_are_settled(sweep):
-    rules = policy(sweep, parallelism=2)
-    state = state_of(claim(0), claim(1))
-    assert decide.next_action(state, rules) == Suggest(2)  # sees the results of no run
-    state.apply(claim(2))
-    assert isinstance(decide.next_action(state, rules), Wait)  # 3 must see run 0's result
+def test_suggestion_k_waits_until_runs_up_to_k_minus_w_are_settled(sweep):
+    rules = policy(sweep, parallelism=2)  # at most two runs at once
+    state = state_of(claim(0))
+    assert decide.next_action(state, rules) == Suggest(1)  # sees the results of no run
+    state.apply(claim(1))
+    assert isinstance(decide.next_action(state, rules), Wait)  # 2 must see run 0's result
     state.apply(finish(1))
     assert isinstance(decide.next_action(state, rules), Wait)  # run 1 ended, but run 0 not
     state.apply(finish(0))
-    assert decide.next_action(state, rules) == Suggest(3)
+    assert decide.next_action(state, rules) == Suggest(2)
+
+
+def test_parallelism_one_is_one_run_at_a_time_seeing_every_earlier_result():
+    rules = policy(BAYES, parallelism=1)
+    state = state_of(claim(0))
+    assert isinstance(decide.next_action(state, rules), Wait)
+    state.apply(finish(0))
+    assert decide.next_action(state, rules) == Suggest(1)
+    view = decide.suggestion_view(state, 1, parallelism=1, method="bayes")
+    assert [(run.index, as_ended) for run, as_ended in view] == [(0, True)]
 
 
 def test_random_search_never_waits_for_results():
@@ -135,9 +145,9 @@ def test_orphaned_runs_are_those_the_restarted_agent_still_held():
     assert [r.run_id for r in decide.orphaned_runs(state, "a")] == [rid(0)]
 
 
-def test_bayes_sees_results_of_runs_before_k_minus_w_and_the_rest_in_flight():
+def test_bayes_sees_results_of_runs_up_to_k_minus_w_and_the_rest_in_flight():
     state = state_of(*(claim(i) for i in range(4)), finish(0), finish(1))
-    view = decide.suggestion_view(state, 4, parallelism=2, method="bayes")
+    view = decide.suggestion_view(state, 4, parallelism=3, method="bayes")
     assert [(run.index, as_ended) for run, as_ended in view] == [
         (0, True),
         (1, True),
@@ -153,7 +163,7 @@ def test_the_view_does_not_depend_on_which_later_runs_happen_to_be_done():
     def as_seen(state):
         return [
             (r.index, r.state if ended else "in flight")
-            for r, ended in decide.suggestion_view(state, 4, 2, "bayes")
+            for r, ended in decide.suggestion_view(state, 4, 3, "bayes")
         ]
 
     assert as_seen(slow) == as_seen(fast)
@@ -165,10 +175,10 @@ def test_grid_sees_only_configs_and_random_sees_nothing():
     assert decide.suggestion_view(state, 2, 1, "random") == []
 
 
-def test_a_stop_decision_for_run_k_looks_at_runs_before_k_minus_w_only():
+def test_a_stop_decision_for_run_k_looks_at_runs_up_to_k_minus_w_only():
     state = state_of(*(claim(i) for i in range(4)), *(finish(i) for i in range(3)))
     run = state.runs[rid(3)]
-    assert [r.index for r in decide.stop_peers(state, run, parallelism=1)] == [0, 1]
+    assert [r.index for r in decide.stop_peers(state, run, parallelism=2)] == [0, 1]
     assert decide.stop_peers(state, run, parallelism=4) == []
 
 
