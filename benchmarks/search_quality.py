@@ -4,7 +4,7 @@ The same budget of runs on one cheap, deterministic objective (a bowl over a lea
 batch size, a dropout and a layer count, with its minimum 0 inside the space), with each
 engine as the local controller runs it (`snakesweep.sweep.engine` for bayes and random,
 `snakesweep.sweep.optuna_engine` for `method: custom` with a seeded TPE), one run at a time
-(declared parallelism 0), over 5 sweep seeds. It prints:
+(declared parallelism 1), over 5 sweep seeds. It prints:
 
 - the median (over seeds) best value after 10, 20 and 40 runs, per engine;
 - the median and p99 time per suggestion once the sweep holds 100 and 1,000 runs, per engine,
@@ -77,7 +77,7 @@ class Tpe:
             "parameters": PARAMETERS,
             "scheduler": {"engine": "optuna", "source": str(source), "optimizer": "study"},
         }
-        self.engine = OptunaEngine(load_scheduler(config, "benchmark"), seed, 0)
+        self.engine = OptunaEngine(load_scheduler(config, "benchmark"), seed, 1)
 
     def suggest(self, runs: list[Run], index: int) -> dict:
         return self.engine.suggest(runs, index)[0]

@@ -160,7 +160,8 @@ for info in pkgutil.walk_packages([str(package)], "snakesweep."):
         if isinstance(value, Path) or (isinstance(value, str) and value.startswith("/")):
             path = Path(value)
             inside = path.is_relative_to(package) or path.is_relative_to(Path.cwd())
-            if path.is_absolute() and not inside:
+            kernel = path.is_relative_to("/proc")  # the kernel's view (mount table), no file
+            if path.is_absolute() and not (inside or kernel):
                 print(f"{info.name}.{name} = {value}")
 """
 

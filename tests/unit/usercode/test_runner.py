@@ -347,14 +347,15 @@ HYPERBAND = """\
 @pytest.mark.slow  # real runs of real programs
 def test_early_termination_stops_the_run_and_ends_all_its_processes(work):
     program = write_code(work, "train.py", HYPERBAND)
-    # With parallelism 1, run 3 is judged against runs 0 to 2 (settled when it was handed
-    # out): at hyperband's first band (iteration 1) its 5.0 is above the median of 0.1 to 0.3.
+    # With parallelism 2, run 3 is judged against runs 0 and 1 (settled when it was handed
+    # out): at hyperband's first band (iteration 1) its 5.0 is above the median of 0.1, 0.2, 5.0
+    # (with parallelism 1, run 2 would be judged against runs 0 and 1, and stopped too).
     config = {
         **grid(loss=[0.1, 0.2, 0.3, 5.0]),
         "early_terminate": {"type": "hyperband", "min_iter": 1, "eta": 2},
     }
     before = process.descendants()
-    result, runs = run_sweep(program_sweep(program, config), 4, parallelism=1)
+    result, runs = run_sweep(program_sweep(program, config), 4, parallelism=2)
 
     *good, victim = sorted(runs.values(), key=lambda r: r.index)
     assert [run.state for run in good] == [FINISHED] * 3
