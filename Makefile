@@ -7,9 +7,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CORES  ?= 4
 # pytest-xdist workers: much of the suite waits on processes, clusters and servers, so two
-# workers keep both of a 2-core machine busy. A test file runs in one worker.
+# workers keep both of a 2-core machine busy. A test file runs in one worker (--dist loadfile),
+# so its module fixtures run once, and the SLURM test cluster (one per machine) is started by
+# one file only, tests/slurm/test_slurm_e2e.py.
 TEST_WORKERS ?= 2
-PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
+PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: run test test-fast lint docs report clean-results
 

