@@ -54,9 +54,10 @@ def _wait_for(predicate, timeout=300, what="condition"):
 
 
 def _agent_processes(work):
-    """The agent jobs' Python processes (Snakemake runs each rule script in its own process)."""
+    """The agent jobs' Python processes (Snakemake runs each rule script in its own process):
+    the top ones only, not the children an agent forks (they share its command line)."""
     found = []
-    for proc in psutil.process_iter(["cmdline", "cwd"]):
+    for proc in psutil.process_iter(["cmdline", "cwd", "ppid"]):
         try:
             cmdline = " ".join(proc.info["cmdline"] or [])
             if (
@@ -67,7 +68,8 @@ def _agent_processes(work):
                 found.append(proc)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
-    return found
+    pids = {proc.pid for proc in found}
+    return [proc for proc in found if proc.info["ppid"] not in pids]
 
 
 def _kill_an_agent_when(work, config, ready, what, timeout=900):
