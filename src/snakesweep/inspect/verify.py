@@ -23,11 +23,7 @@ from snakesweep.inspect.results import SweepResults, load
 from snakesweep.record import events, stores
 from snakesweep.record.events import Kind
 from snakesweep.record.state import FINISHED, STOPPED, SweepState
-from snakesweep.sweep import decide, engine
-from snakesweep.sweep.custom import is_custom, load_scheduler
-from snakesweep.sweep.metric import engine_metric
-from snakesweep.sweep.optuna_engine import OptunaEngine
-from snakesweep.sweep.spec import run_config
+from snakesweep.sweep.search import Search
 
 log = logging.getLogger(__name__)
 
@@ -59,18 +55,15 @@ def replay(sweep: Sweep) -> tuple[int, int]:
     the state just after it. Replaying in order, not from the final state, keeps a run that
     `snakesweep retry` ran again from changing what earlier decisions saw. Returns the
     suggestions and the stop decisions checked."""
-    config = sweep.record.config
-    views = engine.EngineRuns(engine_metric(config))
-    if is_custom(config):
-        scheduler = load_scheduler(config, sweep.record.file, project=sweep.results.parent)
-        views = OptunaEngine(scheduler, sweep.record.seed, sweep.parallelism)
-    stops_early = "early_terminate" in config or (is_custom(config) and views.prunes)
+    config, record = sweep.record.config, sweep.record
+    search = Search(config, record.seed, sweep.parallelism, record.file, sweep.results.parent)
+    stops_early = "early_terminate" in config or search.prunes
     state, suggestions, decisions, decided_stop = SweepState(), 0, 0, None
     recorded = sweep.events
     for position, event in enumerate(recorded):
         kind = events.kind_of(event)
         if kind == Kind.CLAIM:
-            suggestions += _check_claim(sweep, state, views, event)
+            suggestions += _check_claim(sweep, state, search, event)
         elif kind == Kind.STOP and decided_stop != (event["run"], event.get("step")):
             raise Discrepancy(
                 f"run {event['run']}: stopped at epoch {event.get('step')}, which no recorded "
@@ -85,29 +78,22 @@ def replay(sweep: Sweep) -> tuple[int, int]:
         if kind == Kind.METRIC and stops_early and not stopping and event["run"] in state.runs:
             decisions += 1
             decided_stop = _check_stop(
-                sweep, state, views, event, recorded[position + 1 : position + 2]
+                sweep, state, search, event, recorded[position + 1 : position + 2]
             )
     return suggestions, decisions
 
 
-def _check_claim(sweep: Sweep, state: SweepState, views, event: dict) -> int:
+def _check_claim(sweep: Sweep, state: SweepState, search: Search, event: dict) -> int:
     """1 for a new suggestion checked; 0 for a requeued run, whose config must be its own."""
-    index, config = event["index"], sweep.record.config
+    index = event["index"]
     if index < len(state.by_index) and state.by_index[index] is not None:
         if event["config"] != state.by_index[index].config:
             raise Discrepancy(
                 f"run {event['run']}: handed out again with another config than its own"
             )
         return 0
-    if isinstance(views, OptunaEngine):
-        made = views.suggest(state.by_index, index)
-        expected, flat = (None, None) if made is None else (made[1], made[0])
-    else:
-        shown = decide.suggestion_view(state, index, sweep.parallelism, config["method"])
-        expected = engine.suggest(
-            config, [views.view(r, ended) for r, ended in shown], sweep.record.seed, index
-        )
-        flat = None if expected is None else run_config(config["parameters"], expected)
+    made = search.suggest(state, index)
+    flat, expected = (None, None) if made is None else made
     if expected != event["engine_config"] or flat != event["config"]:
         found = (
             "none (the search was exhausted)"
@@ -123,17 +109,12 @@ def _check_claim(sweep: Sweep, state: SweepState, views, event: dict) -> int:
 
 
 def _check_stop(
-    sweep: Sweep, state: SweepState, views, event: dict, following: list[dict]
+    sweep: Sweep, state: SweepState, search: Search, event: dict, following: list[dict]
 ) -> tuple | None:
     """The early-termination decision after `event` (a metric), recomputed as the controller
     made it, against what the store says: a `stop` right after it, or none."""
     run, step = state.runs[event["run"]], event["step"]
-    peers = decide.stop_peers(state, run, sweep.parallelism)
-    if isinstance(views, OptunaEngine):
-        stop = views.should_stop(run, step, peers)
-    else:
-        views_of = [views.view(r, True) for r in peers]
-        stop = engine.should_stop(sweep.record.config, run, step, views_of)
+    stop = search.stops(state, run, step)
     said_stop = (
         bool(following)
         and events.kind_of(following[0]) == Kind.STOP

@@ -6,6 +6,8 @@ controller and `snakesweep verify` ask the same questions of the same record."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from snakesweep.record.state import Run, SweepState
 from snakesweep.sweep import decide, engine, optuna_engine
 from snakesweep.sweep.custom import is_custom, load_scheduler
@@ -14,7 +16,17 @@ from snakesweep.sweep.spec import run_config
 
 
 class Search:
-    def __init__(self, sweep_config: dict, sweep_seed: int, parallelism: int):
+    """`file` and `project` name the sweep file and the folder a custom sweep's scheduler
+    source is relative to, for its errors and its loading (see `sweep.custom.load_scheduler`)."""
+
+    def __init__(
+        self,
+        sweep_config: dict,
+        sweep_seed: int,
+        parallelism: int,
+        file: str = "sweep.scheduler",
+        project: str | Path = ".",
+    ):
         self.sweep_config, self.sweep_seed, self.parallelism = (
             sweep_config,
             sweep_seed,
@@ -26,13 +38,18 @@ class Search:
         )
         self._optuna = (
             optuna_engine.OptunaEngine(
-                load_scheduler(sweep_config, "sweep.scheduler"), sweep_seed, parallelism
+                load_scheduler(sweep_config, file, project), sweep_seed, parallelism
             )
             if is_custom(sweep_config)
             else None
         )
         if self._optuna is None:
             engine.warm_up(sweep_config)
+
+    @property
+    def prunes(self) -> bool:
+        """Whether a custom sweep's study prunes runs (one objective)."""
+        return self._optuna is not None and self._optuna.prunes
 
     def suggest(self, state: SweepState, index: int) -> tuple[dict, dict] | None:
         """Suggestion `index` as (the objective's config, W&B's run-config form); None when
